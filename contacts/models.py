@@ -1,0 +1,243 @@
+"""The mirror: users, contacts, tasks, notes and appointments, one workspace each.
+
+Rows are written only by `contacts.services`; every row has a public id, a version counter,
+the source's timestamp of its current state (for newest-wins conflicts) and a tombstone.
+"""
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+from portal.models import Workspace
+
+_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def new_public_id(prefix: str) -> str:
+    """`ct_` + 20 base62 characters (~119 bits): unguessable and safe in URLs."""
+    return f"{prefix}_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+
+
+class MirrorQuerySet(models.QuerySet):
+    def live(self) -> "MirrorQuerySet":
+        return self.filter(deleted_at__isnull=True)
+
+    def in_workspace(self, workspace: Workspace | int) -> "MirrorQuerySet":
+        return self.filter(workspace=workspace)
+
+
+class MirrorModel(models.Model):
+    PUBLIC_ID_PREFIX = ""
+    # Fields the write path never takes from callers.
+    SYSTEM_FIELDS = frozenset(
+        {
+            "id",
+            "workspace",
+            "public_id",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+            "version",
+            "source_updated_at",
+        }
+    )
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="+")
+    public_id = models.CharField(max_length=32, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    source_updated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the change that produced this state happened, by its source's clock.",
+    )
+
+    objects = MirrorQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.public_id:
+            self.public_id = new_public_id(self.PUBLIC_ID_PREFIX)
+        super().save(*args, **kwargs)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+def _mirror_indexes(prefix: str) -> list[models.Index]:
+    # Partner lists page by id and filter by updated_at, always inside one workspace.
+    return [
+        models.Index(fields=["workspace", "id"], name=f"{prefix}_ws_id"),
+        models.Index(fields=["workspace", "updated_at", "id"], name=f"{prefix}_ws_updated"),
+    ]
+
+
+class CrmUser(MirrorModel):
+    """A team member of the CRM location (the CRM's "user")."""
+
+    PUBLIC_ID_PREFIX = "us"
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        USER = "user", "User"
+
+    class Type(models.TextChoices):
+        ACCOUNT = "account", "Account"
+        AGENCY = "agency", "Agency"
+
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(max_length=254)
+    email_key = models.CharField(max_length=254, editable=False)
+    phone = models.CharField(max_length=20, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.USER)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.ACCOUNT)
+    permissions = models.JSONField(default=dict, blank=True)
+    location_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = "CRM user"
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            *_mirror_indexes("us"),
+            models.Index(fields=["workspace", "email_key"], name="us_ws_email"),
+        ]
+
+    def __str__(self) -> str:
+        return " ".join(filter(None, [self.first_name, self.last_name])) or self.email
+
+
+class Contact(MirrorModel):
+    """A CRM contact, with the fields of the CRM's CreateContactDto."""
+
+    PUBLIC_ID_PREFIX = "ct"
+
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    email_key = models.CharField(max_length=254, blank=True, editable=False)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +15550100000")
+    gender = models.CharField(max_length=20, blank=True)
+    company_name = models.CharField(max_length=200, blank=True)
+    address1 = models.CharField("address", max_length=255, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 alpha-2")
+    website = models.URLField(max_length=255, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    dnd = models.BooleanField("do not disturb", default=False)
+    source = models.CharField(max_length=100, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True, help_text="{key: value}")
+    assigned_user = models.ForeignKey(
+        CrmUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
+    external_id = models.CharField(
+        max_length=100, blank=True, help_text="A partner's own id for this contact (bulk upsert)."
+    )
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            *_mirror_indexes("ct"),
+            models.Index(fields=["workspace", "email_key"], name="ct_ws_email"),
+            models.Index(fields=["workspace", "phone"], name="ct_ws_phone"),
+            models.Index(fields=["workspace", "last_name", "first_name"], name="ct_ws_name"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "external_id"],
+                condition=~Q(external_id=""),
+                name="ct_unique_external_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.phone or self.public_id
+
+    @property
+    def name(self) -> str:
+        return " ".join(filter(None, [self.first_name, self.last_name]))
+
+
+class Task(MirrorModel):
+    PUBLIC_ID_PREFIX = "tk"
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="tasks")
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    due_date = models.DateTimeField(null=True, blank=True)
+    completed = models.BooleanField(default=False)
+    assigned_user = models.ForeignKey(
+        CrmUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        indexes = _mirror_indexes("tk")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Note(MirrorModel):
+    PUBLIC_ID_PREFIX = "nt"
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="notes")
+    body = models.TextField()
+    author = models.ForeignKey(
+        CrmUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="notes"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = _mirror_indexes("nt")
+
+    def __str__(self) -> str:
+        return (self.body[:60] + "…") if len(self.body) > 60 else self.body
+
+
+class Appointment(MirrorModel):
+    PUBLIC_ID_PREFIX = "ap"
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        CONFIRMED = "confirmed", "Confirmed"
+        CANCELLED = "cancelled", "Cancelled"
+        SHOWED = "showed", "Showed"
+        NOSHOW = "noshow", "No-show"
+        INVALID = "invalid", "Invalid"
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="appointments")
+    calendar_id = models.CharField("CRM calendar id", max_length=64)
+    title = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField(null=True, blank=True)
+    address = models.CharField(max_length=255, blank=True)
+    notes = models.TextField(blank=True)
+    assigned_user = models.ForeignKey(
+        CrmUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments"
+    )
+
+    class Meta:
+        ordering = ["start_time", "id"]
+        indexes = [
+            *_mirror_indexes("ap"),
+            models.Index(fields=["workspace", "start_time"], name="ap_ws_start"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Appointment {self.start_time:%Y-%m-%d %H:%M}"
+
+
+MIRROR_MODELS: tuple[type[MirrorModel], ...] = (CrmUser, Contact, Task, Note, Appointment)

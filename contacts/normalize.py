@@ -1,0 +1,49 @@
+"""E-mail and phone normalisation: what the mirror stores, and what lookups compare."""
+
+import idna
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+INVALID_EMAIL = "Enter a valid e-mail address."
+INVALID_PHONE = "Enter a valid phone number, ideally with its country code (+1 555 010 0000)."
+
+
+def normalize_email(value: str | None) -> str:
+    """Trimmed, domain lower-cased and IDNA-encoded; the local part is kept as given."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    local, sep, domain = value.rpartition("@")
+    if not sep or not local or not domain:
+        raise ValidationError(INVALID_EMAIL, code="invalid_email")
+    try:
+        ascii_domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValidationError(INVALID_EMAIL, code="invalid_email") from exc
+    email = f"{local}@{ascii_domain.lower()}"
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError(INVALID_EMAIL, code="invalid_email") from exc
+    return email
+
+
+def email_key(email: str) -> str:
+    """The case-insensitive form used to find a person by e-mail."""
+    return email.lower()
+
+
+def normalize_phone(value: str | None, region: str | None = None) -> str:
+    """E.164 (`+15550100000`); numbers without a prefix are read in DEFAULT_PHONE_REGION."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, region or settings.DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(INVALID_PHONE, code="invalid_phone") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise ValidationError(INVALID_PHONE, code="invalid_phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

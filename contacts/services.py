@@ -1,0 +1,236 @@
+"""The one write path for mirror objects.
+
+Every change — partner API, admin, inbound webhook, backfill — goes through these functions.
+Each runs in one transaction: it saves the row, writes the audit entry and sends
+`mirror_changed`, whose receivers (the sync outbox) write in that same transaction.
+
+Conflict policy (newest wins): a caller may pass `source_updated_at`, the time of the change by
+its source's clock; a change older than the state we hold is ignored. Tombstones are final: an
+update to a deleted object changes nothing.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Task
+from contacts.normalize import email_key, normalize_email, normalize_phone
+from contacts.signals import mirror_changed
+from portal.actors import Actor
+from portal.audit import record_change
+from portal.models import AuditAction, Workspace
+
+M = TypeVar("M", bound=MirrorModel)
+
+
+def writable_fields(model: type[MirrorModel]) -> dict[str, models.Field]:
+    """The fields callers may set, by name."""
+    return {
+        field.name: field
+        for field in model._meta.concrete_fields
+        if field.editable and field.name not in MirrorModel.SYSTEM_FIELDS
+    }
+
+
+# --- Generic operations ---------------------------------------------------------------------
+
+
+def mirror_create(
+    model: type[M],
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    data: Mapping[str, Any],
+    source_updated_at: datetime | None = None,
+) -> M:
+    values = _normalized(model, data)
+    instance = model(workspace=workspace, **values)
+    _derive(instance)
+    _validate(instance)
+    with transaction.atomic():
+        instance.source_updated_at = source_updated_at or timezone.now()
+        instance.save()
+        changes = {name: [None, getattr(instance, name)] for name in values if values[name]}
+        _announce(instance, AuditAction.CREATE, changes, actor)
+    return instance
+
+
+def mirror_update(
+    instance: M,
+    *,
+    actor: Actor,
+    data: Mapping[str, Any],
+    source_updated_at: datetime | None = None,
+) -> tuple[M, bool]:
+    """Apply `data`; returns the current object and whether anything changed."""
+    values = _normalized(type(instance), data)
+    with transaction.atomic():
+        current = _locked(instance)
+        if current.is_deleted or _is_stale(current, source_updated_at):
+            return current, False
+        changes = _diff(current, values)
+        if not changes:
+            return current, False
+        for name, (_before, after) in changes.items():
+            setattr(current, name, after)
+        _derive(current)
+        _validate(current)
+        current.version += 1
+        current.source_updated_at = source_updated_at or timezone.now()
+        current.save()
+        _announce(current, AuditAction.UPDATE, changes, actor)
+    return current, True
+
+
+def mirror_delete(
+    instance: M, *, actor: Actor, source_updated_at: datetime | None = None
+) -> tuple[M, bool]:
+    """Tombstone the object (and a contact's tasks, notes and appointments).
+
+    A delete is applied whatever its timestamp: the record is gone at its source, so keeping it
+    would only push updates that can no longer land.
+    """
+    with transaction.atomic():
+        current = _locked(instance)
+        if current.is_deleted:
+            return current, False
+        if isinstance(current, Contact):
+            for child in _live_children(current):
+                mirror_delete(child, actor=actor, source_updated_at=source_updated_at)
+        now = timezone.now()
+        current.deleted_at = now
+        current.version += 1
+        current.source_updated_at = max(source_updated_at or now, current.source_updated_at or now)
+        current.save()
+        _announce(current, AuditAction.DELETE, {"deleted_at": [None, now]}, actor)
+    return current, True
+
+
+# --- Named operations (what callers read) ---------------------------------------------------
+
+
+def user_create(*, workspace: Workspace, actor: Actor, data: Mapping[str, Any], **kw) -> CrmUser:
+    return mirror_create(CrmUser, workspace=workspace, actor=actor, data=data, **kw)
+
+
+def contact_create(*, workspace: Workspace, actor: Actor, data: Mapping[str, Any], **kw) -> Contact:
+    return mirror_create(Contact, workspace=workspace, actor=actor, data=data, **kw)
+
+
+def task_create(*, workspace: Workspace, actor: Actor, data: Mapping[str, Any], **kw) -> Task:
+    return mirror_create(Task, workspace=workspace, actor=actor, data=data, **kw)
+
+
+def note_create(*, workspace: Workspace, actor: Actor, data: Mapping[str, Any], **kw) -> Note:
+    return mirror_create(Note, workspace=workspace, actor=actor, data=data, **kw)
+
+
+def appointment_create(
+    *, workspace: Workspace, actor: Actor, data: Mapping[str, Any], **kw
+) -> Appointment:
+    return mirror_create(Appointment, workspace=workspace, actor=actor, data=data, **kw)
+
+
+# Updates and deletes are the same for every type; these names keep call sites explicit.
+user_update = contact_update = task_update = note_update = appointment_update = mirror_update
+user_delete = contact_delete = task_delete = note_delete = appointment_delete = mirror_delete
+
+
+# --- Internals ------------------------------------------------------------------------------
+
+
+def _normalized(model: type[MirrorModel], data: Mapping[str, Any]) -> dict[str, Any]:
+    fields = writable_fields(model)
+    errors = {name: ["Unknown field."] for name in sorted(set(data) - set(fields))}
+    values = {name: value for name, value in data.items() if name in fields}
+    for name, normalize in (("email", normalize_email), ("phone", normalize_phone)):
+        if name in values:
+            try:
+                values[name] = normalize(values[name])
+            except ValidationError as exc:
+                errors[name] = exc.messages
+    if "tags" in values:
+        values["tags"] = _clean_tags(values["tags"], errors)
+    for name in ("custom_fields", "permissions"):
+        if name in values and not isinstance(values[name] or {}, dict):
+            errors[name] = ["Expected an object of key: value pairs."]
+    if errors:
+        raise ValidationError(errors)
+    for name, field in fields.items():
+        if name in values and values[name] is None and not field.null:
+            values[name] = field.get_default()
+    return values
+
+
+def _clean_tags(tags: Any, errors: dict[str, list[str]]) -> list[str]:
+    if not isinstance(tags or [], list) or not all(isinstance(t, str) for t in tags or []):
+        errors["tags"] = ["Expected a list of strings."]
+        return []
+    cleaned = (t.strip() for t in tags or [])
+    return list(dict.fromkeys(t for t in cleaned if t))
+
+
+def _derive(instance: MirrorModel) -> None:
+    if hasattr(instance, "email_key"):
+        instance.email_key = email_key(instance.email)
+
+
+def _validate(instance: MirrorModel) -> None:
+    relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
+    instance.full_clean(exclude=relations, validate_unique=False, validate_constraints=False)
+    errors: dict[str, list[str]] = {}
+    for field in instance._meta.concrete_fields:
+        if not field.is_relation or field.name == "workspace":
+            continue
+        if getattr(instance, field.attname) is None:
+            if not field.null:
+                errors[field.name] = ["This field is required."]
+        elif getattr(instance, field.name).workspace_id != instance.workspace_id:
+            errors[field.name] = ["Belongs to another workspace."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _diff(current: MirrorModel, values: dict[str, Any]) -> dict[str, list[Any]]:
+    changes = {}
+    for name, value in values.items():
+        field = current._meta.get_field(name)
+        if field.is_relation:
+            if getattr(current, field.attname) != (value.pk if value is not None else None):
+                changes[name] = [getattr(current, name), value]
+        elif getattr(current, name) != value:
+            changes[name] = [getattr(current, name), value]
+    return changes
+
+
+def _locked(instance: M) -> M:
+    return type(instance).objects.select_for_update().get(pk=instance.pk)
+
+
+def _is_stale(current: MirrorModel, source_updated_at: datetime | None) -> bool:
+    return bool(
+        source_updated_at
+        and current.source_updated_at
+        and source_updated_at < current.source_updated_at
+    )
+
+
+def _live_children(contact: Contact) -> list[MirrorModel]:
+    return [
+        *contact.tasks.live(),
+        *contact.notes.live(),
+        *contact.appointments.live(),
+    ]
+
+
+def _announce(
+    instance: MirrorModel, action: str, changes: dict[str, list[Any]], actor: Actor
+) -> None:
+    record_change(actor=actor, action=action, instance=instance, changes=changes)
+    mirror_changed.send(
+        sender=type(instance), instance=instance, action=action, changes=changes, actor=actor
+    )

@@ -1,0 +1,115 @@
+"""The operator console's cross-cutting pages: workspaces and the audit trail."""
+
+import json
+
+from django.contrib import admin
+from django.db import models, transaction
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from portal.actors import Actor
+from portal.audit import field_changes, record_change
+from portal.models import AuditAction, AuditEntry, Workspace
+
+admin.site.site_header = "CRM Sync Portal"
+admin.site.site_title = "CRM Sync Portal"
+admin.site.index_title = "Operator console"
+
+
+def operator(request: HttpRequest) -> Actor:
+    return Actor.operator(request.user, request_id=getattr(request, "request_id", ""))
+
+
+class AuditedModelAdmin(admin.ModelAdmin):
+    """Configuration objects (workspaces, connections, keys, mappings): every change audited."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        with transaction.atomic():
+            if change:
+                before = type(obj).objects.get(pk=obj.pk)
+                new_values = {name: getattr(obj, name) for name in form.changed_data}
+                changes = field_changes(before, new_values)
+            else:
+                changes = {
+                    name: [None, getattr(obj, name)]
+                    for name in form.changed_data
+                    if hasattr(obj, name)
+                }
+            super().save_model(request, obj, form, change)
+            if changes or not change:
+                action = AuditAction.UPDATE if change else AuditAction.CREATE
+                record_change(actor=operator(request), action=action, instance=obj, changes=changes)
+
+    def delete_model(self, request, obj) -> None:
+        with transaction.atomic():
+            record_change(
+                actor=operator(request), action=AuditAction.DELETE, instance=obj, changes={}
+            )
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(AuditedModelAdmin):
+    list_display = ("name", "location_id", "slug", "created_at")
+    search_fields = ("name", "location_id", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Append-only: operators read and filter it, nobody edits it."""
+
+    list_display = (
+        "created_at",
+        "action",
+        "object_type",
+        "object_repr",
+        "actor_label",
+        "actor_kind",
+        "source",
+        "workspace",
+    )
+    list_filter = (
+        "action",
+        "actor_kind",
+        "object_type",
+        "source",
+        "workspace",
+        ("created_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("=object_id", "object_repr", "actor_label", "=request_id")
+    list_select_related = ("workspace",)
+    show_full_result_count = False
+    readonly_fields = [f.name for f in AuditEntry._meta.fields if f.name != "changes"] + [
+        "changes_table"
+    ]
+    exclude = ("changes",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+    @admin.display(description="Changes")
+    def changes_table(self, entry: AuditEntry) -> str:
+        rows = format_html(
+            "".join(["<tr><td>{}</td><td>{}</td><td>{}</td></tr>"] * len(entry.changes)),
+            *(
+                part
+                for field, (before, after) in entry.changes.items()
+                for part in (field, json.dumps(before), json.dumps(after))
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Field</th><th>Before</th><th>After</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )

@@ -1,0 +1,38 @@
+"""Write a development `.env` with fresh secrets, unless one exists.
+
+Run before Django is configured (`python -m portal.envfile`): settings need these values.
+"""
+
+import secrets
+import sys
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+TEMPLATE = """\
+# Written by `make run` on first start. Keep it private: it holds this install's secrets.
+DEBUG=1
+SECRET_KEY={secret_key}
+# Comma-separated, newest first. To rotate: prepend a new key, run `manage.py rotate_fernet`,
+# then drop the old one.
+FERNET_KEYS={fernet_key}
+ALLOWED_HOSTS=localhost,127.0.0.1,[::1]
+"""
+
+
+def write_env_file(path: Path) -> bool:
+    if path.exists():
+        return False
+    path.write_text(
+        TEMPLATE.format(
+            secret_key=secrets.token_urlsafe(50), fernet_key=Fernet.generate_key().decode()
+        )
+    )
+    path.chmod(0o600)
+    return True
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else ".env")
+    if write_env_file(target):
+        print(f"Wrote {target} with a new SECRET_KEY and FERNET_KEYS.")

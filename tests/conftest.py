@@ -1,0 +1,34 @@
+import pytest
+from django.core.cache import cache
+
+from tests.factories import TEST_ACTOR, WorkspaceFactory
+
+
+def _uses_database(request) -> bool:
+    fixtures = set(request.fixturenames)
+    return bool(
+        request.node.get_closest_marker("django_db")
+        or fixtures & {"db", "transactional_db", "client", "admin_client"}
+    )
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache(request):
+    # The cache is shared state (the database, or Redis in CI): start every test from empty.
+    if _uses_database(request):
+        marker = request.node.get_closest_marker("django_db")
+        transactional = "transactional_db" in request.fixturenames or (
+            marker is not None and marker.kwargs.get("transaction")
+        )
+        request.getfixturevalue("transactional_db" if transactional else "db")
+        cache.clear()
+
+
+@pytest.fixture
+def workspace(db):
+    return WorkspaceFactory(name="Acme", location_id="ve9EPM428h8vShlRW1KT")
+
+
+@pytest.fixture
+def actor():
+    return TEST_ACTOR

@@ -1,0 +1,19 @@
+"""Test settings: the real settings with fixed, test-only secrets; never reads a .env file.
+
+DATABASE_URL and REDIS_URL from the environment still apply, so CI runs the same suite on
+SQLite and on PostgreSQL + Redis.
+"""
+
+import os
+
+os.environ["PORTAL_ENV_FILE"] = ""
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz")
+os.environ.setdefault(
+    "FERNET_KEYS",
+    "Xy8wN2s0T3R1c3Q5Y2xhcmF0ZXN0a2V5MDEyMzQ1Njc=,b2xkLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmNkZWZnaGk=",
+)
+
+from portal.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
