@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import path
+from django.views.generic import RedirectView
 
 from portal.views import healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    # The portal has no public site: its front door is the operator console.
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
