@@ -9,6 +9,7 @@ from sync.models.outbox import (
     Operation,
     OutboundChange,
 )
+from sync.models.ratelimit import RateLimitBucket
 
 __all__ = [
     "REPLAYABLE",
@@ -22,5 +23,6 @@ __all__ = [
     "Link",
     "Operation",
     "OutboundChange",
+    "RateLimitBucket",
     "Rule",
 ]
