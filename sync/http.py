@@ -170,9 +170,15 @@ class HttpClient:
         error = classify(response)
         outcome = "ok" if error is None else "permanent" if error.permanent else "retryable"
         self._record(
-            method, path, raw.status_code, _ms(started), outcome, request_excerpt,
-            excerpt(raw.text), error,
-        )  # fmt: skip
+            method,
+            path,
+            raw.status_code,
+            _ms(started),
+            outcome,
+            request_excerpt,
+            excerpt(raw.text),
+            error,
+        )
         if error is not None:
             raise error
         return response
@@ -226,8 +232,9 @@ def classify(response: Response) -> RemoteError | None:
         return None
     reason = _reason(response)
     if 300 <= status < 400:
-        return RemoteError(f"HTTP {status}: redirects are not followed.", permanent=True,
-                           status=status)  # fmt: skip
+        return RemoteError(
+            f"HTTP {status}: redirects are not followed.", permanent=True, status=status
+        )
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
     return RemoteError(

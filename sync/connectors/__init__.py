@@ -28,3 +28,8 @@ def connector_class(provider: str) -> "type[Connector]":
     except KeyError:
         raise ValueError(f"Unknown connector provider {provider!r}.") from None
     return import_string(path)
+
+
+def connector_for(connection, *, change=None) -> "Connector":
+    """The connector instance for a Connection (optionally bound to the change being pushed)."""
+    return connector_class(connection.provider)(connection, change=change)

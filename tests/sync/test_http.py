@@ -25,8 +25,11 @@ def test_success_records_a_redacted_attempt(client):
     assert response.json()["contact"]["id"] == "abc"
     attempt = DeliveryAttempt.objects.get()
     assert (attempt.method, attempt.path, attempt.status_code, attempt.outcome) == (
-        "PUT", "/contacts/abc", 200, "ok",
-    )  # fmt: skip
+        "PUT",
+        "/contacts/abc",
+        200,
+        "ok",
+    )
     stored = attempt.request_excerpt + attempt.response_excerpt
     assert "a@b.c" in stored
     for secret in (TOKEN, "k-1", "tok-secret"):
@@ -36,10 +39,22 @@ def test_success_records_a_redacted_attempt(client):
 
 @pytest.mark.parametrize(
     ("status", "permanent"),
-    [(400, True), (401, True), (403, True), (404, True), (422, True), (410, True),
-     (408, False), (409, False), (429, False), (500, False), (502, False), (503, False),
-     (504, False)],
-)  # fmt: skip
+    [
+        (400, True),
+        (401, True),
+        (403, True),
+        (404, True),
+        (422, True),
+        (410, True),
+        (408, False),
+        (409, False),
+        (429, False),
+        (500, False),
+        (502, False),
+        (503, False),
+        (504, False),
+    ],
+)
 @responses.activate
 def test_status_classification(client, status, permanent):
     responses.put(URL, json={"message": "nope"}, status=status)
@@ -80,9 +95,12 @@ def test_redirects_are_not_followed(client):
 
 @pytest.mark.parametrize(
     "failure",
-    [requests.ConnectTimeout("connect timeout"), requests.ReadTimeout("read timeout"),
-     requests.ConnectionError("Connection reset by peer")],
-)  # fmt: skip
+    [
+        requests.ConnectTimeout("connect timeout"),
+        requests.ReadTimeout("read timeout"),
+        requests.ConnectionError("Connection reset by peer"),
+    ],
+)
 @responses.activate
 def test_timeouts_and_resets_are_retryable(client, failure):
     responses.put(URL, body=failure)

@@ -11,13 +11,6 @@ from tests.sync.factories import ConnectionFactory, RuleFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-    monkeypatch.setattr(tasks, "async_task", lambda *args, **kw: calls.append(args))
-    return calls
-
-
 def test_one_row_per_target_connection_and_enqueued_on_commit(
     workspace, actor, enqueued, django_capture_on_commit_callbacks
 ):
