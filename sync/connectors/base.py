@@ -31,9 +31,13 @@ Hooks a connector does not support raise a permanent RemoteError saying so.
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.utils import timezone
 
 from contacts.models import MirrorModel
+from portal.actors import Actor
+from portal.models import Workspace
 from sync.http import HttpClient, RemoteError, Response
 from sync.mapping import payload_hash, to_remote
 from sync.mapping_specs import FieldSpec
@@ -65,6 +69,22 @@ class Connector:
         self.http = HttpClient(
             connection, change=change, auth=self.auth_headers, headers=self.default_headers
         )
+
+    # --- `connections add <provider>` ----------------------------------------------------
+
+    @classmethod
+    def add_command_arguments(cls, parser: Any) -> None:
+        parser.add_argument("--workspace", help="workspace slug (optional if only one exists)")
+        parser.add_argument("--base-url", required=True)
+
+    @classmethod
+    def connection_from_command(
+        cls, options: dict[str, Any], *, actor: Actor
+    ) -> tuple[Workspace, dict[str, Any]]:
+        """(workspace, Connection field values) from the command's options; ValueError if bad."""
+        return workspace_by_slug(options.get("workspace")), {
+            "base_url": checked_url(options["base_url"])
+        }
 
     # --- HTTP ---------------------------------------------------------------------------
 
@@ -183,3 +203,22 @@ class Connector:
 
 
 DELETED = "deleted"
+
+
+def checked_url(url: str) -> str:
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise ValueError(f"{url!r} is not an http(s) URL.") from None
+    return url
+
+
+def workspace_by_slug(slug: str | None) -> Workspace:
+    """The named workspace, or the only one when no name is given."""
+    workspaces = Workspace.objects.filter(slug=slug) if slug else Workspace.objects.all()
+    found = list(workspaces[:2])
+    if len(found) != 1:
+        raise ValueError(
+            f"No workspace {slug!r}." if slug else "Several workspaces exist: give --workspace."
+        )
+    return found[0]

@@ -7,11 +7,12 @@ from typing import Any
 from django.core.cache import cache
 
 from contacts.models import MirrorModel
-from sync.connectors.base import Connector, Page, TestResult
+from sync.connectors.base import Connector, Page, TestResult, checked_url
 from sync.connectors.highlevel_fields import DEFAULT_MAPPINGS
 from sync.connectors.highlevel_oauth import access_token, refresh_tokens
 from sync.http import RemoteError
 from sync.models import Link
+from sync.services import workspace_for_location
 
 API_VERSION = "2021-07-28"
 CALENDARS_API_VERSION = "2021-04-15"  # the calendars API pins its own version
@@ -39,6 +40,34 @@ class HighLevelConnector(Connector):
     provider = "highlevel"
     default_mappings = DEFAULT_MAPPINGS
     default_headers = {"Version": API_VERSION, "Accept": "application/json"}
+
+    @classmethod
+    def add_command_arguments(cls, parser: Any) -> None:
+        parser.add_argument("--base-url", default="https://services.leadconnectorhq.com")
+        parser.add_argument("--location-id", required=True)
+        parser.add_argument("--token", help="private integration token")
+        parser.add_argument("--client-id", help="OAuth app (then install it from the admin)")
+        parser.add_argument("--client-secret")
+        parser.add_argument("--company-id", default="")
+        parser.add_argument("--scopes", default=" ".join(REQUIRED_SCOPES))
+
+    @classmethod
+    def connection_from_command(cls, options: dict[str, Any], *, actor: Any) -> tuple:
+        token, client_id, secret = options["token"], options["client_id"], options["client_secret"]
+        if not token and not (client_id and secret):
+            raise ValueError("Give --token, or --client-id and --client-secret (OAuth).")
+        workspace = workspace_for_location(options["location_id"], actor=actor)
+        credentials = (
+            {"token": token} if token else {"client_id": client_id, "client_secret": secret}
+        )
+        return workspace, {
+            "base_url": checked_url(options["base_url"]),
+            "credentials": credentials,
+            "location_id": options["location_id"],
+            "company_id": options["company_id"],
+            "scopes": options["scopes"],
+            "primary": not workspace.connections.filter(primary=True, deleted_at=None).exists(),
+        }
 
     def call(self, method: str, path: str, **kwargs: Any):
         if path.startswith("/calendars/"):
