@@ -104,7 +104,8 @@ def test_422_fails_at_once_with_the_reason(crm, conn, workspace):
     assert "email must be an email" in row.last_error
 
 
-def test_401_refreshes_the_oauth_token_once_and_retries(crm, workspace):
+def test_401_refreshes_the_oauth_token_once_and_retries(crm, workspace, caplog):
+    caplog.set_level("DEBUG")
     conn = ConnectionFactory(
         workspace=workspace,
         credentials={
@@ -133,7 +134,7 @@ def test_401_refreshes_the_oauth_token_once_and_retries(crm, workspace):
         a.request_excerpt + a.response_excerpt + a.error for a in DeliveryAttempt.objects.all()
     )
     for secret in ("old-access", "new-access", "old-refresh", "new-refresh", "csecret-value"):
-        assert secret not in stored
+        assert secret not in stored and secret not in caplog.text
 
 
 def test_a_private_token_rejected_with_401_fails_permanently(crm, conn, workspace):

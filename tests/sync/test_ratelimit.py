@@ -2,9 +2,10 @@ import threading
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connections
 
-from sync.ratelimit import DatabaseLimiter, RateLimited, limiter_for, limiter_key
+from sync.ratelimit import DatabaseLimiter, RateLimited, RedisLimiter, limiter_for, limiter_key
 from tests.sync.factories import ConnectionFactory
 
 
@@ -40,8 +41,15 @@ def test_daily_quota_and_pause():
     assert exc.value.retry_after > 29
 
 
+# The database limiter always; the Redis one too when the suite runs with REDIS_URL.
+BACKENDS = ["database"] + (["redis"] if settings.REDIS_URL else [])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.django_db(transaction=True)
-def test_never_exceeds_the_limit_under_concurrency():
+def test_never_exceeds_the_limit_under_concurrency(backend, settings):
+    if backend == "database":
+        settings.REDIS_URL = ""
     conn = ConnectionFactory(rate_limit_requests=20, rate_limit_interval_seconds=60)
     granted, errors = [], []
 
@@ -63,3 +71,4 @@ def test_never_exceeds_the_limit_under_concurrency():
         thread.join()
     assert errors == []
     assert len(granted) == 20  # saturated, never exceeded
+    assert isinstance(limiter_for(conn), RedisLimiter if backend == "redis" else DatabaseLimiter)
