@@ -134,6 +134,19 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Sync engine (see README: Sync) --------------------------------------------------------
+
+# A push is tried this many times (crashes included) before its outbox row goes dead;
+# with backoff from SYNC_RETRY_BASE_SECONDS doubling up to SYNC_RETRY_MAX_SECONDS, ~24 h.
+SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=14)
+SYNC_RETRY_BASE_SECONDS = env.int("SYNC_RETRY_BASE_SECONDS", default=10)
+SYNC_RETRY_MAX_SECONDS = env.int("SYNC_RETRY_MAX_SECONDS", default=6 * 3600)
+# How long a claimed push may run before the sweeper assumes its worker died.
+SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)
+SYNC_SWEEP_MINUTES = env.int("SYNC_SWEEP_MINUTES", default=1)
+# The longest a push waits for the rate limiter before it is rescheduled instead.
+SYNC_RATE_LIMIT_WAIT_SECONDS = env.float("SYNC_RATE_LIMIT_WAIT_SECONDS", default=15.0)
+
 # --- Auth, i18n, static ---------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [

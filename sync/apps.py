@@ -1,7 +1,21 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class SyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "sync"
     verbose_name = "Sync"
+
+    def ready(self) -> None:
+        from contacts.signals import mirror_changed
+        from sync.outbox import record_outbound_changes
+
+        mirror_changed.connect(record_outbound_changes, dispatch_uid="sync.outbox")
+        post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="sync.schedules")
+
+
+def _ensure_schedules(**kwargs) -> None:
+    from sync.schedules import ensure_schedules
+
+    ensure_schedules()

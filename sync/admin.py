@@ -1,0 +1,189 @@
+"""Operator pages for sync: connections (credentials write-only), links, mappings, rules,
+the outbox (with replay) and delivery attempts."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from portal.admin import AuditedModelAdmin
+from sync.connectors import connector_for
+from sync.http import RemoteError
+from sync.models import (
+    ChangeStatus,
+    Connection,
+    DeliveryAttempt,
+    FieldMapping,
+    Link,
+    OutboundChange,
+    Rule,
+)
+from sync.push import replay
+from sync.rules import RuleError, validate_conditions
+
+
+class ConnectionForm(forms.ModelForm):
+    """Credentials are write-only: a JSON object typed in replaces them; blank keeps them."""
+
+    new_credentials = forms.JSONField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text='Replace the stored credentials, e.g. {"token": "pit-…"}. Never shown.',
+    )
+
+    class Meta:
+        model = Connection
+        fields = (
+            "workspace", "provider", "name", "slug", "active", "primary", "base_url",
+            "new_credentials", "location_id", "company_id", "scopes", "options",
+            "users_direction", "contacts_direction", "tasks_direction", "notes_direction",
+            "appointments_direction", "source_of_truth", "rate_limit_requests",
+            "rate_limit_interval_seconds", "rate_limit_daily", "sandbox",
+        )  # fmt: skip
+
+    @property
+    def changed_data(self) -> list[str]:
+        # The audit records "credentials" as changed (masked), never the typed value.
+        return ["credentials" if n == "new_credentials" else n for n in super().changed_data]
+
+    def clean_new_credentials(self):
+        value = self.cleaned_data.get("new_credentials")
+        if value not in (None, "") and not isinstance(value, dict):
+            raise forms.ValidationError("Enter a JSON object.")
+        return value
+
+    def save(self, commit: bool = True) -> Connection:
+        if self.cleaned_data.get("new_credentials"):
+            self.instance.credentials = self.cleaned_data["new_credentials"]
+        return super().save(commit)
+
+
+@admin.register(Connection)
+class ConnectionAdmin(AuditedModelAdmin):
+    form = ConnectionForm
+    list_display = ("name", "provider", "workspace", "active", "sandbox", "health",
+                    "last_success_at", "last_error_at")  # fmt: skip
+    list_filter = ("provider", "active", "sandbox", "health", "workspace")
+    search_fields = ("name", "slug", "location_id")
+    list_select_related = ("workspace",)
+    readonly_fields = ("health", "last_success_at", "last_error_at", "last_error", "deleted_at",
+                       "deleted_by", "created_at")  # fmt: skip
+    prepopulated_fields = {"slug": ("name",)}
+    actions = ("test_connections",)
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The credentials column is never loaded here, so the page works even without the key.
+        return super().get_queryset(request).defer("credentials")
+
+    @admin.action(description="Test connection (a cheap read; reports missing scopes)")
+    def test_connections(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for connection in queryset.model.objects.filter(pk__in=queryset.values("pk")):
+            try:
+                result = connector_for(connection).test()
+            except RemoteError as exc:
+                self.message_user(request, f"{connection}: {exc.message}", messages.ERROR)
+                continue
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            self.message_user(request, f"{connection}: {result.message}", level)
+
+    def delete_model(self, request: HttpRequest, obj: Connection) -> None:
+        # Connections are tombstoned so their history (outbox, attempts, links) stays.
+        obj.soft_delete(by=request.user.get_username())
+
+
+class RuleForm(forms.ModelForm):
+    class Meta:
+        model = Rule
+        fields = ("connection", "name", "object_type", "kind", "conditions", "action",
+                  "action_argument", "active", "position")  # fmt: skip
+
+    def clean_conditions(self):
+        conditions = self.cleaned_data["conditions"]
+        try:
+            validate_conditions(conditions)
+        except RuleError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return conditions
+
+
+@admin.register(FieldMapping)
+class FieldMappingAdmin(AuditedModelAdmin):
+    list_display = ("connection", "object_type", "mirror_field", "remote_path", "direction",
+                    "transform", "position")  # fmt: skip
+    list_filter = ("object_type", "direction", "transform", "connection")
+    list_select_related = ("connection",)
+    show_full_result_count = False
+
+
+@admin.register(Rule)
+class RuleAdmin(AuditedModelAdmin):
+    form = RuleForm
+    list_display = ("name", "connection", "object_type", "kind", "action", "active")
+    list_filter = ("kind", "object_type", "active", "connection")
+    list_select_related = ("connection",)
+    show_full_result_count = False
+
+
+@admin.register(Link)
+class LinkAdmin(admin.ModelAdmin):
+    list_display = ("object_type", "object_id", "remote_id", "connection", "last_pushed_at")
+    list_filter = ("object_type", "connection")
+    search_fields = ("=remote_id", "=object_id")
+    list_select_related = ("connection",)
+    show_full_result_count = False
+    readonly_fields = ("created_at", "updated_at")
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    fields = ("created_at", "method", "path", "status_code", "outcome", "duration_ms", "error")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(OutboundChange)
+class OutboundChangeAdmin(admin.ModelAdmin):
+    list_display = ("id", "object_type", "object_id", "connection", "operation", "status",
+                    "attempts", "available_at", "last_status_code", "created_at")  # fmt: skip
+    list_filter = ("status", "connection", "object_type", "operation")
+    search_fields = ("=object_id", "=id", "=request_id")
+    list_select_related = ("connection",)
+    show_full_result_count = False
+    inlines = (DeliveryAttemptInline,)
+    actions = ("replay_rows",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return [f.name for f in OutboundChange._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Replay (push again)")
+    def replay_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = replay(queryset.exclude(status=ChangeStatus.COALESCED))
+        self.message_user(request, f"Re-queued {count} row(s).", messages.SUCCESS)
+
+
+@admin.register(DeliveryAttempt)
+class DeliveryAttemptAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "connection", "method", "path", "status_code", "outcome",
+                    "duration_ms")  # fmt: skip
+    list_filter = ("outcome", "connection", "method")
+    search_fields = ("path", "=change__id")
+    list_select_related = ("connection",)
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return [f.name for f in DeliveryAttempt._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

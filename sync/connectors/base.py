@@ -1,0 +1,224 @@
+"""The connector interface. One module per remote system; register it in CONNECTORS.
+
+A connector is a small class bound to one Connection:
+
+    class MyConnector(Connector):
+        provider = "my"                               # the CONNECTORS key
+        default_mappings = {"contact": [FieldSpec("email", "email"), ...]}
+
+        def auth_headers(self) -> dict[str, str]      # added to every request
+        def refresh_auth(self) -> bool                # after a 401: True if credentials changed
+        def test(self) -> TestResult                  # a cheap read; reports missing scopes
+        def create_remote(self, object_type, payload, obj) -> str       # returns the remote id
+        def update_remote(self, object_type, remote_id, payload, obj) -> None
+        def delete_remote(self, object_type, remote_id, obj) -> None
+        def find_remote(self, object_type, payload, obj) -> str | None  # after an unknown outcome
+        def run_action(self, action, obj, remote_id) -> None            # rule actions
+        def fetch_page(self, object_type, cursor) -> Page               # backfill / reconcile
+        def parse_event(self, request) -> ...          # inbound webhooks (inbound engineers)
+
+`push(change)` is implemented here once: it reads the mirror record's current state, maps it
+(`sync.mapping.to_remote`), and creates, updates or deletes it remotely, keeping the Link (the
+remote id is stored as soon as it is known; an empty remote id means a create whose outcome is
+unknown, so the next attempt calls `find_remote` before creating again). An unchanged payload
+(same hash as last pushed) sends nothing.
+
+Every request goes through `self.call(method, path, ...)` (sync.http.HttpClient: rate limit,
+timeouts, DeliveryAttempt rows, redaction, error classification; one auth refresh on 401).
+Hooks a connector does not support raise a permanent RemoteError saying so.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils import timezone
+
+from contacts.models import MirrorModel
+from portal.actors import Actor
+from portal.models import Workspace
+from sync.http import HttpClient, RemoteError, Response
+from sync.mapping import payload_hash, to_remote
+from sync.mapping_specs import FieldSpec
+from sync.models import Connection, Link, Operation, OutboundChange
+from sync.objects import object_type_of
+
+
+@dataclass
+class TestResult:
+    ok: bool
+    message: str
+    missing_scopes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: Any = None
+
+
+class Connector:
+    provider: ClassVar[str] = ""
+    default_mappings: ClassVar[dict[str, list[FieldSpec]]] = {}
+    default_headers: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, connection: Connection, *, change: OutboundChange | None = None) -> None:
+        self.connection = connection
+        self.change = change
+        self.http = HttpClient(
+            connection, change=change, auth=self.auth_headers, headers=self.default_headers
+        )
+
+    # --- `connections add <provider>` ----------------------------------------------------
+
+    @classmethod
+    def add_command_arguments(cls, parser: Any) -> None:
+        parser.add_argument("--workspace", help="workspace slug (optional if only one exists)")
+        parser.add_argument("--base-url", required=True)
+
+    @classmethod
+    def connection_from_command(
+        cls, options: dict[str, Any], *, actor: Actor
+    ) -> tuple[Workspace, dict[str, Any]]:
+        """(workspace, Connection field values) from the command's options; ValueError if bad."""
+        return workspace_by_slug(options.get("workspace")), {
+            "base_url": checked_url(options["base_url"])
+        }
+
+    # --- HTTP ---------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Response:
+        try:
+            return self.http.request(method, path, **kwargs)
+        except RemoteError as exc:
+            if exc.status == 401 and self.refresh_auth():
+                return self.http.request(method, path, **kwargs)
+            raise
+
+    def auth_headers(self) -> dict[str, str]:
+        return {}
+
+    def refresh_auth(self) -> bool:
+        return False
+
+    # --- push ---------------------------------------------------------------------------
+
+    def push(self, change: OutboundChange) -> str:
+        """Bring the remote to the record's current state; returns what was done."""
+        obj = change.mirror_object()
+        object_type = object_type_of(obj)
+        link = Link.objects.filter(
+            connection=self.connection, object_type=object_type, object_id=obj.pk
+        ).first()
+        if change.operation == Operation.ACTION:
+            self.run_action(change.action, obj, link.remote_id if link else "")
+            return "action"
+        if obj.is_deleted:
+            return self._push_delete(object_type, obj, link)
+        payload = to_remote(obj, self.connection)
+        digest = payload_hash(payload)
+        if link and link.remote_id:
+            if link.last_pushed_hash == digest:
+                return "unchanged"
+            self.update_remote(object_type, link.remote_id, payload, obj)
+            self._pushed(link, digest)
+            return "updated"
+        return self._push_create(object_type, obj, payload, digest, link)
+
+    def _push_create(
+        self,
+        object_type: str,
+        obj: MirrorModel,
+        payload: dict[str, Any],
+        digest: str,
+        link: Link | None,
+    ) -> str:
+        remote_id = self.find_remote(object_type, payload, obj) if link else None
+        if link is None:
+            # Saved before the call: if we never learn the outcome, the next try looks first.
+            link = Link.objects.create(
+                connection=self.connection, object_type=object_type, object_id=obj.pk
+            )
+        if remote_id:
+            self._store_remote_id(link, remote_id)
+            self.update_remote(object_type, remote_id, payload, obj)
+            self._pushed(link, digest)
+            return "found and updated"
+        self._store_remote_id(link, self.create_remote(object_type, payload, obj))
+        self._pushed(link, digest)
+        return "created"
+
+    def _push_delete(self, object_type: str, obj: MirrorModel, link: Link | None) -> str:
+        if link is None or not link.remote_id or link.last_pushed_hash == DELETED:
+            return "nothing to delete"
+        self.delete_remote(object_type, link.remote_id, obj)
+        self._pushed(link, DELETED)
+        return "deleted"
+
+    @staticmethod
+    def _store_remote_id(link: Link, remote_id: str) -> None:
+        link.remote_id = remote_id
+        Link.objects.filter(pk=link.pk).update(remote_id=remote_id, updated_at=timezone.now())
+
+    @staticmethod
+    def _pushed(link: Link, digest: str) -> None:
+        now = timezone.now()
+        Link.objects.filter(pk=link.pk).update(
+            last_pushed_hash=digest, last_pushed_at=now, updated_at=now
+        )
+
+    # --- hooks (connectors override what they support) ----------------------------------
+
+    def test(self) -> TestResult:
+        return TestResult(False, f"{self.provider} connections cannot be tested.")
+
+    def create_remote(self, object_type: str, payload: dict[str, Any], obj: MirrorModel) -> str:
+        raise self.unsupported(f"creating {object_type}s")
+
+    def update_remote(
+        self, object_type: str, remote_id: str, payload: dict[str, Any], obj: MirrorModel
+    ) -> None:
+        raise self.unsupported(f"updating {object_type}s")
+
+    def delete_remote(self, object_type: str, remote_id: str, obj: MirrorModel) -> None:
+        raise self.unsupported(f"deleting {object_type}s")
+
+    def find_remote(
+        self, object_type: str, payload: dict[str, Any], obj: MirrorModel
+    ) -> str | None:
+        """The remote id of a record an earlier, unanswered create may have made."""
+        return None
+
+    def run_action(self, action: dict[str, Any], obj: MirrorModel, remote_id: str) -> None:
+        raise self.unsupported(f"the action {action.get('type')!r}")
+
+    def fetch_page(self, object_type: str, cursor: Any = None) -> Page:
+        raise self.unsupported(f"listing {object_type}s")
+
+    def unsupported(self, what: str) -> RemoteError:
+        return RemoteError(
+            f"The {self.provider} connector does not support {what}.", permanent=True
+        )
+
+
+DELETED = "deleted"
+
+
+def checked_url(url: str) -> str:
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise ValueError(f"{url!r} is not an http(s) URL.") from None
+    return url
+
+
+def workspace_by_slug(slug: str | None) -> Workspace:
+    """The named workspace, or the only one when no name is given."""
+    workspaces = Workspace.objects.filter(slug=slug) if slug else Workspace.objects.all()
+    found = list(workspaces[:2])
+    if len(found) != 1:
+        raise ValueError(
+            f"No workspace {slug!r}." if slug else "Several workspaces exist: give --workspace."
+        )
+    return found[0]

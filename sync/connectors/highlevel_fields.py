@@ -1,0 +1,66 @@
+"""Default field maps of the CRM (HighLevel API v2), per object type (see sync/mapping.py)."""
+
+from sync.mapping_specs import CUSTOM_FIELDS, REFERENCE, FieldSpec
+
+DATE_ONLY = "%Y-%m-%d"
+
+CONTACT = [
+    FieldSpec("first_name", "firstName"),
+    FieldSpec("last_name", "lastName"),
+    FieldSpec("email", "email", transform="strip"),
+    FieldSpec("phone", "phone", transform="e164"),
+    FieldSpec("gender", "gender"),
+    FieldSpec("company_name", "companyName"),
+    FieldSpec("address1", "address1"),
+    FieldSpec("city", "city"),
+    FieldSpec("state", "state"),
+    FieldSpec("postal_code", "postalCode"),
+    FieldSpec("country", "country"),
+    FieldSpec("website", "website"),
+    FieldSpec("timezone", "timezone"),
+    FieldSpec("dnd", "dnd"),
+    FieldSpec("source", "source"),
+    FieldSpec("date_of_birth", "dateOfBirth", transform="date", argument=DATE_ONLY),
+    FieldSpec("tags", "tags"),
+    FieldSpec("custom_fields", "customFields", transform=CUSTOM_FIELDS),
+    FieldSpec("assigned_user", "assignedTo", transform=REFERENCE),
+]
+USER = [
+    FieldSpec("first_name", "firstName"),
+    FieldSpec("last_name", "lastName"),
+    FieldSpec("email", "email"),
+    FieldSpec("phone", "phone", transform="e164"),
+    FieldSpec("type", "type"),
+    FieldSpec("role", "role"),
+    FieldSpec("location_ids", "locationIds"),
+]
+TASK = [
+    FieldSpec("title", "title"),
+    FieldSpec("body", "body"),
+    FieldSpec("due_date", "dueDate", transform="date"),
+    FieldSpec("completed", "completed"),
+    FieldSpec("assigned_user", "assignedTo", transform=REFERENCE),
+]
+NOTE = [
+    FieldSpec("body", "body"),
+    FieldSpec("author", "userId", transform=REFERENCE),
+]
+APPOINTMENT = [
+    FieldSpec("calendar_id", "calendarId"),
+    FieldSpec("title", "title"),
+    FieldSpec("status", "appointmentStatus"),
+    FieldSpec("start_time", "startTime", transform="date"),
+    FieldSpec("end_time", "endTime", transform="date"),
+    FieldSpec("address", "address"),
+    FieldSpec("notes", "description"),
+    FieldSpec("assigned_user", "assignedUserId", transform=REFERENCE),
+    FieldSpec("contact", "contactId", transform=REFERENCE),
+]
+
+DEFAULT_MAPPINGS = {
+    "contact": CONTACT,
+    "user": USER,
+    "task": TASK,
+    "note": NOTE,
+    "appointment": APPOINTMENT,
+}

@@ -1,0 +1,259 @@
+"""The one HTTP helper every connector uses (connectors never import requests).
+
+    client = HttpClient(connection, change=None, auth=lambda: {"Authorization": "Bearer …"},
+                        headers={"Version": "2021-07-28"})
+    response = client.request("POST", "/contacts/", json={...}, params={...})
+    response.status, response.headers, response.json()
+
+It owns: the shared rate limiter (per remote, all processes), connect/read timeouts (≤ 30 s),
+never following redirects, a DeliveryAttempt row per call (method, path, status, duration,
+redacted excerpts, error), redaction of secrets, and the classification of failures into
+`RemoteError(permanent=..., status=..., retry_after=...)`:
+  - permanent: 3xx (redirects are not followed), 400, 401, 403, 404, 422 and other 4xx;
+  - retryable: 408, 409, 429, 5xx, timeouts, connection errors, the local rate limit.
+`Retry-After` (seconds or HTTP date) and `X-RateLimit-Remaining: 0` pause the shared limiter.
+Sandbox connections send nothing: the call is recorded as a would-be request.
+"""
+
+import email.utils
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from portal.audit import MASK, is_secret_field
+from sync.models import Connection, DeliveryAttempt, OutboundChange
+from sync.ratelimit import RateLimited, limiter_for, seconds_to_next_utc_day
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 30
+EXCERPT_LIMIT = 2000
+RETRYABLE_4XX = frozenset({408, 409, 429})
+_SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|signature", re.I)
+_SESSION = requests.Session()
+
+
+class RemoteError(Exception):
+    """A failed remote call: `permanent` failures are not retried; others wait `retry_after`."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass
+class Response:
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    text: str = ""
+    sandbox: bool = False
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.text) if self.text else {}
+        except ValueError as exc:
+            raise RemoteError(
+                f"The remote answered {self.status} with a body that is not JSON.",
+                permanent=False,
+                status=self.status,
+            ) from exc
+
+
+def redact(value: Any) -> Any:
+    """A copy of a JSON-like value with every secret-looking key masked."""
+    if isinstance(value, dict):
+        return {k: MASK if is_secret_field(str(k)) else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: MASK if _SECRET_HEADER.search(k) else v for k, v in headers.items()}
+
+
+def excerpt(body: Any) -> str:
+    if body is None or body == "":
+        return ""
+    if isinstance(body, str | bytes):
+        text = body.decode(errors="replace") if isinstance(body, bytes) else body
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return text[:EXCERPT_LIMIT]
+    return json.dumps(redact(body), default=str)[:EXCERPT_LIMIT]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(parsed.timestamp() - time.time(), 0.0)
+
+
+class HttpClient:
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        change: OutboundChange | None = None,
+        auth: Callable[[], dict[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.connection = connection
+        self.change = change
+        self.auth = auth
+        self.headers = dict(headers or {})
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        rate_limited: bool = True,
+    ) -> Response:
+        sent_headers = {**self.headers, **(headers or {}), **(self.auth() if self.auth else {})}
+        summary = {"params": dict(params or {}), "headers": redact_headers(sent_headers)}
+        request_excerpt = excerpt({**summary, "body": json if json is not None else data})
+        if self.connection.sandbox:
+            self._record(method, path, None, 0, DeliveryAttempt.Outcome.SANDBOX, request_excerpt)
+            return Response(status=0, sandbox=True)
+        if rate_limited:
+            self._acquire(method, path, request_excerpt)
+        started = time.monotonic()
+        try:
+            raw = _SESSION.request(
+                method,
+                self.connection.base_url.rstrip("/") + path,
+                params=params,
+                json=json,
+                data=data,
+                headers=sent_headers,
+                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            duration = _ms(started)
+            error = RemoteError(f"{type(exc).__name__}: {exc}"[:500], permanent=False)
+            self._record(method, path, None, duration, "retryable", request_excerpt, "", error)
+            raise error from exc
+        response = Response(raw.status_code, raw.headers, raw.text)
+        self._honour_limits(response)
+        error = classify(response)
+        outcome = "ok" if error is None else "permanent" if error.permanent else "retryable"
+        self._record(
+            method,
+            path,
+            raw.status_code,
+            _ms(started),
+            outcome,
+            request_excerpt,
+            excerpt(raw.text),
+            error,
+        )
+        if error is not None:
+            raise error
+        return response
+
+    def _acquire(self, method: str, path: str, request_excerpt: str) -> None:
+        try:
+            limiter_for(self.connection).acquire()
+        except RateLimited as exc:
+            error = RemoteError(str(exc), permanent=False, retry_after=exc.retry_after)
+            self._record(method, path, None, 0, "retryable", request_excerpt, "", error)
+            raise error from exc
+
+    def _honour_limits(self, response: Response) -> None:
+        limiter = limiter_for(self.connection)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if response.status == 429:
+            limiter.pause(retry_after or float(self.connection.rate_limit_interval_seconds))
+        elif response.headers.get("X-RateLimit-Daily-Remaining") == "0":
+            limiter.pause(seconds_to_next_utc_day(time.time()))
+        elif response.headers.get("X-RateLimit-Remaining") == "0":
+            interval_ms = response.headers.get("X-RateLimit-Interval-Milliseconds")
+            limiter.pause(float(interval_ms) / 1000 if interval_ms else retry_after or 1.0)
+
+    def _record(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        duration_ms: int,
+        outcome: str,
+        request_excerpt: str,
+        response_excerpt: str = "",
+        error: RemoteError | None = None,
+    ) -> DeliveryAttempt:
+        return DeliveryAttempt.objects.create(
+            connection=self.connection,
+            change=self.change,
+            method=method,
+            path=path[:500],
+            status_code=status,
+            duration_ms=duration_ms,
+            outcome=outcome,
+            request_excerpt=request_excerpt,
+            response_excerpt=response_excerpt,
+            error=error.message if error else "",
+        )
+
+
+def classify(response: Response) -> RemoteError | None:
+    """None for success; otherwise the error, permanent or retryable."""
+    status = response.status
+    if 200 <= status < 300:
+        return None
+    reason = _reason(response)
+    if 300 <= status < 400:
+        return RemoteError(
+            f"HTTP {status}: redirects are not followed.", permanent=True, status=status
+        )
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
+    return RemoteError(
+        f"HTTP {status}: {reason}", permanent=permanent, status=status, retry_after=retry_after
+    )
+
+
+def _reason(response: Response) -> str:
+    try:
+        body = json.loads(response.text)
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error") or body
+        return str(redact(message))[:300]
+    return str(redact(body))[:300]
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

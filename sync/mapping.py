@@ -1,0 +1,244 @@
+"""Field mapping between mirror objects and remote payloads, in both directions.
+
+    to_remote(obj, connection) -> dict                       mirror → remote payload
+    from_remote(payload, object_type, connection, instance=None) -> dict of mirror field values
+    payload_hash(payload) -> str                             what Link.last_pushed_hash stores
+
+Mappings come from the connection's FieldMapping rows for the object type, or, when it has
+none, from the connector's `default_mappings` (code defaults per provider). Empty values (None,
+"") are left out of outbound payloads; keys absent from an inbound payload are left out of the
+result, so a partial webhook never blanks fields it did not carry.
+"""
+
+import datetime
+import hashlib
+import json
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from contacts.models import MirrorModel
+from contacts.normalize import normalize_phone
+from sync.connectors import connector_class
+from sync.mapping_specs import CUSTOM_FIELDS, REFERENCE, FieldSpec
+from sync.models import Connection, FieldMapping, Link
+from sync.objects import TYPE_BY_MODEL, mirror_model, object_type_of
+
+Transform = FieldMapping.Transform
+CUSTOM_PREFIX = "custom_fields."
+REMOTE_CUSTOM_MARK = "#"
+
+
+class MappingError(ValueError):
+    """A mapping or a remote value that cannot be applied (bad argument, unparsable date)."""
+
+
+def mappings_for(connection: Connection, object_type: str) -> list[FieldSpec]:
+    rows = [m for m in connection.mappings.all() if m.object_type == object_type]
+    if rows:
+        return [
+            FieldSpec(m.mirror_field, m.remote_path, m.direction, m.transform, m.argument)
+            for m in rows
+        ]
+    return list(connector_class(connection.provider).default_mappings.get(object_type, []))
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- mirror → remote ------------------------------------------------------------------------
+
+
+def to_remote(obj: MirrorModel, connection: Connection) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    for spec in mappings_for(connection, object_type_of(obj)):
+        if not spec.outbound:
+            continue
+        value = _outbound_value(obj, spec, connection)
+        if value is None or value == "":
+            continue
+        if REMOTE_CUSTOM_MARK in spec.remote_path:
+            list_path, key = spec.remote_path.split(REMOTE_CUSTOM_MARK, 1)
+            _append(payload, list_path, {"id": key, "field_value": value})
+        else:
+            _set_path(payload, spec.remote_path, value)
+    return payload
+
+
+def _outbound_value(obj: MirrorModel, spec: FieldSpec, connection: Connection) -> Any:
+    if spec.transform == Transform.CONSTANT:
+        return spec.argument
+    if spec.transform == Transform.NAME:
+        parts = [getattr(obj, name.strip()) for name in spec.mirror_field.split(",")]
+        return " ".join(p for p in parts if p)
+    if spec.transform == REFERENCE:
+        return _remote_id_of(getattr(obj, spec.mirror_field), connection)
+    value = _read_mirror(obj, spec.mirror_field)
+    if spec.transform == CUSTOM_FIELDS:
+        return [{"id": k, "field_value": v} for k, v in (value or {}).items()] or None
+    return _apply(value, spec, outbound=True)
+
+
+def _remote_id_of(related: MirrorModel | None, connection: Connection) -> str | None:
+    if related is None:
+        return None
+    link = Link.objects.filter(
+        connection=connection, object_type=object_type_of(related), object_id=related.pk
+    ).first()
+    return link.remote_id if link and link.remote_id else None
+
+
+def _read_mirror(obj: MirrorModel, name: str) -> Any:
+    if name.startswith(CUSTOM_PREFIX):
+        return (obj.custom_fields or {}).get(name.removeprefix(CUSTOM_PREFIX))
+    return getattr(obj, name)
+
+
+# --- remote → mirror ------------------------------------------------------------------------
+
+
+def from_remote(
+    payload: dict[str, Any],
+    object_type: str,
+    connection: Connection,
+    instance: MirrorModel | None = None,
+) -> dict[str, Any]:
+    """Mirror field values for `contacts.services` (custom fields merged into `instance`'s)."""
+    model = mirror_model(object_type)
+    values: dict[str, Any] = {}
+    custom: dict[str, Any] = dict(getattr(instance, "custom_fields", None) or {})
+    for spec in mappings_for(connection, object_type):
+        if not spec.inbound or spec.transform == Transform.CONSTANT:
+            continue
+        found, raw = _read_remote(payload, spec.remote_path)
+        if not found:
+            continue
+        if spec.mirror_field.startswith(CUSTOM_PREFIX):
+            custom[spec.mirror_field.removeprefix(CUSTOM_PREFIX)] = _apply(raw, spec, False)
+        elif spec.transform == CUSTOM_FIELDS:
+            custom.update(_custom_list_to_dict(raw))
+        elif spec.transform == Transform.NAME:
+            values.update(_split_name(raw, spec.mirror_field))
+        elif spec.transform == REFERENCE:
+            values[spec.mirror_field] = _mirror_of(model, spec.mirror_field, raw, connection)
+        else:
+            values[spec.mirror_field] = _to_field(
+                model, spec.mirror_field, _apply(raw, spec, False)
+            )
+    if custom != (getattr(instance, "custom_fields", None) or {}):
+        values["custom_fields"] = custom
+    return values
+
+
+def _read_remote(payload: dict[str, Any], path: str) -> tuple[bool, Any]:
+    if REMOTE_CUSTOM_MARK in path:
+        list_path, key = path.split(REMOTE_CUSTOM_MARK, 1)
+        found, entries = _read_remote(payload, list_path)
+        for entry in entries or [] if found else []:
+            if key in (entry.get("id"), entry.get("key")):
+                return True, entry.get("value", entry.get("field_value"))
+        return False, None
+    current: Any = payload
+    for part in path.split("."):
+        if not isinstance(current, dict) or part not in current:
+            return False, None
+        current = current[part]
+    return True, current
+
+
+def _custom_list_to_dict(entries: Any) -> dict[str, Any]:
+    if not isinstance(entries, list):
+        raise MappingError("customFields must be a list of {id, value} objects.")
+    return {
+        e.get("key") or e["id"]: e.get("value", e.get("field_value"))
+        for e in entries
+        if isinstance(e, dict) and (e.get("key") or e.get("id"))
+    }
+
+
+def _split_name(full_name: Any, mirror_fields: str) -> dict[str, str]:
+    names = [n.strip() for n in mirror_fields.split(",")]
+    first, _, rest = str(full_name or "").strip().partition(" ")
+    parts = [first, rest.strip()] + [""] * (len(names) - 2)
+    return dict(zip(names, parts, strict=False))
+
+
+def _mirror_of(model: type[MirrorModel], field: str, remote_id: Any, connection: Connection):
+    if not remote_id:
+        return None
+    related_model = model._meta.get_field(field).related_model
+    link = Link.objects.filter(
+        connection=connection, object_type=TYPE_BY_MODEL[related_model], remote_id=remote_id
+    ).first()
+    return related_model.objects.filter(pk=link.object_id).first() if link else None
+
+
+def _to_field(model: type[MirrorModel], name: str, value: Any) -> Any:
+    field = model._meta.get_field(name)
+    if isinstance(value, datetime.datetime) and not isinstance(field, models.DateTimeField):
+        return value.date() if isinstance(field, models.DateField) else value
+    return value
+
+
+# --- transforms and paths -------------------------------------------------------------------
+
+
+def _apply(value: Any, spec: FieldSpec, outbound: bool) -> Any:
+    if value is None:
+        return None
+    transform = spec.transform
+    if transform == Transform.LOWER:
+        return str(value).lower()
+    if transform == Transform.STRIP:
+        return str(value).strip()
+    if transform == Transform.E164:
+        try:
+            return normalize_phone(str(value))
+        except ValidationError as exc:
+            raise MappingError(f"{spec.remote_path}: {exc.messages[0]}") from exc
+    if transform == Transform.VALUE_MAP:
+        return _value_map(value, spec, outbound)
+    if transform == Transform.DATE:
+        return _format_date(value, spec.argument) if outbound else _parse_date(value, spec)
+    return value
+
+
+def _value_map(value: Any, spec: FieldSpec, outbound: bool) -> Any:
+    if not isinstance(spec.argument, dict):
+        raise MappingError(f"{spec.remote_path}: a value map needs an object argument.")
+    table = spec.argument if outbound else {str(v): k for k, v in spec.argument.items()}
+    return table.get(str(value), value)
+
+
+def _format_date(value: Any, fmt: str | None) -> str:
+    if isinstance(value, str):
+        return value
+    return value.strftime(fmt) if fmt else value.isoformat()
+
+
+def _parse_date(value: Any, spec: FieldSpec) -> datetime.datetime | datetime.date:
+    text = str(value).strip()
+    try:
+        if spec.argument:
+            return datetime.datetime.strptime(text, spec.argument)
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise MappingError(f"{spec.remote_path}: {text!r} is not a valid date.") from exc
+    return parsed
+
+
+def _set_path(payload: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        payload = payload.setdefault(part, {})
+    payload[leaf] = value
+
+
+def _append(payload: dict[str, Any], path: str, item: dict[str, Any]) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        payload = payload.setdefault(part, {})
+    payload.setdefault(leaf, []).append(item)

@@ -1,0 +1,28 @@
+"""Sync models, one module per responsibility; import them from here."""
+
+from sync.models.connections import Connection, Direction, FieldMapping, Health, Link, Rule
+from sync.models.outbox import (
+    REPLAYABLE,
+    WAITING,
+    ChangeStatus,
+    DeliveryAttempt,
+    Operation,
+    OutboundChange,
+)
+from sync.models.ratelimit import RateLimitBucket
+
+__all__ = [
+    "REPLAYABLE",
+    "WAITING",
+    "ChangeStatus",
+    "Connection",
+    "DeliveryAttempt",
+    "Direction",
+    "FieldMapping",
+    "Health",
+    "Link",
+    "Operation",
+    "OutboundChange",
+    "RateLimitBucket",
+    "Rule",
+]

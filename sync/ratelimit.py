@@ -1,0 +1,181 @@
+"""A per-remote rate limiter shared by every process on every machine.
+
+Sliding window (never more than `limit` requests in any `interval`) plus a per-UTC-day quota,
+and a pause the remote can impose (429 Retry-After, X-RateLimit-Remaining: 0).
+
+- With REDIS_URL: one Lua script per attempt, so check-and-record is atomic on the Redis server
+  and timed by the Redis clock (no skew between machines).
+- Without: a RateLimitBucket row updated under SELECT … FOR UPDATE (PostgreSQL) or inside
+  SQLite's IMMEDIATE transaction (which holds the database write lock). Django's DatabaseCache
+  is not used: its incr is a read-then-write, not atomic across processes.
+
+    limiter_for(connection).acquire(max_wait)   blocks until allowed, else raises RateLimited
+    limiter_for(connection).try_acquire()       -> seconds to wait (0.0 = granted and counted)
+    limiter_for(connection).pause(seconds)      nobody sends before then
+"""
+
+import abc
+import datetime
+import time
+import uuid
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.db import transaction
+
+from sync.models import Connection, RateLimitBucket
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"Rate limit reached; retry in {retry_after:.1f} s.")
+        self.retry_after = retry_after
+
+
+def seconds_to_next_utc_day(now: float) -> float:
+    today = datetime.datetime.fromtimestamp(now, tz=datetime.UTC).date()
+    midnight = datetime.datetime.combine(
+        today + datetime.timedelta(days=1), datetime.time(), tzinfo=datetime.UTC
+    )
+    return max(midnight.timestamp() - now, 0.001)
+
+
+def _utc_day(now: float) -> str:
+    return datetime.datetime.fromtimestamp(now, tz=datetime.UTC).date().isoformat()
+
+
+@dataclass
+class Limiter(abc.ABC):
+    key: str
+    limit: int
+    interval: float
+    daily: int
+
+    def acquire(self, max_wait: float | None = None) -> None:
+        max_wait = settings.SYNC_RATE_LIMIT_WAIT_SECONDS if max_wait is None else max_wait
+        deadline = time.monotonic() + max_wait
+        while True:
+            wait = self.try_acquire()
+            if wait <= 0:
+                return
+            if time.monotonic() + wait > deadline:
+                raise RateLimited(wait)
+            time.sleep(wait)
+
+    @abc.abstractmethod
+    def try_acquire(self) -> float:
+        """Seconds to wait; 0.0 means the request is allowed and has been counted."""
+
+    @abc.abstractmethod
+    def pause(self, seconds: float) -> None:
+        """Nobody using this key sends for `seconds`."""
+
+
+class DatabaseLimiter(Limiter):
+    def try_acquire(self) -> float:
+        RateLimitBucket.objects.get_or_create(key=self.key)
+        with transaction.atomic():
+            bucket = RateLimitBucket.objects.select_for_update().get(key=self.key)
+            now = time.time()
+            wait = self._decide(bucket, now)
+            bucket.save()
+        return wait
+
+    def _decide(self, bucket: RateLimitBucket, now: float) -> float:
+        bucket.hits = sorted(t for t in bucket.hits if t > now - self.interval)
+        if bucket.day != _utc_day(now):
+            bucket.day, bucket.day_count = _utc_day(now), 0
+        if bucket.paused_until > now:
+            return bucket.paused_until - now
+        if bucket.day_count >= self.daily:
+            return seconds_to_next_utc_day(now)
+        if len(bucket.hits) >= self.limit:
+            return max(bucket.hits[-self.limit] + self.interval - now, 0.001)
+        bucket.hits.append(now)
+        bucket.day_count += 1
+        return 0.0
+
+    def pause(self, seconds: float) -> None:
+        RateLimitBucket.objects.get_or_create(key=self.key)
+        with transaction.atomic():
+            bucket = RateLimitBucket.objects.select_for_update().get(key=self.key)
+            bucket.paused_until = max(bucket.paused_until, time.time() + seconds)
+            bucket.save(update_fields=["paused_until"])
+
+
+# KEYS: window zset, day counter, pause; ARGV: limit, interval ms, daily, member.
+# Returns milliseconds to wait (0 = granted), or -1 when the daily quota is used up.
+_ACQUIRE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit, interval, daily = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local pause = tonumber(redis.call('GET', KEYS[3]) or '0')
+if pause > now then return pause - now end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= daily then return -1 end
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + interval - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], interval + 1000)
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], 90000)
+return 0
+"""
+_PAUSE_LUA = """
+local t = redis.call('TIME')
+local until_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+if tonumber(redis.call('GET', KEYS[1]) or '0') < until_ms then
+  redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 1000)
+end
+return 0
+"""
+
+
+@cache
+def _redis(url: str):
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
+class RedisLimiter(Limiter):
+    def _keys(self) -> list[str]:
+        day = _utc_day(time.time())
+        prefix = f"portal:ratelimit:{self.key}"
+        return [f"{prefix}:window", f"{prefix}:day:{day}", f"{prefix}:pause"]
+
+    def try_acquire(self) -> float:
+        client = _redis(settings.REDIS_URL)
+        result = client.eval(
+            _ACQUIRE_LUA,
+            3,
+            *self._keys(),
+            self.limit,
+            int(self.interval * 1000),
+            self.daily,
+            uuid.uuid4().hex,
+        )
+        if int(result) < 0:
+            return seconds_to_next_utc_day(time.time())
+        return int(result) / 1000
+
+    def pause(self, seconds: float) -> None:
+        _redis(settings.REDIS_URL).eval(_PAUSE_LUA, 1, self._keys()[2], int(seconds * 1000))
+
+
+def limiter_key(connection: Connection) -> str:
+    """The CRM counts per app and location: connections to one location share a limiter."""
+    return f"{connection.provider}:{connection.location_id or f'connection-{connection.pk}'}"
+
+
+def limiter_for(connection: Connection) -> Limiter:
+    backend = RedisLimiter if settings.REDIS_URL else DatabaseLimiter
+    return backend(
+        key=limiter_key(connection),
+        limit=connection.rate_limit_requests,
+        interval=float(connection.rate_limit_interval_seconds),
+        daily=connection.rate_limit_daily,
+    )

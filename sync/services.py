@@ -1,0 +1,54 @@
+"""Operations on sync configuration, shared by commands, the admin and views (audited)."""
+
+from typing import Any
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from portal.actors import Actor
+from portal.audit import record_change
+from portal.models import AuditAction, Workspace
+from sync.models import Connection
+
+
+def workspace_for_location(location_id: str, *, actor: Actor) -> Workspace:
+    """The workspace of a CRM location, created (and audited) when missing."""
+    with transaction.atomic():
+        workspace, created = Workspace.objects.get_or_create(
+            location_id=location_id, defaults={"name": f"Location {location_id}"}
+        )
+        if created:
+            changes = {"name": [None, workspace.name], "location_id": [None, location_id]}
+            record_change(
+                actor=actor, action=AuditAction.CREATE, instance=workspace, changes=changes
+            )
+    return workspace
+
+
+def unique_slug(name: str) -> str:
+    base = slugify(name)[:70] or "connection"
+    slug, n = base, 2
+    while Connection.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def connection_create(*, actor: Actor, workspace: Workspace, **fields: Any) -> Connection:
+    with transaction.atomic():
+        fields.setdefault("slug", unique_slug(fields["name"]))
+        connection = Connection.objects.create(workspace=workspace, **fields)
+        changes = {name: [None, value] for name, value in fields.items() if value}
+        record_change(actor=actor, action=AuditAction.CREATE, instance=connection, changes=changes)
+    return connection
+
+
+def find_connection(name_or_slug: str) -> Connection:
+    """A live connection by slug or name (ValueError with a clear message otherwise)."""
+    matches = list(
+        Connection.objects.live().filter(slug=name_or_slug)
+        or Connection.objects.live().filter(name=name_or_slug)
+    )
+    if len(matches) != 1:
+        problem = "No" if not matches else "More than one"
+        raise ValueError(f"{problem} connection named {name_or_slug!r}.")
+    return matches[0]

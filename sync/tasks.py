@@ -1,0 +1,26 @@
+"""django-q2 entry points. Payloads are ids only: the outbox row holds everything else."""
+
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from sync.models import OutboundChange
+
+PUSH_TASK = "sync.tasks.push_change"
+SWEEP_TASK = "sync.tasks.sweep"
+
+
+def enqueue_push(change_id: int) -> None:
+    async_task(PUSH_TASK, change_id, task_name=f"push-{change_id}", group="sync-push")
+    OutboundChange.objects.filter(pk=change_id).update(enqueued_at=timezone.now())
+
+
+def push_change(change_id: int) -> str:
+    from sync.push import process_change
+
+    return process_change(change_id)
+
+
+def sweep() -> dict[str, int]:
+    from sync.push import sweep as sweep_outbox
+
+    return sweep_outbox()
