@@ -17,12 +17,21 @@ admin.site.site_title = "CRM Sync Portal"
 admin.site.index_title = "Operator console"
 
 
+def https_formfield(field: models.Field, **kwargs):
+    """Model forms' URL fields assume https for a bare host (Django 6's default, chosen now)."""
+    if isinstance(field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return field.formfield(**kwargs)
+
+
 def operator(request: HttpRequest) -> Actor:
     return Actor.operator(request.user, request_id=getattr(request, "request_id", ""))
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
     """Configuration objects (workspaces, connections, keys, mappings): every change audited."""
+
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request, obj, form, change) -> None:
         with transaction.atomic():

@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from portal.admin import AuditedModelAdmin
+from portal.admin import AuditedModelAdmin, https_formfield
 from sync.connectors import connector_for
 from sync.http import RemoteError
 from sync.models import (
@@ -33,6 +33,7 @@ class ConnectionForm(forms.ModelForm):
 
     class Meta:
         model = Connection
+        formfield_callback = https_formfield
         fields = (
             "workspace", "provider", "name", "slug", "active", "primary", "base_url",
             "new_credentials", "location_id", "company_id", "scopes", "options",
