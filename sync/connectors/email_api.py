@@ -93,14 +93,18 @@ class EmailApi(PartnerConnector):
         """The mapped payload, its address normalised by the remote, plus platform and list."""
         body = dict(payload)
         if body.get("email"):
-            checked = self.send("check", json={"email": body["email"]})
-            if checked.get("valid") is False:
-                raise RemoteError(f"The address {body['email']!r} was refused.", permanent=True)
-            body["email"] = checked.get("email") or body["email"]
+            body["email"] = self.normalised(body["email"])
         for key in ("platform", "list"):
             if self.connection.options.get(key):
                 body[key] = self.connection.options[key]
         return body
+
+    def normalised(self, email: str) -> str:
+        """The address as the remote's check endpoint normalises it (refused: permanent)."""
+        checked = self.send("check", json={"email": email})
+        if checked.get("valid") is False:
+            raise RemoteError(f"The address {email!r} was refused.", permanent=True)
+        return checked.get("email") or email
 
     def create_remote(self, object_type: str, payload: dict[str, Any], obj: MirrorModel) -> str:
         user = self.send("create", json=self.user_body(payload))
@@ -119,7 +123,7 @@ class EmailApi(PartnerConnector):
         if not payload.get("email"):
             return None
         try:
-            user = self.send("by_email", email=payload["email"])
+            user = self.send("by_email", email=self.normalised(payload["email"]))
         except RemoteError as exc:
             if exc.status == 404:
                 return None
