@@ -35,3 +35,20 @@ def email_api_connection(workspace, **fields):
             **fields,
         },
     )
+
+
+HOOK_URL = "https://partner.example/hooks"
+HOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def webhook_connection(workspace, **fields):
+    return ConnectionFactory(
+        workspace=workspace,
+        provider="webhook",
+        name="Partner hooks",
+        slug="partner-hooks",
+        base_url=HOOK_URL,
+        credentials={"secrets": [{"secret": HOOK_SECRET, "expires_at": None}]},
+        scopes="",
+        **fields,
+    )
