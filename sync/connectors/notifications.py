@@ -31,12 +31,12 @@ class Notifications(PartnerConnector):
     default_mappings = {
         "contact": [
             FieldSpec("public_id", "subscriberId", "out"),
-            FieldSpec("email", "email"),
-            FieldSpec("phone", "phone"),
-            FieldSpec("first_name", "firstName"),
-            FieldSpec("last_name", "lastName"),
-            FieldSpec("timezone", "timezone"),
-            FieldSpec("custom_fields.language", "locale"),
+            FieldSpec("email", "email", "out"),
+            FieldSpec("phone", "phone", "out"),
+            FieldSpec("first_name", "firstName", "out"),
+            FieldSpec("last_name", "lastName", "out"),
+            FieldSpec("timezone", "timezone", "out"),
+            FieldSpec("custom_fields.language", "locale", "out"),
             FieldSpec("tags", "tags", "out"),
         ]
     }

@@ -68,6 +68,16 @@ class Webhooks(PartnerConnector):
         secret = connection.credentials["secrets"][0]["secret"]
         return f"Signing secret (shown once, give it to the partner): {secret}"
 
+    @classmethod
+    def catalog_actions(cls) -> list[dict[str, Any]]:
+        from sync.catalog import mirror_fields, operation
+
+        return [
+            operation("action", f"deliver {e}", f"{e.split('.')[0]}s.readonly", fields)
+            for e in EVENT_TYPES
+            for fields in [mirror_fields(e.split(".")[0])]
+        ]
+
     def test(self) -> TestResult:
         """A signed `portal.test` message, so the partner can check its verification."""
         try:
