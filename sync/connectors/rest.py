@@ -96,9 +96,8 @@ class Rest(PartnerConnector):
         data = self.send(op, obj, "", body)
         remote_id = dig(data, op.get("id_path", "id"))
         if remote_id in (None, ""):
-            raise RemoteError(
-                f"The create response has no id at {op.get('id_path', 'id')!r}.", False
-            )
+            where = op.get("id_path", "id")
+            raise RemoteError(f"The create response has no id at {where!r}.", permanent=False)
         return str(remote_id)
 
     def update_remote(self, object_type: str, remote_id: str, payload: dict, obj) -> None:
