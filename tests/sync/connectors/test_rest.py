@@ -19,7 +19,12 @@ from tests.sync.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
 BASE = "https://partner.example"
-CREDENTIALS = {"token": "tok-1", "api_key": "key-1", "client_id": "cid", "client_secret": "client-secret-value-9"}
+CREDENTIALS = {
+    "token": "tok-1",
+    "api_key": "key-1",
+    "client_id": "cid",
+    "client_secret": "client-secret-value-9",
+}
 
 
 def rest_connection(workspace, preset: str, **auth) -> Connection:
@@ -120,7 +125,10 @@ def test_store_pushes_tasks_under_the_customer_with_oauth_client_credentials(
         ("POST", "/api/customers/cu-1/tasks"),
     ]
     token_form = remote.calls[0].request.body
-    assert "grant_type=client_credentials" in token_form and "client_secret=client-secret-value-9" in token_form
+    assert (
+        "grant_type=client_credentials" in token_form
+        and "client_secret=client-secret-value-9" in token_form
+    )
     assert remote.calls[1].request.headers["Authorization"] == "Bearer at-1"
     assert remote.calls[2].request.headers["Authorization"] == "Bearer at-1"  # token reused
     assert body(remote.calls[2])["title"] == "Ship it"
