@@ -13,7 +13,7 @@ from portal.admin import AuditedModelAdmin
 from sync.catalog import catalog
 from sync.connectors import connector_class
 from sync.connectors.partner import guard
-from sync.connectors.webhook import rotate_secret
+from sync.connectors.webhook_secrets import rotate_secret
 from sync.models import OperationsCatalog, RestPreset
 from sync.ssrf import UnsafeURL
 

@@ -12,6 +12,7 @@ is deactivated and the admins are mailed. Replay dead rows from the outbox admin
 """
 
 import json
+import logging
 import time
 from datetime import timedelta
 from typing import Any
@@ -19,16 +20,17 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import mail_admins
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from sync.connectors.base import TestResult
 from sync.connectors.partner import PartnerConnector
+from sync.connectors.webhook_secrets import live_secrets
 from sync.http import RemoteError, Response
 from sync.models import DeliveryAttempt, Direction, OutboundChange
 from sync.objects import ObjectType, object_type_of
 from sync.representation import represent
 from sync.standard_webhooks import new_secret, signed_headers
 
+logger = logging.getLogger(__name__)
 RETRY_SCHEDULE = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 VERBS = ("created", "updated", "deleted")
 EVENT_TYPES = [f"{t}.{verb}" for t in ObjectType.values for verb in VERBS]
@@ -120,29 +122,6 @@ def event_verb(change: OutboundChange, obj) -> str:
     return "created" if change.audit_action == "create" or coalesced_create.exists() else "updated"
 
 
-def live_secrets(connection) -> list[str]:
-    now = timezone.now()
-    return [
-        entry["secret"]
-        for entry in connection.credentials.get("secrets", [])
-        if not entry.get("expires_at") or parse_datetime(entry["expires_at"]) > now
-    ]
-
-
-def rotate_secret(connection, *, overlap: timedelta = timedelta(hours=24)) -> str:
-    """A new secret signs from now on; the old ones keep signing until `overlap` has passed."""
-    until = (timezone.now() + overlap).isoformat()
-    kept = [
-        {**entry, "expires_at": entry.get("expires_at") or until}
-        for entry in connection.credentials.get("secrets", [])
-        if entry["secret"] in live_secrets(connection)
-    ]
-    secret = new_secret()
-    connection.credentials = {"secrets": [{"secret": secret, "expires_at": None}, *kept]}
-    type(connection).objects.filter(pk=connection.pk).update(credentials=connection.credentials)
-    return secret
-
-
 def failing_since(connection):
     """When the current run of failures began (None if the last call succeeded)."""
     attempts = DeliveryAttempt.objects.filter(connection=connection)
@@ -160,9 +139,13 @@ def disable_if_failing_too_long(connection) -> bool:
     # Conditional: of several workers seeing the same failure, one disables and one mails.
     disabled = type(connection).objects.filter(pk=connection.pk, active=True).update(active=False)
     if disabled:
+        logger.error(
+            "ALERT: webhook connection %s disabled after failing since %s", connection.pk, since
+        )
         mail_admins(
             f"Webhook endpoint {connection.name} disabled",
             f"{connection.base_url} has been failing since {since:%Y-%m-%d %H:%M} UTC. "
             "Fix it, re-activate the connection and replay its failed outbox rows.",
+            fail_silently=True,  # the log line above is the alert of record if mail is down
         )
     return bool(disabled)

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from standardwebhooks import Webhook
 
-from sync.connectors.webhook import live_secrets
+from sync.connectors.webhook_secrets import live_secrets
 from sync.models import Connection
 from tests.sync.connectors.factories import HOOK_SECRET, webhook_connection
 

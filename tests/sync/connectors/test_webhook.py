@@ -9,7 +9,8 @@ from standardwebhooks import Webhook
 
 from contacts.services import contact_delete, contact_update
 from sync.connectors import connector_for
-from sync.connectors.webhook import RETRY_SCHEDULE, rotate_secret
+from sync.connectors.webhook import RETRY_SCHEDULE
+from sync.connectors.webhook_secrets import rotate_secret
 from sync.models import ChangeStatus, Connection, DeliveryAttempt, OutboundChange
 from sync.push import drain, replay
 from tests.factories import ContactFactory, TaskFactory
