@@ -22,7 +22,7 @@ from urllib.parse import quote
 from contacts.models import MirrorModel
 from sync.connectors.base import TestResult
 from sync.connectors.partner import CONTACTS_ONLY, PartnerConnector, basic_auth_header
-from sync.http import RemoteError
+from sync.http import RemoteError, Response
 from sync.mapping_specs import FieldSpec
 
 ENDPOINTS = {
@@ -85,9 +85,10 @@ class EmailApi(PartnerConnector):
         quoted = {k: quote(str(v), safe="@") for k, v in values.items()}
         return method, template.format(project_id=quote(str(project), safe=""), **quoted)
 
-    def send(self, name: str, json: Any = None, **values: str) -> Any:
+    def send(self, name: str, json: Any = None, **values: str) -> Response:
         method, path = self.endpoint(name, **values)
-        return self.call(method, path, json=json).json()
+        # Bodies are parsed only where read: its 200 to an update just means "accepted".
+        return self.call(method, path, json=json)
 
     def user_body(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The mapped payload, its address normalised by the remote, plus platform and list."""
@@ -101,13 +102,13 @@ class EmailApi(PartnerConnector):
 
     def normalised(self, email: str) -> str:
         """The address as the remote's check endpoint normalises it (refused: permanent)."""
-        checked = self.send("check", json={"email": email})
+        checked = self.send("check", json={"email": email}).json()
         if checked.get("valid") is False:
             raise RemoteError(f"The address {email!r} was refused.", permanent=True)
         return checked.get("email") or email
 
     def create_remote(self, object_type: str, payload: dict[str, Any], obj: MirrorModel) -> str:
-        user = self.send("create", json=self.user_body(payload))
+        user = self.send("create", json=self.user_body(payload)).json()
         remote_id = user.get("id") or user.get("user_id")
         if not remote_id:
             raise RemoteError("The e-mail API's create response carried no id.", permanent=False)
@@ -123,7 +124,7 @@ class EmailApi(PartnerConnector):
         if not payload.get("email"):
             return None
         try:
-            user = self.send("by_email", email=self.normalised(payload["email"]))
+            user = self.send("by_email", email=self.normalised(payload["email"])).json()
         except RemoteError as exc:
             if exc.status == 404:
                 return None

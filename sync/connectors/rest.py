@@ -26,7 +26,7 @@ from contacts.models import MirrorModel
 from sync.connectors.base import TestResult
 from sync.connectors.partner import PartnerConnector
 from sync.connectors.rest_auth import AUTH_TYPES, auth_headers, oauth_token
-from sync.http import RemoteError
+from sync.http import RemoteError, Response
 from sync.objects import object_type_of
 
 
@@ -93,7 +93,7 @@ class Rest(PartnerConnector):
     def create_remote(self, object_type: str, payload: dict[str, Any], obj: MirrorModel) -> str:
         op = self.operation(object_type, "create")
         body = {**op.get("defaults", {}), **payload}
-        data = self.send(op, obj, "", body)
+        data = self.send(op, obj, "", body).json()
         remote_id = dig(data, op.get("id_path", "id"))
         if remote_id in (None, ""):
             where = op.get("id_path", "id")
@@ -110,7 +110,7 @@ class Rest(PartnerConnector):
         op = self.config(object_type).get("find")
         if not op:
             return None
-        found = dig(self.send(op, obj, "", None), op.get("id_path", "id"))
+        found = dig(self.send(op, obj, "", None).json(), op.get("id_path", "id"))
         return str(found) if found not in (None, "") else None
 
     def config(self, object_type: str) -> dict[str, Any]:
@@ -122,7 +122,7 @@ class Rest(PartnerConnector):
             raise self.unsupported(f"{name} of {object_type}s (no path configured)")
         return op
 
-    def send(self, op: dict[str, Any], obj: MirrorModel, remote_id: str, body: Any) -> Any:
+    def send(self, op: dict[str, Any], obj: MirrorModel, remote_id: str, body: Any) -> Response:
         values = self.template_values(obj, remote_id)
         if "{contact_id}" in op["path"] and not values["contact_id"]:
             # The parent contact's own push has not finished yet: try again later.
@@ -132,7 +132,8 @@ class Rest(PartnerConnector):
         if body is not None and op.get("body_key"):
             body = {op["body_key"]: body}
         method = op.get("method") or ("DELETE" if body is None else "POST")
-        return self.call(method, path, json=body, params=params or None).json()
+        # Bodies are parsed only where an id is read: a 2xx "OK" to an update is success.
+        return self.call(method, path, json=body, params=params or None)
 
     def template_values(self, obj: MirrorModel, remote_id: str) -> dict[str, str]:
         contact = getattr(obj, "contact", None) if object_type_of(obj) != "contact" else None

@@ -54,12 +54,13 @@ def test_create_update_delete_send_exact_requests(remote, conn, workspace, actor
     }
     assert Link.objects.get(connection=conn, object_id=contact.pk).remote_id == "u-42"
 
-    remote.put(USERS + "/u-42", json={"status": "accepted"})
+    remote.put(USERS + "/u-42", body="accepted")  # 200 with a plain-text body: success
     contact_update(contact, actor=actor, data={"last_name": "King"})
     drain()
     update = remote.calls[3].request
     assert (update.method, update.url) == ("PUT", USERS + "/u-42")
     assert json.loads(update.body)["name"] == "Ada King"
+    assert not OutboundChange.objects.exclude(status=ChangeStatus.DONE).exists()
 
     remote.delete(USERS + "/u-42")
     contact_delete(contact, actor=actor)
