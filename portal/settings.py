@@ -147,6 +147,14 @@ SYNC_SWEEP_MINUTES = env.int("SYNC_SWEEP_MINUTES", default=1)
 # The longest a push waits for the rate limiter before it is rescheduled instead.
 SYNC_RATE_LIMIT_WAIT_SECONDS = env.float("SYNC_RATE_LIMIT_WAIT_SECONDS", default=15.0)
 
+# --- Partner connectors (see README: Partner connectors) ------------------------------------
+
+# Hosts an operator allows although they resolve to private/loopback addresses (SSRF guard).
+SSRF_ALLOWED_HOSTS = env.list("SSRF_ALLOWED_HOSTS", default=[])
+# Outbound webhooks: an endpoint failing this long is disabled and ADMINS are mailed.
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
+ADMINS = [tuple(a.split(":", 1)) for a in env.list("ADMINS", default=[]) if ":" in a]
+
 # --- Auth, i18n, static ---------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [

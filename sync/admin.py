@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from portal.admin import AuditedModelAdmin, https_formfield
+from sync.admin_partners import check_partner_url, rotate_webhook_secret
 from sync.connectors import connector_for
 from sync.http import RemoteError
 from sync.models import (
@@ -53,6 +54,11 @@ class ConnectionForm(forms.ModelForm):
             raise forms.ValidationError("Enter a JSON object.")
         return value
 
+    def clean(self):
+        cleaned = super().clean()
+        check_partner_url(self)  # SSRF guard for partner-supplied URLs
+        return cleaned
+
     def save(self, commit: bool = True) -> Connection:
         if self.cleaned_data.get("new_credentials"):
             self.instance.credentials = self.cleaned_data["new_credentials"]
@@ -70,7 +76,7 @@ class ConnectionAdmin(AuditedModelAdmin):
     readonly_fields = ("health", "last_success_at", "last_error_at", "last_error", "deleted_at",
                        "deleted_by", "created_at")  # fmt: skip
     prepopulated_fields = {"slug": ("name",)}
-    actions = ("test_connections",)
+    actions = ("test_connections", rotate_webhook_secret)
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:

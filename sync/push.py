@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from sync.connectors import connector_for
+from sync.connectors import connector_class, connector_for
 from sync.http import RemoteError, excerpt
 from sync.mapping import MappingError, to_remote
 from sync.models import (
@@ -135,12 +135,17 @@ def _failed(change: OutboundChange, error: RemoteError) -> str:
         _finish(change, status=ChangeStatus.FAILED, completed_at=timezone.now(), **common)
         _enqueue_next(change)
         return f"failed: {error.message}"
-    if change.attempts >= settings.SYNC_MAX_ATTEMPTS:
+    schedule = connector_class(change.connection.provider).retry_schedule
+    if change.attempts >= (len(schedule) if schedule else settings.SYNC_MAX_ATTEMPTS):
         logger.error("ALERT: outbox row %s is dead after %s attempts", change.pk, change.attempts)
         _finish(change, status=ChangeStatus.DEAD, completed_at=timezone.now(), **common)
         _enqueue_next(change)
         return f"dead: {error.message}"
-    delay = backoff_seconds(change.attempts, error.retry_after)
+    delay = (
+        max(schedule[change.attempts], error.retry_after or 0.0)
+        if schedule
+        else backoff_seconds(change.attempts, error.retry_after)
+    )
     available_at = timezone.now() + timedelta(seconds=delay)
     _finish(change, status=ChangeStatus.RETRYING, available_at=available_at, **common)
     return f"retry in {delay:.0f} s: {error.message}"

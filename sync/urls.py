@@ -1,9 +1,10 @@
 from django.urls import path
 
-from sync import views
+from sync import views, views_catalog
 
 app_name = "sync"
 urlpatterns = [
+    path("api/v1/catalog/", views_catalog.catalog_view, name="catalog"),
     path("oauth/highlevel/callback", views.highlevel_callback, name="highlevel-oauth-callback"),
     path(
         "oauth/highlevel/install/<slug:slug>",

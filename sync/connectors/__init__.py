@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 
 CONNECTORS: dict[str, tuple[str, str]] = {
     "highlevel": ("HighLevel CRM", "sync.connectors.highlevel.HighLevelConnector"),
+    "rest": ("Generic REST partner", "sync.connectors.rest.Rest"),
+    "webhook": ("Outbound webhooks", "sync.connectors.webhook.Webhooks"),
+    "email_api": ("E-mail sending API", "sync.connectors.email_api.EmailApi"),
+    "notifications": ("Notification platform", "sync.connectors.notifications.Notifications"),
 }
 
 

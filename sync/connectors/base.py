@@ -62,6 +62,9 @@ class Connector:
     provider: ClassVar[str] = ""
     default_mappings: ClassVar[dict[str, list[FieldSpec]]] = {}
     default_headers: ClassVar[dict[str, str]] = {}
+    # Delays (s) before attempt 1, 2, …; None: the engine's exponential backoff and
+    # SYNC_MAX_ATTEMPTS. Its length is the attempt limit (e.g. outbound webhooks).
+    retry_schedule: ClassVar[tuple[float, ...] | None] = None
 
     def __init__(self, connection: Connection, *, change: OutboundChange | None = None) -> None:
         self.connection = connection
@@ -85,6 +88,11 @@ class Connector:
         return workspace_by_slug(options.get("workspace")), {
             "base_url": checked_url(options["base_url"])
         }
+
+    @classmethod
+    def after_command_create(cls, connection: Connection, options: dict[str, Any]) -> str:
+        """Extra output of `connections add` once the connection exists (e.g. a secret)."""
+        return ""
 
     # --- HTTP ---------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Sync models, one module per responsibility; import them from here."""
 
+from sync.models.catalog import OperationsCatalog
 from sync.models.connections import Connection, Direction, FieldMapping, Health, Link, Rule
 from sync.models.outbox import (
     REPLAYABLE,
@@ -9,6 +10,7 @@ from sync.models.outbox import (
     Operation,
     OutboundChange,
 )
+from sync.models.presets import RestPreset
 from sync.models.ratelimit import RateLimitBucket
 
 __all__ = [
@@ -22,7 +24,9 @@ __all__ = [
     "Health",
     "Link",
     "Operation",
+    "OperationsCatalog",
     "OutboundChange",
     "RateLimitBucket",
+    "RestPreset",
     "Rule",
 ]

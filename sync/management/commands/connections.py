@@ -46,6 +46,9 @@ class Command(BaseCommand):
             f"Added connection {connection.slug} ({connection.provider}) "
             f"to workspace {workspace.slug}."
         )
+        extra = cls.after_command_create(connection, options)
+        if extra:
+            self.stdout.write(extra)
 
     def _list(self, options: dict) -> None:
         for c in self._all():

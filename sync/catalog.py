@@ -1,0 +1,92 @@
+"""The operations catalog: every trigger and action of every provider, from the registry.
+
+    catalog() -> {"providers": [{"provider", "label", "triggers": [...], "actions": [...]}]}
+
+A trigger is an event the portal can react to (a change a provider tells us about); an action
+is an operation a connector performs remotely. Each names the partner-API scope that governs
+the same data and its fields (remote ← mirror). A connector can refine its entry with the
+classmethods `catalog_actions()` / `catalog_triggers()`; by default both come from its
+`default_mappings` and the push hooks it implements.
+"""
+
+from typing import Any
+
+from sync.connectors import CONNECTORS, connector_class
+from sync.connectors.base import Connector
+from sync.models import Rule
+from sync.objects import ObjectType, mirror_model
+
+VERBS = {"create_remote": "create", "update_remote": "update", "delete_remote": "delete"}
+EVENT_VERBS = ("created", "updated", "deleted")
+
+
+def catalog() -> dict[str, Any]:
+    entries = [provider_entry(key, label) for key, (label, _) in CONNECTORS.items()]
+    return {"providers": [portal_entry(), *entries]}
+
+
+def portal_entry() -> dict[str, Any]:
+    """The portal's own triggers: mirror changes from any source (API, admin, webhooks) —
+    what rules and outbound webhook subscriptions react to."""
+    triggers = [
+        operation("trigger", f"{object_type}.{verb}", f"{object_type}s.readonly", fields)
+        for object_type in ObjectType.values
+        for fields in [mirror_fields(object_type)]
+        for verb in EVENT_VERBS
+    ]
+    return {
+        "provider": "portal",
+        "label": "Portal (mirror changes)",
+        "triggers": triggers,
+        "actions": [],
+    }
+
+
+def mirror_fields(object_type: str) -> list[str]:
+    model = mirror_model(object_type)
+    return [f.name for f in model._meta.concrete_fields if f.name not in ("id", "workspace")]
+
+
+def provider_entry(provider: str, label: str) -> dict[str, Any]:
+    cls = connector_class(provider)
+    actions = getattr(cls, "catalog_actions", None)
+    triggers = getattr(cls, "catalog_triggers", None)
+    return {
+        "provider": provider,
+        "label": label,
+        "triggers": triggers() if triggers else default_triggers(cls),
+        "actions": actions() if actions else default_actions(cls),
+    }
+
+
+def operation(kind: str, name: str, scope: str, fields: list[str], **extra: Any) -> dict:
+    return {"kind": kind, "name": name, "scopes": [scope], "fields": fields, **extra}
+
+
+def default_actions(cls: type[Connector]) -> list[dict[str, Any]]:
+    implemented = [
+        verb for hook, verb in VERBS.items() if getattr(cls, hook) is not getattr(Connector, hook)
+    ]
+    entries = [
+        operation("action", f"{object_type}.{verb}", f"{object_type}s.write", fields)
+        for object_type, specs in cls.default_mappings.items()
+        for fields in [[f"{s.remote_path} ← {s.mirror_field}" for s in specs if s.outbound]]
+        for verb in implemented
+    ]
+    if cls.run_action is not Connector.run_action:
+        entries += [
+            operation("action", f"rule.{value}", "contacts.write", ["argument"], label=str(label))
+            for value, label in Rule.Action.choices
+            if value
+        ]
+    return entries
+
+
+def default_triggers(cls: type[Connector]) -> list[dict[str, Any]]:
+    return [
+        operation("trigger", f"{object_type}.{verb}", f"{object_type}s.readonly", fields)
+        for object_type, specs in cls.default_mappings.items()
+        for fields in [[f"{s.mirror_field} ← {s.remote_path}" for s in specs if s.inbound]]
+        if fields
+        for verb in EVENT_VERBS
+    ]

@@ -1,0 +1,38 @@
+"""Signing secrets of an outbound webhook connection (in its encrypted credentials).
+
+    {"secrets": [{"secret": "whsec_…", "expires_at": null | ISO time}, …]}   newest first
+
+Every live secret signs each message, so during a rotation's overlap the partner can verify
+with the old or the new one; expired secrets are dropped at the next rotation.
+"""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from sync.models import Connection
+from sync.standard_webhooks import new_secret
+
+
+def live_secrets(connection: Connection) -> list[str]:
+    now = timezone.now()
+    return [
+        entry["secret"]
+        for entry in connection.credentials.get("secrets", [])
+        if not entry.get("expires_at") or parse_datetime(entry["expires_at"]) > now
+    ]
+
+
+def rotate_secret(connection: Connection, *, overlap: timedelta = timedelta(hours=24)) -> str:
+    """A new secret signs from now on; the old ones keep signing until `overlap` has passed."""
+    until = (timezone.now() + overlap).isoformat()
+    kept = [
+        {**entry, "expires_at": entry.get("expires_at") or until}
+        for entry in connection.credentials.get("secrets", [])
+        if entry["secret"] in live_secrets(connection)
+    ]
+    secret = new_secret()
+    connection.credentials = {"secrets": [{"secret": secret, "expires_at": None}, *kept]}
+    type(connection).objects.filter(pk=connection.pk).update(credentials=connection.credentials)
+    return secret

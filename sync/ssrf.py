@@ -1,0 +1,74 @@
+"""SSRF guard for URLs that partners or operators supply (webhook targets, REST base URLs).
+
+    check_url(url, allow_private=False) -> None     raises UnsafeURL (a ValueError)
+
+A URL is refused when its host resolves to any address that is not public: loopback, private,
+link-local (incl. the cloud metadata address 169.254.169.254), multicast, reserved, unspecified,
+shared (100.64/10) — IPv4 and IPv6, an IPv4-mapped IPv6 address judged by its IPv4 part. Every
+resolved address is checked, so one public record next to a private one does not pass.
+
+An operator allows a host explicitly with the setting SSRF_ALLOWED_HOSTS (host names or
+literal IPs) or per connection with `options["allow_private_network"] = true`.
+It runs at save time (command and admin validation) and again before every request (DNS can
+change between the two); a re-resolution between our check and the socket's own lookup is the
+remaining window, which the request-time check keeps to milliseconds.
+"""
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeURL(ValueError):
+    """A URL we may not call: not http(s), unresolvable, or resolving to a non-public address."""
+
+
+def check_url(url: str, *, allow_private: bool = False) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeURL(f"{url!r} is not an http(s) URL with a host.")
+    host = parts.hostname.lower()
+    if allow_private or host in allowed_hosts():
+        return
+    for address in resolve(host, parts.port or (443 if parts.scheme == "https" else 80)):
+        reason = why_not_public(address)
+        if reason:
+            raise UnsafeURL(
+                f"{host} resolves to {address}, a {reason} address; add the host to "
+                "SSRF_ALLOWED_HOSTS or allow private networks on the connection to permit it."
+            )
+
+
+def allowed_hosts() -> set[str]:
+    return {h.strip().lower() for h in getattr(settings, "SSRF_ALLOWED_HOSTS", []) if h.strip()}
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeURL(f"{host} does not resolve: {exc}") from exc
+    # Strip an IPv6 zone ("fe80::1%eth0") before parsing.
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+
+
+def why_not_public(address: IPAddress) -> str:
+    """'' for a public unicast address, else the category that makes it unsafe."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    checks = (
+        ("unspecified", address.is_unspecified),
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("reserved", address.is_reserved),
+        ("private", address.is_private),
+    )
+    for name, hit in checks:
+        if hit:
+            return name
+    return "" if address.is_global else "non-public"

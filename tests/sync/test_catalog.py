@@ -1,0 +1,71 @@
+"""The operations catalog: generated from the registry; admin page and /api/v1/catalog/."""
+
+import pytest
+from django.urls import reverse
+
+from sync.catalog import catalog
+from sync.connectors import CONNECTORS
+
+pytestmark = pytest.mark.django_db
+
+
+def entry(provider: str) -> dict:
+    return next(p for p in catalog()["providers"] if p["provider"] == provider)
+
+
+def names(ops: list[dict]) -> set[str]:
+    return {op["name"] for op in ops}
+
+
+def test_every_registered_provider_is_listed_plus_the_portal_itself():
+    providers = [p["provider"] for p in catalog()["providers"]]
+    assert providers == ["portal", *CONNECTORS]
+
+
+def test_portal_triggers_are_the_mirror_changes_with_fields_and_scopes():
+    portal = entry("portal")
+    assert {"contact.created", "task.deleted", "appointment.updated"} <= names(portal["triggers"])
+    created = next(t for t in portal["triggers"] if t["name"] == "contact.created")
+    assert created["scopes"] == ["contacts.readonly"] and "email" in created["fields"]
+
+
+def test_connector_actions_come_from_their_hooks_and_mappings():
+    notify = entry("notifications")
+    assert names(notify["actions"]) == {"contact.create", "contact.update", "contact.delete"}
+    assert notify["triggers"] == []
+    create = next(a for a in notify["actions"] if a["name"] == "contact.create")
+    assert create["scopes"] == ["contacts.write"] and "subscriberId ← public_id" in create["fields"]
+    mailer = next(a for a in entry("email_api")["actions"] if a["name"] == "contact.update")
+    assert "client_user_id ← public_id" in mailer["fields"]
+    crm = entry("highlevel")
+    assert {"task.create", "rule.add_to_workflow"} <= names(crm["actions"])
+    assert "contact.updated" in names(crm["triggers"])
+
+
+def test_rest_actions_are_what_the_presets_configure_and_webhooks_deliver_events():
+    rest = names(entry("rest")["actions"])
+    assert {"contact.create", "task.create", "appointment.delete", "contact.find"} <= rest
+    hooks = entry("webhook")["actions"]
+    assert "deliver note.deleted" in names(hooks) and len(hooks) == 15
+
+
+def test_catalog_json_requires_a_staff_session(client, admin_client, django_user_model):
+    url = "/api/v1/catalog/"
+    assert reverse("sync:catalog") == url
+    response = client.get(url)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "not_authenticated"
+    user = django_user_model.objects.create_user("partner", password="pw-12345678")
+    client.force_login(user)
+    assert client.get(url).status_code == 403
+    response = admin_client.get(url)
+    assert response.status_code == 200 and response.json() == catalog()
+    assert admin_client.post(url).status_code == 405
+
+
+def test_catalog_admin_page_is_linked_from_the_index(admin_client):
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    page_url = reverse("admin:sync_operationscatalog_changelist")
+    assert page_url in index
+    page = admin_client.get(page_url).content.decode()
+    assert "Operations catalog" in page and "deliver contact.created" in page
+    assert "subscriberId ← public_id" in page
