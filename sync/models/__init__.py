@@ -1,6 +1,7 @@
 """Sync models, one module per responsibility; import them from here."""
 
 from sync.models.connections import Connection, Direction, FieldMapping, Health, Link, Rule
+from sync.models.inbound import InboundEvent, InboundSource, InboundStatus
 from sync.models.outbox import (
     REPLAYABLE,
     WAITING,
@@ -20,6 +21,9 @@ __all__ = [
     "Direction",
     "FieldMapping",
     "Health",
+    "InboundEvent",
+    "InboundSource",
+    "InboundStatus",
     "Link",
     "Operation",
     "OutboundChange",
