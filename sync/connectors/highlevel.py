@@ -216,5 +216,6 @@ class HighLevelConnector(Connector):
         key = {"appointment": "event"}.get(object_type, object_type)
         record = data.get(key, data) if isinstance(data, dict) else None
         if not isinstance(record, dict):
-            raise RemoteError(f"The CRM's {object_type} response carried no record.", permanent=True)
+            message = f"The CRM's {object_type} response carried no record."
+            raise RemoteError(message, permanent=True)
         return record

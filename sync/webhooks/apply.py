@@ -65,7 +65,7 @@ def _upsert(
         return Outcome(InboundStatus.IGNORED, "deleted here: not brought back")
     if _another_source_of_truth(connection, parsed.object_type):
         return Outcome(InboundStatus.IGNORED, "another connection is the source of truth")
-    values = source.values(parsed, obj)
+    values = source.values(source.complete(parsed), obj)
     if source.is_echo(obj, values, link):
         return Outcome(InboundStatus.ECHO, "the state we last sent")
     sot = connection.is_source_of_truth(parsed.object_type)

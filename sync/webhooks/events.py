@@ -14,6 +14,10 @@ class EventError(ValueError):
     """A delivery that cannot be applied as sent (recorded as failed, with this message)."""
 
 
+class Unresolvable(EventError):
+    """A delivery lacking what we would need to fetch the rest (recorded as ignored, not failed)."""
+
+
 @dataclass
 class ParsedEvent:
     object_type: str

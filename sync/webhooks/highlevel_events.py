@@ -50,6 +50,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "note": ("contactId", "body"),
     "appointment": ("contactId", "calendarId", "startTime"),
 }
+ENVELOPE_FIELDS = frozenset({"type", "webhookId", "timestamp"})
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 
 
@@ -71,6 +72,8 @@ def parse(payload: dict[str, Any], delivered_at: datetime | None) -> ParsedEvent
     record = payload.get(spec.nested) if spec.nested else payload
     if not isinstance(record, dict):
         raise EventError(f"The delivery carries no {spec.nested or 'record'} object.")
+    if not spec.nested:  # the record is the body: leave the envelope out ("type" is a field)
+        record = {k: v for k, v in record.items() if k not in ENVELOPE_FIELDS}
     record = normalized_record(spec.object_type, {**record, **spec.implied})
     return ParsedEvent(
         object_type=spec.object_type,
@@ -95,7 +98,7 @@ def normalized_record(object_type: str, record: dict[str, Any]) -> dict[str, Any
 def source_time(record: dict[str, Any], event_type: str, delivered_at: datetime | None):
     """The change's own time: dateUpdated; dateAdded for creations; else the delivery's."""
     candidates = [record.get("dateUpdated")]
-    if str(event_type).endswith("Create"):
+    if isinstance(event_type, str) and event_type.endswith("Create"):
         candidates.append(record.get("dateAdded"))
     for value in candidates:
         moment = parse_timestamp(value)

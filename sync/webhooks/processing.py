@@ -26,7 +26,7 @@ from sync.models import InboundEvent, InboundSource, InboundStatus
 from sync.push import backoff_seconds
 from sync.webhooks import highlevel_events, partner_events
 from sync.webhooks.apply import Outcome, apply_event
-from sync.webhooks.events import EventError, ParsedEvent
+from sync.webhooks.events import EventError, ParsedEvent, Unresolvable
 
 logger = logging.getLogger(__name__)
 PERMANENT_ERRORS = (EventError, ValidationError, MappingError, ObjectDoesNotExist, ValueError)
@@ -40,6 +40,8 @@ def process_event(event_id: int) -> str:
         outcome = apply_event(parse_event(event), event.connection)
     except RemoteError as exc:
         return _remote_failure(event, exc)
+    except Unresolvable as exc:
+        return _finish(event, Outcome(InboundStatus.IGNORED, str(exc)))
     except PERMANENT_ERRORS as exc:
         return _finish(event, Outcome(InboundStatus.FAILED, ""), error=_describe(exc))
     except Exception as exc:

@@ -33,7 +33,7 @@ KEYS_DIR = Path(__file__).resolve().parent / "keys"
 DEFAULT_KEY_FILES = (KEYS_DIR / "highlevel-ed25519.pem", KEYS_DIR / "highlevel-rsa.pem")
 ED25519_HEADER = "x-ghl-signature"
 RSA_HEADER = "x-wh-signature"
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 _PEM = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.S)
 
 PublicKey = ed25519.Ed25519PublicKey | rsa.RSAPublicKey

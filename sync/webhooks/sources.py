@@ -20,7 +20,7 @@ from sync.mapping import from_remote, payload_hash, to_remote
 from sync.models import Connection, Link
 from sync.objects import TYPE_BY_MODEL, mirror_model
 from sync.webhooks import highlevel_events
-from sync.webhooks.events import EventError, ParsedEvent
+from sync.webhooks.events import EventError, ParsedEvent, Unresolvable
 
 
 class LinkedSource:
@@ -63,9 +63,9 @@ class HighLevelSource(LinkedSource):
             return parsed
         contact_id = parsed.contact_remote_id or self._known_contact_id(parsed)
         if parsed.object_type in ("task", "note") and not contact_id:
-            raise EventError(
-                f"The {parsed.object_type} names no contact and is not known here; "
-                "reconciliation will bring it."
+            raise Unresolvable(
+                f"The {parsed.object_type} names no contact and is not known here, so the CRM "
+                "cannot be asked for it; reconciliation will bring it."
             )
         record = self._fetch(parsed.object_type, parsed.remote_id, contact_id)
         merged = {**record, **{k: v for k, v in parsed.payload.items() if v not in (None, "")}}
