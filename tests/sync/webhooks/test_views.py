@@ -60,9 +60,7 @@ def test_missing_or_wrong_signatures_are_401_and_nothing_is_stored(
     headers = kwargs.pop("headers", None)
     if headers:  # a forged RSA signature replaces the real one
         data = json.dumps(example("ContactCreate")).encode()
-        response = client.generic(
-            "POST", URL, data, content_type="application/json", **headers
-        )
+        response = client.generic("POST", URL, data, content_type="application/json", **headers)
     else:
         response = post_crm(client, example("ContactCreate"), **kwargs)
     assert_error(response, 401, code or "invalid_signature")
