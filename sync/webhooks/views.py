@@ -51,6 +51,7 @@ class WebhookView(APIView):
     parser_classes: list = []
     renderer_classes = [JSONRenderer]
     throttle_classes: list = []
+    schema = None  # not part of the partner API's OpenAPI document
 
     def post(self, request: Request, **kwargs: Any) -> Response:
         try:
