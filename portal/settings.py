@@ -155,6 +155,17 @@ SSRF_ALLOWED_HOSTS = env.list("SSRF_ALLOWED_HOSTS", default=[])
 WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
 ADMINS = [tuple(a.split(":", 1)) for a in env.list("ADMINS", default=[]) if ":" in a]
 
+# --- Inbound webhooks (see README: Webhooks) ------------------------------------------------
+
+# PEM public keys accepted for CRM webhook signatures (Ed25519 `x-ghl-signature`, RSA
+# `x-wh-signature`): inline PEMs or file paths, comma/blank-line separated, several at once.
+# Empty: the CRM's published keys shipped in sync/webhooks/keys/.
+HIGHLEVEL_WEBHOOK_PUBLIC_KEYS = env.str("HIGHLEVEL_WEBHOOK_PUBLIC_KEYS", default="", multiline=True)
+# A signed webhook whose timestamp is further than this in the past or future is refused.
+WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Processing tries (crashes included) before an inbound event is marked failed.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
+
 # --- Auth, i18n, static ---------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [

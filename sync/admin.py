@@ -194,3 +194,7 @@ class DeliveryAttemptAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+# Inbound webhooks register their own admin (sync/webhooks/admin.py).
+from sync.webhooks import admin as _webhooks_admin  # noqa: E402, F401

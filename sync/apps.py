@@ -13,9 +13,18 @@ class SyncConfig(AppConfig):
 
         mirror_changed.connect(record_outbound_changes, dispatch_uid="sync.outbox")
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="sync.schedules")
+        post_migrate.connect(
+            _ensure_inbound_schedule, sender=self, dispatch_uid="sync.webhooks.schedules"
+        )
 
 
 def _ensure_schedules(**kwargs) -> None:
     from sync.schedules import ensure_schedules
 
     ensure_schedules()
+
+
+def _ensure_inbound_schedule(**kwargs) -> None:
+    from sync.webhooks.schedules import ensure_inbound_schedule
+
+    ensure_inbound_schedule()

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from sync import views, views_catalog
 
@@ -11,4 +11,5 @@ urlpatterns = [
         views.highlevel_install,
         name="highlevel-oauth-install",
     ),
+    path("webhooks/", include("sync.webhooks.urls")),
 ]

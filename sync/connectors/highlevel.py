@@ -198,3 +198,24 @@ class HighLevelConnector(Connector):
             # The CRM requires a password; the user resets it. Never stored anywhere.
             body.update(companyId=self.connection.company_id, password=secrets.token_urlsafe(24))
         return body
+
+    # --- inbound webhooks: read one record (added by the webhooks branch) ----------------
+
+    def fetch_record(self, object_type: str, remote_id: str, contact_id: str = "") -> dict:
+        """One record as the CRM holds it now (for a webhook that lacks fields)."""
+        if object_type in ("task", "note") and not contact_id:
+            raise RemoteError(f"Reading a {object_type} needs its contact id.", permanent=True)
+        path = {
+            "contact": f"/contacts/{remote_id}",
+            "user": f"/users/{remote_id}",
+            "task": f"/contacts/{contact_id}/tasks/{remote_id}",
+            "note": f"/contacts/{contact_id}/notes/{remote_id}",
+            "appointment": f"/calendars/events/appointments/{remote_id}",
+        }[object_type]
+        data = self.call("GET", path).json()
+        key = {"appointment": "event"}.get(object_type, object_type)
+        record = data.get(key, data) if isinstance(data, dict) else None
+        if not isinstance(record, dict):
+            message = f"The CRM's {object_type} response carried no record."
+            raise RemoteError(message, permanent=True)
+        return record

@@ -2,6 +2,7 @@
 
 from sync.models.catalog import OperationsCatalog
 from sync.models.connections import Connection, Direction, FieldMapping, Health, Link, Rule
+from sync.models.inbound import InboundEvent, InboundSource, InboundStatus
 from sync.models.outbox import (
     REPLAYABLE,
     WAITING,
@@ -22,6 +23,9 @@ __all__ = [
     "Direction",
     "FieldMapping",
     "Health",
+    "InboundEvent",
+    "InboundSource",
+    "InboundStatus",
     "Link",
     "Operation",
     "OperationsCatalog",

@@ -1,0 +1,82 @@
+"""Inbound webhook deliveries, stored raw before anything is applied (see sync/webhooks/)."""
+
+from django.db import models
+from django.utils import timezone
+
+from portal.models import Workspace
+from sync.models.connections import Connection
+
+
+class InboundStatus(models.TextChoices):
+    RECEIVED = "received", "Received (waiting to be processed)"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored"
+    UNMATCHED = "unmatched", "Unmatched (unknown location or connection)"
+    FAILED = "failed", "Failed"
+    ECHO = "echo", "Echo of our own change"
+
+
+class InboundSource(models.TextChoices):
+    HIGHLEVEL = "highlevel", "CRM (HighLevel)"
+    PARTNER = "partner", "Partner (Standard Webhooks)"
+
+
+class InboundEvent(models.Model):
+    """One verified webhook delivery: the raw body, where it came from and what became of it.
+
+    `webhook_id` is unique per `source_key` ("highlevel", or "connection:<id>" for partners), so
+    a repeated delivery is recognised however many processes receive it at once. Processing
+    claims the row with a lease (conditional update); the sweeper re-enqueues rows whose task
+    was lost or whose lease expired.
+    """
+
+    source = models.CharField(max_length=16, choices=InboundSource.choices)
+    source_key = models.CharField(max_length=64)
+    connection = models.ForeignKey(
+        Connection,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inbound_events",
+    )
+    workspace = models.ForeignKey(
+        Workspace, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    event_type = models.CharField(max_length=64)
+    webhook_id = models.CharField(max_length=128)
+    routing_key = models.CharField(
+        max_length=64, blank=True, help_text="The locationId/companyId (CRM) or slug it named."
+    )
+    object_type = models.CharField(max_length=16, blank=True)
+    remote_id = models.CharField(max_length=128, blank=True)
+    body = models.TextField(help_text="The raw body, exactly as signed.")
+    headers = models.JSONField(default=dict, blank=True, help_text="Non-secret headers only.")
+    signature_scheme = models.CharField(max_length=32, blank=True)
+    source_timestamp = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=InboundStatus.choices, default=InboundStatus.RECEIVED
+    )
+    result = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_key", "webhook_id"], name="inbound_unique_webhook_id"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="inbound_status_received"),
+            models.Index(fields=["connection", "object_type", "remote_id"], name="inbound_record"),
+            models.Index(fields=["event_type", "-received_at"], name="inbound_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.webhook_id} ({self.status})"

@@ -1,0 +1,1 @@
+"""Inbound webhooks from the CRM and from partners (see README: Webhooks)."""

@@ -1,0 +1,150 @@
+"""Accepting a verified delivery: route it, store it raw once, enqueue its processing.
+
+Deduplication is the unique (source_key, webhook_id) constraint, so two processes receiving
+the same delivery at the same moment store it once: the loser's insert fails and it answers
+200 "duplicate" too. Processing is enqueued after commit with the event id only.
+"""
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from sync.models import Connection, InboundEvent, InboundSource, InboundStatus
+from sync.webhooks import highlevel_events, partner_events
+from sync.webhooks.events import EventError, clean_text
+
+KEPT_HEADERS = ("content-type", "user-agent", "webhook-id", "webhook-timestamp", "x-request-id")
+HIGHLEVEL_SOURCE_KEY = "highlevel"
+
+
+@dataclass
+class Receipt:
+    status_code: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers worth keeping for operators: never signatures, cookies or credentials."""
+    return {name: clean_text(headers.get(name), 500) for name in KEPT_HEADERS if name in headers}
+
+
+def route(source: str, routing_key: str, event_type: str) -> Connection | None:
+    """The CRM connection for a locationId (companyId for user events)."""
+    if source != InboundSource.HIGHLEVEL or not routing_key:
+        return None
+    crm = Connection.objects.live().filter(provider="highlevel", active=True)
+    spec = highlevel_events.event_spec(event_type)
+    if spec and spec.routing_field == "companyId":
+        crm = crm.filter(company_id=routing_key)
+    else:
+        crm = crm.filter(workspace__location_id=routing_key)
+    return crm.select_related("workspace").order_by("-primary", "id").first()
+
+
+def receive_highlevel(
+    raw: str,
+    payload: dict[str, Any],
+    *,
+    headers: Mapping[str, str],
+    scheme: str,
+    timestamp: datetime,
+) -> Receipt:
+    event_type = clean_text(payload.get("type"), 64)
+    routing_key = highlevel_events.routing_key(payload)
+    known = highlevel_events.event_spec(event_type) is not None
+    connection = route(InboundSource.HIGHLEVEL, routing_key, event_type) if known else None
+    webhook_id = clean_text(payload.get("webhookId"), 128) or _body_digest(raw)
+    return _store(
+        InboundEvent(
+            source=InboundSource.HIGHLEVEL,
+            source_key=HIGHLEVEL_SOURCE_KEY,
+            event_type=event_type,
+            webhook_id=webhook_id,
+            routing_key=routing_key,
+            signature_scheme=scheme,
+            source_timestamp=timestamp,
+            **_common(raw, headers, connection),
+        ),
+        known=known,
+        parse=lambda: highlevel_events.parse(payload, timestamp),
+    )
+
+
+def receive_partner(
+    connection: Connection,
+    raw: str,
+    payload: dict[str, Any],
+    *,
+    headers: Mapping[str, str],
+    msg_id: str,
+    timestamp: datetime | None,
+) -> Receipt:
+    event_type = clean_text(payload.get("type"), 64)
+    return _store(
+        InboundEvent(
+            source=InboundSource.PARTNER,
+            source_key=f"connection:{connection.pk}",
+            event_type=event_type,
+            webhook_id=clean_text(msg_id, 128),
+            routing_key=connection.slug,
+            signature_scheme="standard-webhooks",
+            source_timestamp=timestamp,
+            **_common(raw, headers, connection),
+        ),
+        known=event_type in partner_events.EVENTS,
+        parse=lambda: partner_events.parse(payload, timestamp),
+    )
+
+
+def _common(raw: str, headers: Mapping[str, str], connection: Connection | None) -> dict:
+    return {
+        "body": raw,
+        "headers": kept_headers(headers),
+        "connection": connection,
+        "workspace_id": connection.workspace_id if connection else None,
+    }
+
+
+def _store(event: InboundEvent, *, known: bool, parse) -> Receipt:
+    if not known:
+        event.status, event.result = InboundStatus.IGNORED, "unknown event type"
+    elif event.connection is None:
+        event.status, event.result = InboundStatus.UNMATCHED, "no connection for this location"
+    else:
+        _describe_record(event, parse)
+    try:
+        with transaction.atomic():
+            event.save()
+            if event.status == InboundStatus.RECEIVED:
+                event_id = event.pk
+                transaction.on_commit(lambda: _enqueue(event_id))
+    except IntegrityError:
+        return Receipt(200, {"status": "duplicate", "webhook_id": event.webhook_id})
+    if event.status == InboundStatus.RECEIVED:
+        return Receipt(200, {"status": "accepted", "id": event.pk})
+    return Receipt(202, {"status": event.status, "id": event.pk, "reason": event.result})
+
+
+def _describe_record(event: InboundEvent, parse) -> None:
+    """Which record it is about (for the admin, and to spot a delete arriving before its create)."""
+    try:
+        parsed = parse()
+    except EventError:
+        return  # processing records the reason
+    event.object_type = parsed.object_type
+    event.remote_id = clean_text(parsed.remote_id, 128)
+
+
+def _enqueue(event_id: int) -> None:
+    from sync.webhooks.tasks import enqueue_events
+
+    enqueue_events([event_id])
+
+
+def _body_digest(raw: str) -> str:
+    # Without a webhookId, identical bodies are the same delivery.
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()

@@ -1,0 +1,194 @@
+"""How each kind of sender's records become mirror field values (one class per sender kind).
+
+source.find(object_type, remote_id) -> (mirror object | None, Link | None)
+source.complete(parsed) -> ParsedEvent        fetch what a delivery lacks (CRM)
+source.values(parsed, instance) -> dict       field values for contacts.services
+source.contact(parsed, actor) -> Contact|None the parent of a task/note/appointment
+source.remember(obj, parsed, link)            keep the Link in step after a write
+source.is_echo(obj, values, link) -> bool     is this the state we last sent it?
+"""
+
+import copy
+from typing import Any
+
+from contacts.models import Contact, MirrorModel
+from contacts.services import mirror_create, writable_fields
+from portal.actors import Actor
+from sync.connectors import connector_for
+from sync.connectors.base import DELETED
+from sync.mapping import from_remote, payload_hash, to_remote
+from sync.models import Connection, Link
+from sync.objects import TYPE_BY_MODEL, mirror_model
+from sync.webhooks import highlevel_events
+from sync.webhooks.events import EventError, ParsedEvent, Unresolvable
+
+
+class LinkedSource:
+    """Common ground: records are found by their Link to the sending connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def find(self, object_type: str, remote_id: str) -> tuple[MirrorModel | None, Link | None]:
+        link = Link.objects.filter(
+            connection=self.connection, object_type=object_type, remote_id=remote_id
+        ).first()
+        if link is None:
+            return None, None
+        obj = mirror_model(object_type).objects.filter(pk=link.object_id).first()
+        return obj, link
+
+    def complete(self, parsed: ParsedEvent) -> ParsedEvent:
+        return parsed
+
+    def is_echo(self, obj: MirrorModel, values: dict[str, Any], link: Link | None) -> bool:
+        return False
+
+    def remember(self, obj: MirrorModel, parsed: ParsedEvent, link: Link | None) -> None:
+        if link is None:
+            Link.objects.create(
+                connection=self.connection,
+                object_type=parsed.object_type,
+                object_id=obj.pk,
+                remote_id=parsed.remote_id,
+                remote_updated_at=parsed.source_updated_at,
+            )
+
+
+class HighLevelSource(LinkedSource):
+    """CRM events: fields through the connection's mappings; missing data fetched from the CRM."""
+
+    def complete(self, parsed: ParsedEvent) -> ParsedEvent:
+        if not highlevel_events.missing_fields(parsed):
+            return parsed
+        contact_id = parsed.contact_remote_id or self._known_contact_id(parsed)
+        if parsed.object_type in ("task", "note") and not contact_id:
+            raise Unresolvable(
+                f"The {parsed.object_type} names no contact and is not known here, so the CRM "
+                "cannot be asked for it; reconciliation will bring it."
+            )
+        record = self._fetch(parsed.object_type, parsed.remote_id, contact_id)
+        merged = {**record, **{k: v for k, v in parsed.payload.items() if v not in (None, "")}}
+        merged.setdefault("contactId", contact_id)
+        parsed.payload = highlevel_events.normalized_record(parsed.object_type, merged)
+        parsed.contact_remote_id = str(merged.get("contactId") or "")
+        return parsed
+
+    def values(self, parsed: ParsedEvent, instance: MirrorModel | None) -> dict[str, Any]:
+        return from_remote(parsed.payload, parsed.object_type, self.connection, instance)
+
+    def contact(self, parsed: ParsedEvent, actor: Actor) -> Contact | None:
+        contact, _link = self.find("contact", parsed.contact_remote_id)
+        if contact is not None:
+            return None if contact.is_deleted else contact
+        record = self._fetch("contact", parsed.contact_remote_id)
+        fetched = ParsedEvent(
+            "contact",
+            "upsert",
+            parsed.contact_remote_id,
+            highlevel_events.normalized_record("contact", record),
+            source_updated_at=highlevel_events.source_time(record, "ContactCreate", None),
+        )
+        contact = mirror_create(
+            Contact,
+            workspace=self.connection.workspace,
+            actor=actor,
+            data=self.values(fetched, None),
+            source_updated_at=fetched.source_updated_at,
+        )
+        self.remember(contact, fetched, None)
+        return contact
+
+    def remember(self, obj: MirrorModel, parsed: ParsedEvent, link: Link | None) -> None:
+        """The CRM now holds this state: a push of the same state would be a no-op."""
+        super().remember(obj, parsed, link)
+        Link.objects.filter(
+            connection=self.connection, object_type=parsed.object_type, object_id=obj.pk
+        ).update(
+            last_pushed_hash=payload_hash(to_remote(obj, self.connection)),
+            remote_updated_at=parsed.source_updated_at,
+        )
+
+    def is_echo(self, obj: MirrorModel, values: dict[str, Any], link: Link | None) -> bool:
+        """The event's state, mapped back, is exactly what we last pushed to the CRM."""
+        if link is None or link.last_pushed_hash in ("", DELETED):
+            return False
+        candidate = copy.copy(obj)
+        for name, value in values.items():
+            setattr(candidate, name, value)
+        return payload_hash(to_remote(candidate, self.connection)) == link.last_pushed_hash
+
+    def _known_contact_id(self, parsed: ParsedEvent) -> str:
+        obj, _link = self.find(parsed.object_type, parsed.remote_id)
+        contact_id = getattr(obj, "contact_id", None)
+        if not contact_id:
+            return ""
+        link = Link.objects.filter(
+            connection=self.connection, object_type="contact", object_id=contact_id
+        ).first()
+        return link.remote_id if link else ""
+
+    def _fetch(self, object_type: str, remote_id: str, contact_id: str = "") -> dict[str, Any]:
+        if not remote_id:
+            raise EventError(f"The delivery names no {object_type} to fetch.")
+        return connector_for(self.connection).fetch_record(object_type, remote_id, contact_id)
+
+
+class PartnerSource(LinkedSource):
+    """Partner events in the API's own shape: mirror field names and our public ids."""
+
+    def find(self, object_type: str, remote_id: str) -> tuple[MirrorModel | None, Link | None]:
+        model = mirror_model(object_type)
+        if remote_id.startswith(f"{model.PUBLIC_ID_PREFIX}_"):
+            obj = model.objects.filter(
+                workspace_id=self.connection.workspace_id, public_id=remote_id
+            ).first()
+            if obj is None:
+                raise EventError(f"No {object_type} {remote_id!r} in this workspace.")
+            link = Link.objects.filter(
+                connection=self.connection, object_type=object_type, object_id=obj.pk
+            ).first()
+            return obj, link or _OWN_ID
+        return super().find(object_type, remote_id)
+
+    def values(self, parsed: ParsedEvent, instance: MirrorModel | None) -> dict[str, Any]:
+        fields = writable_fields(mirror_model(parsed.object_type))
+        values: dict[str, Any] = {}
+        for name, value in parsed.payload.items():
+            field = fields.get(name)
+            if field is None:
+                continue
+            values[name] = self._related(field.related_model, value) if field.is_relation else value
+        return values
+
+    def contact(self, parsed: ParsedEvent, actor: Actor) -> Contact | None:
+        if not parsed.contact_remote_id:
+            raise EventError(f"A {parsed.object_type} needs its contact.")
+        contact = self._related(Contact, parsed.contact_remote_id)
+        return None if contact.is_deleted else contact
+
+    def remember(self, obj: MirrorModel, parsed: ParsedEvent, link: Link | None) -> None:
+        if link is not _OWN_ID:
+            super().remember(obj, parsed, link)
+
+    def _related(self, model: type[MirrorModel], public_id: Any) -> MirrorModel | None:
+        if public_id in (None, ""):
+            return None
+        related = model.objects.filter(
+            workspace_id=self.connection.workspace_id, public_id=str(public_id)
+        ).first()
+        if related is None:
+            raise EventError(f"No {TYPE_BY_MODEL[model]} {public_id!r} in this workspace.")
+        return related
+
+
+# A record named by our own public id needs no Link to the partner.
+_OWN_ID = Link()
+
+
+def source_for(connection: Connection) -> LinkedSource:
+    return (
+        HighLevelSource(connection)
+        if connection.provider == "highlevel"
+        else PartnerSource(connection)
+    )

@@ -1,0 +1,78 @@
+"""Several processes at once (threads, each with its own database connection, real commits)."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connections
+from django.test import Client
+from django.utils import timezone
+
+from contacts.models import Contact
+from portal.models import AuditEntry
+from sync.models import InboundEvent, InboundStatus
+from sync.webhooks.processing import process_event, sweep
+from tests.sync.webhooks.conftest import example, post_crm
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def in_parallel(func, count: int = 2) -> list:
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = func()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_identical_deliveries_arriving_together_are_stored_and_applied_once(
+    crm_connection, inbound_enqueued
+):
+    body = example("ContactCreate")
+    responses = in_parallel(lambda: post_crm(Client(), body), count=4)
+    assert sorted(r.status_code for r in responses) == [200] * 4
+    assert sorted(r.json()["status"] for r in responses) == ["accepted"] + ["duplicate"] * 3
+    event = InboundEvent.objects.get()
+    results = in_parallel(lambda: process_event(event.pk), count=3)
+    assert sorted(results).count("not claimed") == 2
+    assert Contact.objects.count() == 1
+    assert AuditEntry.objects.filter(object_type="contacts.contact").count() == 1
+    assert InboundEvent.objects.get().status == InboundStatus.PROCESSED
+
+
+def test_the_sweeper_recovers_lost_and_abandoned_events(crm_connection, inbound_enqueued, settings):
+    lost = post_crm(Client(), example("ContactCreate")).json()["id"]
+    InboundEvent.objects.filter(pk=lost).update(enqueued_at=None)  # the broker lost the task
+    dead_worker = post_crm(Client(), example("ContactCreate", id="X2", webhookId="w2")).json()["id"]
+    InboundEvent.objects.filter(pk=dead_worker).update(
+        attempts=1, lease_token="gone", lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    inbound_enqueued.clear()
+    assert sweep() == {"failed": 0, "enqueued": 2}
+    assert sorted(call[1] for call in inbound_enqueued) == sorted([lost, dead_worker])
+    for _func, event_id in inbound_enqueued:
+        process_event(event_id)
+    assert Contact.objects.count() == 2
+
+
+def test_an_event_that_kills_its_worker_every_time_ends_failed(crm_connection, settings):
+    event_id = post_crm(Client(), example("ContactCreate")).json()["id"]
+    InboundEvent.objects.filter(pk=event_id).update(
+        attempts=settings.WEBHOOK_MAX_ATTEMPTS,
+        lease_token="gone",
+        lease_until=timezone.now() - timedelta(seconds=1),
+    )
+    assert sweep()["failed"] == 1
+    event = InboundEvent.objects.get()
+    assert event.status == InboundStatus.FAILED and "died" in event.error
