@@ -224,6 +224,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.api_errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "iso-8601",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
 SPECTACULAR_SETTINGS = {

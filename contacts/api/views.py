@@ -73,14 +73,14 @@ class MirrorViewSet(viewsets.GenericViewSet):
         # No list filters here: a deleted object is still readable by its id.
         return get_object_or_404(self.get_queryset(), public_id=self.kwargs["id"])
 
-    def list(self, request: Request) -> Response:
+    def list(self, request: Request, **kwargs: str) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(self.output_serializer(page, many=True).data)
 
     def retrieve(self, request: Request, id: str) -> Response:
         return Response(self.output_serializer(self.get_object()).data)
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: Request, **kwargs: str) -> Response:
         return idempotent(request, lambda: self._create(request))
 
     def _create(self, request: Request) -> Response:
