@@ -1,4 +1,4 @@
-"""Endpoints × methods × scopes, workspace isolation, and what each write does."""
+"""Endpoints x methods x scopes, workspace isolation, and what each write does."""
 
 import pytest
 
