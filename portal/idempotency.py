@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from portal.models import ApiKey, IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+_VALID_KEY = re.compile(rf"^[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}$")
 IN_PROGRESS_TIMEOUT = datetime.timedelta(minutes=2)
 State = IdempotencyRecord.State
 
@@ -49,8 +51,8 @@ def idempotent(request: Request, produce: Callable[[], Response]) -> Response:
     idem_key = request.headers.get(HEADER, "").strip()
     if not idem_key or not isinstance(request.auth, ApiKey):
         return produce()
-    if len(idem_key) > MAX_KEY_LENGTH:
-        raise ValidationError({HEADER: [f"At most {MAX_KEY_LENGTH} characters."]})
+    if not _VALID_KEY.match(idem_key):
+        raise ValidationError({HEADER: [f"1 to {MAX_KEY_LENGTH} visible ASCII characters."]})
     record, stored = _claim(request.auth, idem_key, fingerprint(request))
     if stored is not None:
         return stored

@@ -60,6 +60,26 @@ class PhoneField(_NormalisedCharField):
     normalise = staticmethod(normalize_phone)
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class JSONObjectField(serializers.DictField):
+    """A free-form object; NUL characters are refused (PostgreSQL cannot store them)."""
+
+    def to_internal_value(self, data: Any) -> dict:
+        value = super().to_internal_value(data)
+        if _has_nul(value):
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return value
+
+
 class StrictInputSerializer(serializers.ModelSerializer):
     """Rejects fields it does not know, instead of silently ignoring them."""
 
@@ -96,7 +116,7 @@ def _input_meta(model: type[MirrorModel], exclude: tuple[str, ...] = ()) -> type
 class UserInput(StrictInputSerializer):
     email = EmailField(max_length=254)
     phone = PhoneField(required=False, allow_blank=True, max_length=40)
-    permissions = serializers.DictField(required=False)
+    permissions = JSONObjectField(required=False)
     location_ids = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
     Meta = _input_meta(CrmUser)
 
@@ -107,7 +127,7 @@ class ContactInput(StrictInputSerializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, max_length=200
     )
-    custom_fields = serializers.DictField(required=False)
+    custom_fields = JSONObjectField(required=False)
     Meta = _input_meta(Contact)
 
 

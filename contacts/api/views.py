@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from rest_framework import status, viewsets
 from rest_framework.request import Request
@@ -25,6 +27,7 @@ from portal.api_errors import Conflict
 from portal.idempotency import idempotent
 
 SYNC_FILTERS = ("updated_since", "include_deleted")
+_PUBLIC_ID = re.compile(r"^[a-z]{2}_[A-Za-z0-9]{1,29}$")
 
 
 class ObjectDeleted(Conflict):
@@ -35,6 +38,13 @@ class ObjectDeleted(Conflict):
 class DuplicateValue(Conflict):
     default_detail = "Another object already has this external_id."
     default_code = "duplicate"
+
+
+def _public_id(value: str) -> str:
+    """A path segment that cannot be a public id is a 404 before it reaches the database."""
+    if not _PUBLIC_ID.match(value):
+        raise Http404
+    return value
 
 
 def api_actor(request: Request) -> Actor:
@@ -71,7 +81,7 @@ class MirrorViewSet(viewsets.GenericViewSet):
 
     def get_object(self) -> MirrorModel:
         # No list filters here: a deleted object is still readable by its id.
-        return get_object_or_404(self.get_queryset(), public_id=self.kwargs["id"])
+        return get_object_or_404(self.get_queryset(), public_id=_public_id(self.kwargs["id"]))
 
     def list(self, request: Request, **kwargs: str) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -189,7 +199,7 @@ class ContactChildViewSet(MirrorViewSet):
 
     def contact(self) -> Contact:
         contacts = Contact.objects.filter(workspace__in=visible_workspace_ids(self.request))
-        return get_object_or_404(contacts, public_id=self.kwargs["contact_id"])
+        return get_object_or_404(contacts, public_id=_public_id(self.kwargs["contact_id"]))
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

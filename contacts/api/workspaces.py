@@ -22,6 +22,8 @@ def target_workspace(request: Request) -> Workspace:
     key with several workspaces must send; a key with one workspace may leave it out."""
     workspaces = request.auth.workspaces.all()
     named = request.headers.get(HEADER, "").strip()
+    if "\x00" in named:
+        raise ValidationError({HEADER: ["Null characters are not allowed."]})
     if named:
         workspace = workspaces.filter(Q(slug=named) | Q(location_id=named)).first()
         if workspace is None:

@@ -116,3 +116,28 @@ def test_write_path_refusals_are_422_with_field_details():
 def test_no_authentication_beats_bad_input(client):
     response = client.generic("POST", URL, b"{bad", content_type="application/json")
     assert error_of(response, 401)["code"] == "unauthenticated"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"custom_fields": {"a": "nul\u0000"}},
+        {"custom_fields": {"nul\u0000": 1}},
+        {"custom_fields": {"a": [{"b": "\u0000"}]}},
+        {"tags": ["a\u0000"]},
+        {"first_name": "\u0000"},
+    ],
+)
+def test_nul_characters_are_400_not_a_database_error(api, body):
+    # PostgreSQL cannot store NUL in text or jsonb: refused before the write, on every database.
+    error = error_of(post_raw(api, json.dumps(body)), 400)
+    assert list(error["details"]) == list(body)
+
+
+def test_nul_characters_in_headers_paths_and_queries(api):
+    assert error_of(api.post(URL, {}, HTTP_X_WORKSPACE="a\x00b"), 400)["details"]
+    assert error_of(api.post(URL, {}, HTTP_IDEMPOTENCY_KEY="k\x00"), 400)["details"]
+    assert error_of(api.get(f"{URL}ct_%00/"), 404)["code"] == "not_found"
+    assert error_of(api.get(f"{URL}ct_%00/tasks/"), 404)["code"] == "not_found"
+    for query in ("tag=%00", "email=a%00@x.com", "cursor=%00"):
+        error_of(api.get(f"{URL}?{query}"), 400)

@@ -74,8 +74,7 @@ def test_the_next_sync_starts_before_the_pass_began(api):
 
 
 def test_a_cursor_cannot_be_forged(api, workspace):
-    for i in range(3):
-        ContactFactory(workspace=workspace)
+    ContactFactory.create_batch(3, workspace=workspace)
     page = api.get("/api/v1/contacts/?limit=1").json()
     tampered = page["next_cursor"][:-2] + ("AA" if not page["next_cursor"].endswith("AA") else "BB")
     response = api.get(f"/api/v1/contacts/?cursor={tampered}")
