@@ -86,9 +86,9 @@ def required_scope(resource: str, method: str) -> str:
 
 
 class ApiKeyRateThrottle(BaseThrottle):
-    """A fixed window counter per key in the shared cache (atomic `incr` on Redis).
-
-    Every web process on every machine counts against the same window.
+    """A fixed window counter per key in the shared cache: every web process on every machine
+    counts against the same window. `incr` is atomic on Redis (production); on the embedded
+    database cache it is read-then-write, so concurrent requests may undercount slightly.
     """
 
     def allow_request(self, request: Request, view) -> bool:

@@ -72,7 +72,8 @@ def _claim(
 ) -> tuple[IdempotencyRecord, Response | None]:
     now = timezone.now()
     ttl = datetime.timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
-    IdempotencyRecord.objects.filter(api_key=api_key, key=idem_key, expires_at__lte=now).delete()
+    # Expired records of this API key go now (also keeps the table from growing without end).
+    IdempotencyRecord.objects.filter(api_key=api_key, expires_at__lte=now).delete()
     try:
         with transaction.atomic():
             record = IdempotencyRecord.objects.create(

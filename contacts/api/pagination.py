@@ -56,7 +56,7 @@ class KeysetPagination(BasePagination):
                 "results": data,
                 "next": next_url,
                 "next_cursor": next_cursor,
-                "next_updated_since": self.sync_from.isoformat(),
+                "next_updated_since": _iso(self.sync_from),
             }
         )
 
@@ -93,6 +93,11 @@ class KeysetPagination(BasePagination):
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
             },
         ]
+
+
+def _iso(moment: datetime.datetime) -> str:
+    """UTC with a `Z`: safe to paste into a query string (a `+00:00` would need escaping)."""
+    return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _encode(after: int, sync_from: datetime.datetime) -> str:
