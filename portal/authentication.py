@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -17,6 +18,7 @@ from portal.apikeys import find_usable_key, touch_last_used
 from portal.models import ApiKey
 
 INVALID_KEY = "Invalid, expired or revoked API key."
+logger = logging.getLogger("portal.api")
 
 
 class ApiKeyUser:
@@ -51,6 +53,14 @@ class ApiKeyAuthentication(BaseAuthentication):
         if key is None:
             raise exceptions.AuthenticationFailed(INVALID_KEY)
         touch_last_used(key)
+        # Reads leave no audit row: this line attributes every request to its exact key.
+        logger.info(
+            "API request %s %s by key psk_%s (id %s)",
+            request.method,
+            request.path,
+            key.prefix,
+            key.pk,
+        )
         return ApiKeyUser(key), key
 
     def authenticate_header(self, request: Request) -> str:

@@ -74,7 +74,7 @@ def test_rotated_key_works_until_grace_end_then_401(api_key):
     assert client_for(new_token).get(URL).status_code == 200
 
 
-def test_each_request_is_attributed_to_the_exact_key_it_used(api_key):
+def test_each_request_is_attributed_to_the_exact_key_it_used(api_key, caplog):
     old, old_token = api_key
     new, new_token = apikey_rotate(
         name=old.name, grace=datetime.timedelta(hours=1), actor=TEST_ACTOR
@@ -85,6 +85,10 @@ def test_each_request_is_attributed_to_the_exact_key_it_used(api_key):
     ]
     actors = [AuditEntry.objects.get(object_id=i).actor_id for i in ids]
     assert actors == [str(old.pk), str(new.pk)]
+    with caplog.at_level("INFO", logger="portal.api"):
+        client_for(old_token).get(URL)
+    assert f"GET {URL} by key psk_{old.prefix} (id {old.pk})" in caplog.text
+    assert old_token.rsplit("_", 1)[1] not in caplog.text
 
 
 def test_last_used_is_written_at_most_once_a_minute(api_key):

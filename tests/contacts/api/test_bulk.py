@@ -63,12 +63,15 @@ def test_a_deleted_external_id_is_an_item_error(api, workspace):
     assert result["status"] == "error" and "external_id" in result["errors"]
 
 
-def test_a_failed_item_leaves_no_trace(api, workspace):
-    # The second item passes validation but the write path refuses it inside its savepoint.
-    items = [{"first_name": "Kept"}, {"website": "x" * 300}]
+def test_an_item_refused_by_the_write_path_leaves_no_trace(api, workspace):
+    # The second item passes validation; the write path refuses it inside its savepoint.
+    gone = ContactFactory(workspace=workspace, external_id="gone-1", first_name="Gone")
+    api.delete(f"/api/v1/contacts/{gone.public_id}/")
+    items = [{"first_name": "Kept"}, {"external_id": "gone-1", "first_name": "Never"}]
     body = api.post(URL, {"contacts": items}).json()
     assert [r["status"] for r in body["results"]] == ["created", "error"]
-    assert list(Contact.objects.values_list("first_name", flat=True)) == ["Kept"]
+    assert sorted(Contact.objects.values_list("first_name", flat=True)) == ["Gone", "Kept"]
+    assert not AuditEntry.objects.filter(changes__first_name__1="Never").exists()
 
 
 @pytest.mark.parametrize(
