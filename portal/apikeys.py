@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -122,10 +122,13 @@ def apikey_create(
     key = ApiKey(name=name, scopes=clean_scopes(scopes), expires_at=expires_at)
     key.created_by = created_by
     token = assign_new_secret(key)
-    with transaction.atomic():
-        key.save()
-        key.workspaces.set(workspaces)
-        record_change(actor=actor, action=AuditAction.CREATE, instance=key, changes=_state(key))
+    try:
+        with transaction.atomic():
+            key.save()
+            key.workspaces.set(workspaces)
+            record_change(actor=actor, action=AuditAction.CREATE, instance=key, changes=_state(key))
+    except IntegrityError as exc:  # a concurrent create of the same name won
+        raise ValidationError({"name": [f"A usable key named {name!r} exists."]}) from exc
     return key, token
 
 

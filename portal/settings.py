@@ -220,7 +220,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["portal.authentication.ApiKeyRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "contacts.api.schema.ScopedAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.openapi.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "portal.api_errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "iso-8601",

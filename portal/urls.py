@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from portal import openapi  # noqa: F401  (registers the bearer scheme with drf-spectacular)
 from portal.api_errors import api_not_found
 from portal.views import healthz
 

@@ -13,12 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contacts.api.schema import IDEMPOTENCY_KEY, WORKSPACE, WRITE_ERRORS, error_responses
 from contacts.api.serializers import BulkContactsInput, BulkOutput, ContactInput
 from contacts.api.views import api_actor
 from contacts.api.workspaces import target_workspace
 from contacts.services import BulkItemResult, contact_bulk_upsert
 from portal.idempotency import idempotent
+from portal.openapi import IDEMPOTENCY_KEY, WORKSPACE, WRITE_ERRORS, error_responses
 
 
 class ContactBulkView(APIView):
