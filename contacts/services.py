@@ -190,7 +190,9 @@ def _upsert_match(workspace: Workspace, data: Mapping[str, Any]) -> Contact | No
     contacts = Contact.objects.in_workspace(workspace).order_by("id")
     external_id = str(data.get("external_id") or "").strip()
     if external_id:
-        match = contacts.filter(external_id=external_id).first()
+        # The repeated `!= ""` lets SQLite use the partial unique index of external ids.
+        by_external_id = contacts.filter(external_id=external_id).exclude(external_id="")
+        match = by_external_id.first()
         if match is not None and match.is_deleted:
             raise ValidationError({"external_id": ["The contact with this id was deleted."]})
         if match is not None:
