@@ -8,6 +8,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -85,7 +86,10 @@ class HasScope(BasePermission):
         key = request.auth
         if not isinstance(key, ApiKey):
             raise exceptions.NotAuthenticated()
-        scope = required_scope(view.scope_resource, request.method)
+        resource = getattr(view, "scope_resource", None)
+        if not resource:
+            raise ImproperlyConfigured(f"{type(view).__name__} must name its scope_resource.")
+        scope = required_scope(resource, request.method)
         if not key.has_scope(scope):
             raise MissingScope(scope)
         return True
