@@ -9,12 +9,13 @@ its source's clock; a change older than the state we hold is ignored. Tombstones
 update to a deleted object changes nothing.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Task
@@ -133,6 +134,72 @@ def appointment_create(
     *, workspace: Workspace, actor: Actor, data: Mapping[str, Any], **kw
 ) -> Appointment:
     return mirror_create(Appointment, workspace=workspace, actor=actor, data=data, **kw)
+
+
+UPSERT_CREATED, UPSERT_UPDATED, UPSERT_UNCHANGED = "created", "updated", "unchanged"
+
+
+def contact_upsert(
+    *, workspace: Workspace, actor: Actor, data: Mapping[str, Any]
+) -> tuple[Contact, str]:
+    """Update the contact with this `external_id` (else this e-mail), or create one.
+
+    Returns the contact and "created", "updated" or "unchanged".
+    """
+    match = _upsert_match(workspace, data)
+    if match is None:
+        return contact_create(workspace=workspace, actor=actor, data=data), UPSERT_CREATED
+    contact, changed = mirror_update(match, actor=actor, data=data)
+    return contact, UPSERT_UPDATED if changed else UPSERT_UNCHANGED
+
+
+@dataclass(frozen=True)
+class BulkItemResult:
+    status: str  # created, updated, unchanged or error
+    contact: Contact | None = None
+    errors: dict[str, list[str]] | None = None
+
+
+def contact_bulk_upsert(
+    *, workspace: Workspace, actor: Actor, items: Sequence[Mapping[str, Any]]
+) -> list[BulkItemResult]:
+    """Upsert each item in its own savepoint: a refused item does not undo the others."""
+    results = []
+    with transaction.atomic():
+        # Serialises upserts per workspace, so two concurrent calls cannot both create the
+        # same e-mail.
+        Workspace.objects.select_for_update().filter(pk=workspace.pk).exists()
+        for item in items:
+            results.append(_upsert_one(workspace, actor, item))
+    return results
+
+
+def _upsert_one(workspace: Workspace, actor: Actor, item: Mapping[str, Any]) -> BulkItemResult:
+    try:
+        with transaction.atomic():
+            contact, status = contact_upsert(workspace=workspace, actor=actor, data=item)
+    except ValidationError as exc:
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field": exc.messages}
+        return BulkItemResult("error", errors=errors)
+    except IntegrityError:
+        return BulkItemResult("error", errors={"external_id": ["Already used by a contact."]})
+    return BulkItemResult(status, contact=contact)
+
+
+def _upsert_match(workspace: Workspace, data: Mapping[str, Any]) -> Contact | None:
+    contacts = Contact.objects.in_workspace(workspace).order_by("id")
+    external_id = str(data.get("external_id") or "").strip()
+    if external_id:
+        # The repeated `!= ""` lets SQLite use the partial unique index of external ids.
+        by_external_id = contacts.filter(external_id=external_id).exclude(external_id="")
+        match = by_external_id.first()
+        if match is not None and match.is_deleted:
+            raise ValidationError({"external_id": ["The contact with this id was deleted."]})
+        if match is not None:
+            return match
+        contacts = contacts.filter(external_id="")
+    key = email_key(normalize_email(data.get("email")))
+    return contacts.live().filter(email_key=key).first() if key else None
 
 
 # Updates and deletes are the same for every type; these names keep call sites explicit.

@@ -52,3 +52,14 @@ class Actor:
             source,
             current_request_id.get(),
         )
+
+    @classmethod
+    def api_key(cls, key, *, source: str = "api", request_id: str = "") -> Actor:
+        """A partner's key; the label names the exact key row (rotated keys share a name)."""
+        return cls(
+            ActorKind.API_KEY,
+            f"{key.name} (psk_{key.prefix})",
+            str(key.pk),
+            source,
+            request_id or current_request_id.get(),
+        )

@@ -124,3 +124,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
             "<tbody>{}</tbody></table>",
             rows,
         )
+
+
+from portal import apikey_admin  # noqa: E402, F401  (registers the API key admin)

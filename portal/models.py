@@ -1,6 +1,11 @@
-"""Cross-cutting models: workspaces (one per CRM location) and the append-only audit trail."""
+"""Cross-cutting models: workspaces (one per CRM location), the append-only audit trail, partner
+API keys and their idempotency records."""
 
+import datetime
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.text import slugify
 
 from portal.actors import ActorKind
@@ -64,3 +69,100 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type} {self.object_id} by {self.actor_label}"
+
+
+class ApiKeyScope(models.TextChoices):
+    """Partner key scopes (interfaces.md). A `.write` scope implies its `.readonly` twin."""
+
+    USERS_READONLY = "users.readonly"
+    USERS_WRITE = "users.write"
+    CONTACTS_READONLY = "contacts.readonly"
+    CONTACTS_WRITE = "contacts.write"
+    TASKS_READONLY = "tasks.readonly"
+    TASKS_WRITE = "tasks.write"
+    NOTES_READONLY = "notes.readonly"
+    NOTES_WRITE = "notes.write"
+    APPOINTMENTS_READONLY = "appointments.readonly"
+    APPOINTMENTS_WRITE = "appointments.write"
+    WORKFLOWS_READONLY = "workflows.readonly"
+    COURSES_WRITE = "courses.write"
+
+
+class ApiKey(models.Model):
+    """A partner's key: `psk_<prefix>_<secret>`. Only the prefix and a keyed hash are stored.
+
+    Rotation makes a new row with the same name and settings; the old row gets `superseded_at`
+    and an `expires_at` at the end of its grace time, so each request stays attributable to the
+    exact key it used.
+    """
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(
+        max_length=64, editable=False, help_text="HMAC-SHA256 of the secret with the pepper."
+    )
+    scopes = models.JSONField(default=list)
+    workspaces = models.ManyToManyField(Workspace, related_name="api_keys")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    superseded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    rotated_from = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rotated_to",
+        editable=False,
+    )
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["name", "-created_at"]
+        constraints = [
+            # One current key per name; rotated keys in their grace time keep the name too.
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(superseded_at__isnull=True, revoked_at__isnull=True),
+                name="apikey_one_current_per_name",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (psk_{self.prefix}…)"
+
+    def is_usable(self, now: datetime.datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def has_scope(self, scope: str) -> bool:
+        resource, _, _level = scope.partition(".")
+        return scope in self.scopes or f"{resource}.write" in self.scopes
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST with an `Idempotency-Key`, replayed for the same request."""
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

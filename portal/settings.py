@@ -233,3 +233,59 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")}},
 }
+
+# --- Partner API ----------------------------------------------------------------------------
+
+# Keyed hash pepper for API key secrets. Unset: derived from SECRET_KEY (so rotating SECRET_KEY
+# then invalidates every API key; set API_KEY_PEPPER to decouple them).
+API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="")
+# Per key, across all processes (shared cache): "<count>/<second|minute|hour|day>".
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/minute")
+# `updated_since` lists stop this many seconds before the first page was asked for, so a write
+# whose transaction was still open then cannot be skipped; the next sync pass picks it up.
+API_SYNC_LAG_SECONDS = env.int("API_SYNC_LAG_SECONDS", default=5)
+IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["portal.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["portal.authentication.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["portal.authentication.ApiKeyRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "portal.openapi.ScopedAutoSchema",
+    "EXCEPTION_HANDLER": "portal.api_errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DATETIME_FORMAT": "iso-8601",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CRM Sync Portal — Partner API",
+    "DESCRIPTION": (
+        "Read and write the portal's mirror of the CRM: users, contacts, tasks, notes and "
+        "appointments.\n\n"
+        "**Authentication**: `Authorization: Bearer psk_…` (a partner key from "
+        "`manage.py apikeys create`).\n\n"
+        "**Scopes**: `users.readonly users.write contacts.readonly contacts.write "
+        "tasks.readonly tasks.write notes.readonly notes.write appointments.readonly "
+        "appointments.write workflows.readonly courses.write`. Reads need `<resource>.readonly` "
+        "or `<resource>.write`; writes need `<resource>.write`. Each operation names its scope; "
+        "a missing one is 403 with `details.required_scope`.\n\n"
+        "**Workspaces**: a key sees only its workspaces (others' objects are 404). A key with "
+        "several workspaces names the one to create in with the `X-Workspace` header (slug or "
+        "CRM location id).\n\n"
+        '**Errors**: `{"error": {"code", "message", "details"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AppointmentStatusEnum": "contacts.models.Appointment.Status",
+        "BulkItemStatusEnum": ["created", "updated", "unchanged", "error"],
+    },
+}

@@ -1,13 +1,20 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from portal import openapi  # noqa: F401  (registers the bearer scheme with drf-spectacular)
+from portal.api_errors import api_not_found
 from portal.views import healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("api/v1/", include("contacts.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("sync.urls")),
+    re_path(r"^api/", api_not_found),
     # The portal has no public site: its front door is the operator console.
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -1,0 +1,39 @@
+"""OpenAPI documentation of the mirror viewsets."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+
+from portal.openapi import IDEMPOTENCY_KEY, READ_ERRORS, WORKSPACE, WRITE_ERRORS, error_responses
+
+
+def document_mirror(noun: str, input_serializer, output_serializer, *, suffix: str = ""):
+    """Summaries, request and response bodies, and error responses for a mirror viewset."""
+    a = "an" if noun[0] in "aeiou" else "a"
+    one = {200: output_serializer, **error_responses(*READ_ERRORS, 404)}
+    written = {**error_responses(*WRITE_ERRORS, 404)}
+    return extend_schema_view(
+        list=extend_schema(
+            summary=f"List {noun}s{suffix}",
+            responses={200: output_serializer(many=True), **error_responses(*READ_ERRORS)},
+        ),
+        retrieve=extend_schema(summary=f"Get {a} {noun}", responses=one),
+        create=extend_schema(
+            summary=f"Create {a} {noun}{suffix}",
+            request=input_serializer,
+            responses={201: output_serializer, **error_responses(*WRITE_ERRORS)},
+            parameters=[IDEMPOTENCY_KEY, WORKSPACE],
+        ),
+        update=extend_schema(
+            summary=f"Replace {a} {noun}",
+            request=input_serializer,
+            responses={200: output_serializer, **written},
+        ),
+        partial_update=extend_schema(
+            summary=f"Change some fields of {a} {noun}",
+            request=input_serializer,
+            responses={200: output_serializer, **written},
+        ),
+        destroy=extend_schema(
+            summary=f"Delete {a} {noun} (a tombstone)",
+            responses={204: None, **error_responses(*READ_ERRORS, 404)},
+        ),
+    )

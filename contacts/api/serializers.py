@@ -1,0 +1,226 @@
+"""Input and output shapes of the partner API.
+
+Input serializers only validate and normalise; the views hand `validated_data` to one service.
+Objects are addressed by their public id (`ct_…`), never by the database id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Task
+from contacts.normalize import normalize_email, normalize_phone
+from contacts.services import writable_fields
+
+MAX_BULK_ITEMS = 1000
+
+
+class PublicIdField(serializers.SlugRelatedField):
+    """A related object by public id, looked up among live objects of the target workspace."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs["slug_field"] = "public_id"
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        workspace = self.context.get("workspace")
+        return queryset.live().filter(workspace=workspace) if workspace else queryset.none()
+
+    def to_internal_value(self, data: Any) -> MirrorModel:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class _NormalisedCharField(serializers.CharField):
+    normalise = staticmethod(lambda value: value)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            return self.normalise(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+
+class EmailField(_NormalisedCharField):
+    """Trimmed, domain lower-cased and IDNA-encoded (contacts.normalize)."""
+
+    normalise = staticmethod(normalize_email)
+
+
+class PhoneField(_NormalisedCharField):
+    """Parsed to E.164 (contacts.normalize)."""
+
+    normalise = staticmethod(normalize_phone)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class JSONObjectField(serializers.DictField):
+    """A free-form object; NUL characters are refused (PostgreSQL cannot store them)."""
+
+    def to_internal_value(self, data: Any) -> dict:
+        value = super().to_internal_value(data)
+        if _has_nul(value):
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return value
+
+
+class StrictInputSerializer(serializers.ModelSerializer):
+    """Rejects fields it does not know, instead of silently ignoring them."""
+
+    serializer_related_field = PublicIdField
+
+    class Meta:
+        validators: list = []
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, Mapping):
+            known = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(name) for name in set(data) - known)
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+    def full_state(self) -> dict[str, Any]:
+        """For PUT: every writable field, defaults for those left out (a full replacement)."""
+        model = self.Meta.model
+        fields = writable_fields(model)
+        defaults = {
+            name: None if fields[name].is_relation else fields[name].get_default()
+            for name in self.fields
+            if name in fields
+        }
+        return {**defaults, **self.validated_data}
+
+
+def _input_meta(model: type[MirrorModel], exclude: tuple[str, ...] = ()) -> type:
+    names = [name for name in writable_fields(model) if name not in exclude]
+    return type("Meta", (), {"model": model, "fields": names, "validators": []})
+
+
+class UserInput(StrictInputSerializer):
+    email = EmailField(max_length=254)
+    phone = PhoneField(required=False, allow_blank=True, max_length=40)
+    permissions = JSONObjectField(required=False)
+    location_ids = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    Meta = _input_meta(CrmUser)
+
+
+class ContactInput(StrictInputSerializer):
+    email = EmailField(required=False, allow_blank=True, max_length=254)
+    phone = PhoneField(required=False, allow_blank=True, max_length=40)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=200
+    )
+    custom_fields = JSONObjectField(required=False)
+    Meta = _input_meta(Contact)
+
+
+class TaskInput(StrictInputSerializer):
+    Meta = _input_meta(Task)
+
+
+class NoteInput(StrictInputSerializer):
+    Meta = _input_meta(Note)
+
+
+class AppointmentInput(StrictInputSerializer):
+    Meta = _input_meta(Appointment)
+
+
+# Nested routes (/contacts/{id}/tasks/) take the contact from the URL.
+class NestedTaskInput(TaskInput):
+    Meta = _input_meta(Task, exclude=("contact",))
+
+
+class NestedNoteInput(NoteInput):
+    Meta = _input_meta(Note, exclude=("contact",))
+
+
+class NestedAppointmentInput(AppointmentInput):
+    Meta = _input_meta(Appointment, exclude=("contact",))
+
+
+class BulkContactsInput(serializers.Serializer):
+    """The envelope of a bulk upsert; each item is validated on its own (partial success)."""
+
+    contacts = serializers.ListField(
+        child=serializers.JSONField(), min_length=1, max_length=MAX_BULK_ITEMS
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, Mapping) and set(data) - {"contacts"}:
+            unknown = sorted(str(name) for name in set(data) - {"contacts"})
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+# --- Output ---------------------------------------------------------------------------------
+
+
+class MirrorOutput(serializers.ModelSerializer):
+    """What every mirror object shows. Per-connection sync state (remote id, status, last error)
+    belongs here, once for all types, when the sync layer exists."""
+
+    serializer_related_field = PublicIdField
+    id = serializers.CharField(source="public_id", read_only=True)
+    workspace = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    COMMON = ("id", "workspace", "version", "created_at", "updated_at", "deleted_at")
+
+
+def _output_meta(model: type[MirrorModel]) -> type:
+    names = (*MirrorOutput.COMMON, *writable_fields(model))
+    return type("Meta", (), {"model": model, "fields": names, "read_only_fields": names})
+
+
+class UserOutput(MirrorOutput):
+    Meta = _output_meta(CrmUser)
+
+
+class ContactOutput(MirrorOutput):
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    custom_fields = serializers.DictField(read_only=True)
+    Meta = _output_meta(Contact)
+
+
+class TaskOutput(MirrorOutput):
+    Meta = _output_meta(Task)
+
+
+class NoteOutput(MirrorOutput):
+    Meta = _output_meta(Note)
+
+
+class AppointmentOutput(MirrorOutput):
+    Meta = _output_meta(Appointment)
+
+
+class BulkItemOutput(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "updated", "unchanged", "error"])
+    id = serializers.CharField(allow_null=True)
+    errors = serializers.DictField(allow_null=True)
+
+
+class BulkOutput(serializers.Serializer):
+    results = BulkItemOutput(many=True)
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    failed = serializers.IntegerField()

@@ -1,0 +1,240 @@
+"""Partner API views: each validates its input and calls one service of contacts.services."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import IntegrityError
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from rest_framework import status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+
+from contacts import services
+from contacts.api import serializers as s
+from contacts.api.filters import MirrorFilterBackend
+from contacts.api.pagination import KeysetPagination
+from contacts.api.schema import document_mirror
+from contacts.api.workspaces import target_workspace, visible_workspace_ids
+from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Task
+from portal.actors import Actor
+from portal.api_errors import Conflict
+from portal.idempotency import idempotent
+
+SYNC_FILTERS = ("updated_since", "include_deleted")
+_PUBLIC_ID = re.compile(r"^[a-z]{2}_[A-Za-z0-9]{1,29}$")
+
+
+class ObjectDeleted(Conflict):
+    default_detail = "This object is deleted; it cannot change any more."
+    default_code = "deleted"
+
+
+class DuplicateValue(Conflict):
+    default_detail = "Another object already has this external_id."
+    default_code = "duplicate"
+
+
+def _public_id(value: str) -> str:
+    """A path segment that cannot be a public id is a 404 before it reaches the database."""
+    if not _PUBLIC_ID.match(value):
+        raise Http404
+    return value
+
+
+def api_actor(request: Request) -> Actor:
+    return Actor.api_key(request.auth, request_id=getattr(request, "request_id", ""))
+
+
+class MirrorViewSet(viewsets.GenericViewSet):
+    """list, retrieve, create, update (PUT replaces, PATCH merges) and delete (a tombstone)."""
+
+    model: type[MirrorModel]
+    scope_resource: str
+    input_serializer: type[s.StrictInputSerializer]
+    output_serializer: type[Serializer]
+    create_service: Callable[..., MirrorModel]
+    filter_names: tuple[str, ...] = SYNC_FILTERS
+    filter_backends = [MirrorFilterBackend]
+    pagination_class = KeysetPagination
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_converter = "str"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no key
+            return self.model.objects.none()
+        related = [f.name for f in self.model._meta.concrete_fields if f.is_relation]
+        return self.model.objects.filter(
+            workspace__in=visible_workspace_ids(self.request)
+        ).select_related(*related)
+
+    def get_serializer_class(self) -> type[Serializer]:
+        if self.action in ("create", "update", "partial_update"):
+            return self.input_serializer
+        return self.output_serializer
+
+    def get_object(self) -> MirrorModel:
+        # No list filters here: a deleted object is still readable by its id.
+        return get_object_or_404(self.get_queryset(), public_id=_public_id(self.kwargs["id"]))
+
+    def list(self, request: Request, **kwargs: str) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.output_serializer(page, many=True).data)
+
+    def retrieve(self, request: Request, id: str) -> Response:
+        return Response(self.output_serializer(self.get_object()).data)
+
+    def create(self, request: Request, **kwargs: str) -> Response:
+        return idempotent(request, lambda: self._create(request))
+
+    def _create(self, request: Request) -> Response:
+        workspace = target_workspace(request)
+        data = self._validated(request.data, workspace)
+        with _duplicates_as_conflict():
+            obj = type(self).create_service(
+                workspace=workspace, actor=api_actor(request), data=data
+            )
+        return Response(self.output_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, id: str) -> Response:
+        return self._update(request, partial=False)
+
+    def partial_update(self, request: Request, id: str) -> Response:
+        return self._update(request, partial=True)
+
+    def _update(self, request: Request, *, partial: bool) -> Response:
+        obj = self.get_object()
+        if obj.is_deleted:
+            raise ObjectDeleted()
+        serializer = self.input_serializer(
+            data=request.data, partial=partial, context={"workspace": obj.workspace}
+        )
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data if partial else serializer.full_state()
+        with _duplicates_as_conflict():
+            obj, _changed = services.mirror_update(obj, actor=api_actor(request), data=data)
+        return Response(self.output_serializer(obj).data)
+
+    def destroy(self, request: Request, id: str) -> Response:
+        services.mirror_delete(self.get_object(), actor=api_actor(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _validated(self, data: Any, workspace, serializer=None) -> dict[str, Any]:
+        serializer = (serializer or self.input_serializer)(
+            data=data, context={"workspace": workspace}
+        )
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+@contextmanager
+def _duplicates_as_conflict() -> Iterator[None]:
+    """The external_id constraint can only be checked by the database (two writers may race)."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise DuplicateValue() from exc
+
+
+@document_mirror("user", s.UserInput, s.UserOutput)
+class UserViewSet(MirrorViewSet):
+    model = CrmUser
+    scope_resource = "users"
+    input_serializer = s.UserInput
+    output_serializer = s.UserOutput
+    create_service = staticmethod(services.user_create)
+    filter_names = (*SYNC_FILTERS, "email")
+
+
+@document_mirror("contact", s.ContactInput, s.ContactOutput)
+class ContactViewSet(MirrorViewSet):
+    model = Contact
+    scope_resource = "contacts"
+    input_serializer = s.ContactInput
+    output_serializer = s.ContactOutput
+    create_service = staticmethod(services.contact_create)
+    filter_names = (*SYNC_FILTERS, "email", "tag")
+
+
+@document_mirror("task", s.TaskInput, s.TaskOutput)
+class TaskViewSet(MirrorViewSet):
+    model = Task
+    scope_resource = "tasks"
+    input_serializer = s.TaskInput
+    output_serializer = s.TaskOutput
+    create_service = staticmethod(services.task_create)
+    filter_names = (*SYNC_FILTERS, "contact")
+
+
+@document_mirror("note", s.NoteInput, s.NoteOutput)
+class NoteViewSet(MirrorViewSet):
+    model = Note
+    scope_resource = "notes"
+    input_serializer = s.NoteInput
+    output_serializer = s.NoteOutput
+    create_service = staticmethod(services.note_create)
+    filter_names = (*SYNC_FILTERS, "contact")
+
+
+@document_mirror("appointment", s.AppointmentInput, s.AppointmentOutput)
+class AppointmentViewSet(MirrorViewSet):
+    model = Appointment
+    scope_resource = "appointments"
+    input_serializer = s.AppointmentInput
+    output_serializer = s.AppointmentOutput
+    create_service = staticmethod(services.appointment_create)
+    filter_names = (*SYNC_FILTERS, "contact")
+
+
+class ContactChildViewSet(MirrorViewSet):
+    """/contacts/{contact_id}/tasks|notes|appointments/: list and create for one contact."""
+
+    nested_input_serializer: type[s.StrictInputSerializer]
+
+    def contact(self) -> Contact:
+        contacts = Contact.objects.filter(workspace__in=visible_workspace_ids(self.request))
+        return get_object_or_404(contacts, public_id=_public_id(self.kwargs["contact_id"]))
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.model.objects.none()
+        return super().get_queryset().filter(contact=self.contact())
+
+    def get_serializer_class(self) -> type[Serializer]:
+        return self.nested_input_serializer if self.action == "create" else self.output_serializer
+
+    def _create(self, request: Request) -> Response:
+        contact = self.contact()
+        if contact.is_deleted:
+            raise ObjectDeleted()
+        data = self._validated(request.data, contact.workspace, self.nested_input_serializer)
+        obj = type(self).create_service(
+            workspace=contact.workspace, actor=api_actor(request), data={**data, "contact": contact}
+        )
+        return Response(self.output_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+
+@document_mirror("task", s.NestedTaskInput, s.TaskOutput, suffix=" of a contact")
+class ContactTaskViewSet(ContactChildViewSet, TaskViewSet):
+    nested_input_serializer = s.NestedTaskInput
+    filter_names = SYNC_FILTERS
+
+
+@document_mirror("note", s.NestedNoteInput, s.NoteOutput, suffix=" of a contact")
+class ContactNoteViewSet(ContactChildViewSet, NoteViewSet):
+    nested_input_serializer = s.NestedNoteInput
+    filter_names = SYNC_FILTERS
+
+
+@document_mirror(
+    "appointment", s.NestedAppointmentInput, s.AppointmentOutput, suffix=" of a contact"
+)
+class ContactAppointmentViewSet(ContactChildViewSet, AppointmentViewSet):
+    nested_input_serializer = s.NestedAppointmentInput
+    filter_names = SYNC_FILTERS

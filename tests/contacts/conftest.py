@@ -1,0 +1,1 @@
+from tests.api_fixtures import api, api_key, make_key  # noqa: F401

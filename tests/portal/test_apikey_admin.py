@@ -1,0 +1,60 @@
+"""The API key admin: the secret is shown once on the page, never stored; changes audited."""
+
+import pytest
+from django.contrib.messages import get_messages
+
+from portal.apikeys import find_usable_key
+from portal.models import ApiKey, AuditEntry
+
+pytestmark = pytest.mark.django_db
+URL = "/admin/portal/apikey/"
+
+
+def token_on(response) -> str:
+    content = response.content.decode()
+    start = content.index('class="api-key-secret">') + len('class="api-key-secret">')
+    return content[start : content.index("<", start)]
+
+
+def test_add_shows_the_secret_once(admin_client, workspace):
+    response = admin_client.post(
+        f"{URL}add/",
+        {"name": "store", "scopes": ["contacts.write"], "workspaces": [workspace.pk]},
+    )
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    token = token_on(response)
+    key = ApiKey.objects.get(name="store")
+    assert find_usable_key(token) == key
+    assert key.created_by.username == "admin"
+    assert not list(get_messages(response.wsgi_request))
+    page = admin_client.get(f"{URL}{key.pk}/change/").content.decode()
+    assert token not in page and key.secret_hash not in page
+    assert AuditEntry.objects.filter(object_type="portal.apikey", action="create").count() == 1
+
+
+def test_edit_is_audited_including_workspaces(admin_client, api_key, workspace):
+    from tests.factories import WorkspaceFactory
+
+    key, _token = api_key
+    other = WorkspaceFactory(name="Other")
+    response = admin_client.post(
+        f"{URL}{key.pk}/change/",
+        {"name": key.name, "scopes": ["users.readonly"], "workspaces": [workspace.pk, other.pk]},
+    )
+    assert response.status_code == 302
+    entry = AuditEntry.objects.get(object_type="portal.apikey", action="update")
+    assert entry.changes["scopes"][1] == ["users.readonly"]
+    assert entry.changes["workspaces"] == [[workspace.slug], sorted([workspace.slug, other.slug])]
+    assert entry.actor_kind == "operator"
+
+
+def test_rotate_and_revoke_actions(admin_client, api_key):
+    key, old_token = api_key
+    response = admin_client.post(URL, {"action": "rotate_keys", "_selected_action": [key.pk]})
+    new_token = token_on(response)
+    new = find_usable_key(new_token)
+    assert new.rotated_from == key and find_usable_key(old_token) == key
+    admin_client.post(URL, {"action": "revoke_keys", "_selected_action": [key.pk, new.pk]})
+    assert find_usable_key(old_token) is None and find_usable_key(new_token) is None
+    assert admin_client.post(f"{URL}{key.pk}/delete/").status_code == 403  # revoke, never delete
