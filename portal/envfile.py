@@ -16,6 +16,8 @@ SECRET_KEY={secret_key}
 # Comma-separated, newest first. To rotate: prepend a new key, run `manage.py rotate_fernet`,
 # then drop the old one.
 FERNET_KEYS={fernet_key}
+# Keys partner API key hashes; independent of SECRET_KEY, so rotating that keeps keys valid.
+API_KEY_PEPPER={pepper}
 ALLOWED_HOSTS=localhost,127.0.0.1,[::1]
 """
 
@@ -25,7 +27,9 @@ def write_env_file(path: Path) -> bool:
         return False
     path.write_text(
         TEMPLATE.format(
-            secret_key=secrets.token_urlsafe(50), fernet_key=Fernet.generate_key().decode()
+            secret_key=secrets.token_urlsafe(50),
+            fernet_key=Fernet.generate_key().decode(),
+            pepper=secrets.token_urlsafe(32),
         )
     )
     path.chmod(0o600)

@@ -9,9 +9,12 @@ class SyncConfig(AppConfig):
 
     def ready(self) -> None:
         from contacts.signals import mirror_changed
+        from contacts.sync_state import register_sync_state_provider
         from sync.outbox import record_outbound_changes
+        from sync.sync_state import sync_states
 
         mirror_changed.connect(record_outbound_changes, dispatch_uid="sync.outbox")
+        register_sync_state_provider(sync_states)
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="sync.schedules")
         post_migrate.connect(
             _ensure_inbound_schedule, sender=self, dispatch_uid="sync.webhooks.schedules"

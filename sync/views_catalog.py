@@ -1,25 +1,46 @@
-"""GET /api/v1/catalog/ — the operations catalog as JSON (sync/catalog.py).
+"""GET /api/v1/catalog/ — the operations catalog (sync/catalog.py) as JSON.
 
-Until the partner API (API-key auth) is merged, this plain view requires a signed-in staff
-session; `catalog()` is the function the API view can return instead.
+It describes the portal, not anyone's data: any valid partner key may read it, and so may a
+staff member signed in to the admin.
 """
 
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from portal.authentication import ApiKeyAuthentication
+from portal.models import ApiKey
 from sync.catalog import catalog
 
 
-def _error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse(
-        {"error": {"code": code, "message": message, "details": None}}, status=status
+class IsPartnerOrStaff(BasePermission):
+    def has_permission(self, request: Request, view) -> bool:
+        if isinstance(request.auth, ApiKey):
+            return True
+        if request.user is None or not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        if not request.user.is_staff:
+            raise exceptions.PermissionDenied("The catalog is for partners and staff.")
+        return True
+
+
+class CatalogView(APIView):
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsPartnerOrStaff]
+
+    @extend_schema(
+        summary="Triggers and actions of every provider",
+        description="Every event the portal can react to and every operation each connector "
+        "can perform, with the scopes and fields involved. Any valid API key may read it.",
+        responses={200: OpenApiTypes.OBJECT},
     )
+    def get(self, request: Request) -> Response:
+        return Response(catalog())
 
 
-@require_GET
-def catalog_view(request: HttpRequest) -> JsonResponse:
-    if not request.user.is_authenticated:
-        return _error(401, "not_authenticated", "Sign in to the admin (staff) to read the catalog.")
-    if not request.user.is_staff:
-        return _error(403, "permission_denied", "The catalog is for staff.")
-    return JsonResponse(catalog())
+catalog_view = CatalogView.as_view()

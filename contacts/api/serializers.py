@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Task
 from contacts.normalize import normalize_email, normalize_phone
 from contacts.services import writable_fields
+from contacts.sync_state import sync_states_for
 
 MAX_BULK_ITEMS = 1000
 
@@ -173,20 +175,57 @@ class BulkContactsInput(serializers.Serializer):
 # --- Output ---------------------------------------------------------------------------------
 
 
+class SyncStateOutput(serializers.Serializer):
+    connection = serializers.CharField(help_text="The connection's slug.")
+    provider = serializers.CharField()
+    remote_id = serializers.CharField(help_text="The object's id there; empty until created.")
+    status = serializers.CharField(
+        help_text="The newest push's status (pending, in_flight, retrying, done, failed, dead), "
+        "or `linked` for an object that came from that system."
+    )
+    last_error = serializers.CharField()
+    synced_at = serializers.DateTimeField(allow_null=True)
+
+
+class MirrorListOutput(serializers.ListSerializer):
+    """Loads the sync state of a whole page in a few queries instead of per object."""
+
+    def to_representation(self, data):
+        objects = list(data.all() if hasattr(data, "all") else data)
+        self.child.sync_states = sync_states_for(objects)
+        return super().to_representation(objects)
+
+
 class MirrorOutput(serializers.ModelSerializer):
-    """What every mirror object shows. Per-connection sync state (remote id, status, last error)
-    belongs here, once for all types, when the sync layer exists."""
+    """What every mirror object shows, including where it stands in each connected system."""
 
     serializer_related_field = PublicIdField
     id = serializers.CharField(source="public_id", read_only=True)
     workspace = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    sync = serializers.SerializerMethodField()
 
-    COMMON = ("id", "workspace", "version", "created_at", "updated_at", "deleted_at")
+    COMMON = ("id", "workspace", "version", "created_at", "updated_at", "deleted_at", "sync")
+
+    @extend_schema_field(SyncStateOutput(many=True))
+    def get_sync(self, obj: MirrorModel) -> list[dict]:
+        states = getattr(self, "sync_states", None)
+        if states is None:
+            states = sync_states_for([obj])
+        return SyncStateOutput(states.get(obj.pk, []), many=True).data
 
 
 def _output_meta(model: type[MirrorModel]) -> type:
     names = (*MirrorOutput.COMMON, *writable_fields(model))
-    return type("Meta", (), {"model": model, "fields": names, "read_only_fields": names})
+    return type(
+        "Meta",
+        (),
+        {
+            "model": model,
+            "fields": names,
+            "read_only_fields": names,
+            "list_serializer_class": MirrorListOutput,
+        },
+    )
 
 
 class UserOutput(MirrorOutput):

@@ -55,7 +55,7 @@ def test_env_file_is_written_once_with_fresh_secrets(tmp_path):
     target = tmp_path / ".env"
     assert write_env_file(target) is True
     content = target.read_text()
-    assert "SECRET_KEY=" in content and "FERNET_KEYS=" in content
+    assert all(f"\n{name}=" in content for name in ("SECRET_KEY", "FERNET_KEYS", "API_KEY_PEPPER"))
     assert target.stat().st_mode & 0o077 == 0, "only the owner may read the secrets"
     assert write_env_file(target) is False
     assert target.read_text() == content

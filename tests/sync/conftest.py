@@ -2,6 +2,7 @@ import pytest
 import responses
 
 from sync import tasks
+from tests.api_fixtures import api, api_key, make_key  # noqa: F401
 from tests.sync.highlevel_spec import assert_valid_crm_request
 
 

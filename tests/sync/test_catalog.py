@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from sync.catalog import catalog
 from sync.connectors import CONNECTORS
+from tests.api_fixtures import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -49,17 +50,24 @@ def test_rest_actions_are_what_the_presets_configure_and_webhooks_deliver_events
     assert "deliver note.deleted" in names(hooks) and len(hooks) == 15
 
 
-def test_catalog_json_requires_a_staff_session(client, admin_client, django_user_model):
+def test_catalog_json_is_for_partner_keys_and_staff(
+    client, admin_client, django_user_model, make_key
+):
     url = "/api/v1/catalog/"
     assert reverse("sync:catalog") == url
     response = client.get(url)
-    assert response.status_code == 401 and response.json()["error"]["code"] == "not_authenticated"
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthenticated"
     user = django_user_model.objects.create_user("partner", password="pw-12345678")
     client.force_login(user)
     assert client.get(url).status_code == 403
     response = admin_client.get(url)
     assert response.status_code == 200 and response.json() == catalog()
     assert admin_client.post(url).status_code == 405
+    _key, token = make_key(scopes=["contacts.readonly"])
+    partner = client_for(token)
+    assert partner.get(url).status_code == 200
+    assert partner.get(url).json() == catalog()
+    assert client_for(token + "x").get(url).status_code == 401
 
 
 def test_catalog_admin_page_is_linked_from_the_index(admin_client):

@@ -755,10 +755,11 @@ def test_management_command_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
         resp = requests.get(
             f"{base}/contacts/?locationId={LOC}",
             headers={"Authorization": f"Bearer {TOKEN}", "Version": "2021-07-28"},
-            timeout=5,
+            timeout=30,
         )
         assert len(resp.json()["contacts"]) == 2 and pub.exists()
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=10)
-    assert proc.returncode == 0 and "stopped" in out
+        # Generous bounds: a loaded CI machine may take a while to start and stop Django.
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "stopped" in out, err

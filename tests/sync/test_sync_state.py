@@ -1,0 +1,75 @@
+"""The partner API shows where each object stands in every connected system."""
+
+import pytest
+
+from sync.models import Link
+from sync.push import drain
+from tests.factories import ContactFactory
+from tests.sync.factories import CRM_BASE_URL as CRM
+from tests.sync.factories import ConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def conn(workspace):
+    return ConnectionFactory(workspace=workspace, slug="crm")
+
+
+def _sync_of(api, contact) -> list[dict]:
+    response = api.get(f"/api/v1/contacts/{contact.public_id}/")
+    assert response.status_code == 200
+    return response.json()["sync"]
+
+
+def test_pending_then_done_with_the_remote_id(api, conn, workspace, crm):
+    contact = ContactFactory(workspace=workspace, email="ada@example.com")
+    [pending] = _sync_of(api, contact)
+    assert pending["connection"] == "crm" and pending["provider"] == "highlevel"
+    assert pending["status"] == "pending" and pending["remote_id"] == ""
+    crm.post(CRM + "/contacts/", json={"contact": {"id": "R1"}}, status=201)
+    drain()
+    [done] = _sync_of(api, contact)
+    assert done["status"] == "done" and done["remote_id"] == "R1" and done["synced_at"]
+
+
+def test_a_failed_push_shows_its_reason(api, conn, workspace, crm):
+    crm.post(CRM + "/contacts/", status=422, json={"message": ["email must be an email"]})
+    contact = ContactFactory(workspace=workspace, email="ada@example.com")
+    drain()
+    [failed] = _sync_of(api, contact)
+    assert failed["status"] == "failed"
+    assert "email must be an email" in failed["last_error"]
+
+
+def test_an_object_that_came_from_a_system_is_linked(api, conn, workspace):
+    contact = ContactFactory(workspace=workspace)
+    conn.outbound_changes.all().delete()
+    Link.objects.create(
+        connection=conn, object_type="contact", object_id=contact.pk, remote_id="FromCRM"
+    )
+    [linked] = _sync_of(api, contact)
+    assert linked == {
+        "connection": "crm",
+        "provider": "highlevel",
+        "remote_id": "FromCRM",
+        "status": "linked",
+        "last_error": "",
+        "synced_at": None,
+    }
+
+
+def test_objects_without_connections_show_an_empty_list(api, workspace):
+    assert _sync_of(api, ContactFactory(workspace=workspace)) == []
+
+
+def test_list_loads_sync_state_in_constant_queries(
+    api, conn, workspace, django_assert_max_num_queries
+):
+    ContactFactory.create_batch(2, workspace=workspace)
+    with django_assert_max_num_queries(20) as few:
+        api.get("/api/v1/contacts/")
+    ContactFactory.create_batch(25, workspace=workspace)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = api.get("/api/v1/contacts/")
+    assert all(item["sync"][0]["status"] == "pending" for item in response.json()["results"])
