@@ -10,6 +10,7 @@ from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Ta
 from contacts.normalize import normalize_phone
 from contacts.services import mirror_create, mirror_delete, mirror_update, writable_fields
 from portal.admin import operator
+from portal.pagination import EstimatedCountPaginator
 
 SYSTEM_READONLY = (
     "public_id",
@@ -52,6 +53,7 @@ class MirrorAdmin(admin.ModelAdmin):
     form = MirrorForm
     list_select_related = ("workspace",)
     show_full_result_count = False  # no second full-table count on every page
+    paginator = EstimatedCountPaginator
     list_per_page = 50
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 

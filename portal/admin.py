@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from portal.actors import Actor
 from portal.audit import field_changes, record_change
 from portal.models import AuditAction, AuditEntry, Workspace
+from portal.pagination import EstimatedCountPaginator
 
 admin.site.site_header = "CRM Sync Portal"
 admin.site.site_title = "CRM Sync Portal"
@@ -84,6 +85,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
     search_fields = ("=object_id", "object_repr", "actor_label", "=request_id")
     list_select_related = ("workspace",)
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     readonly_fields = [f.name for f in AuditEntry._meta.fields if f.name != "changes"] + [
         "changes_table"
     ]

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from portal.views import healthz
 
@@ -7,4 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("", include("sync.urls")),
+    # The portal has no public site: its front door is the operator console.
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

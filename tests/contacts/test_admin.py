@@ -135,3 +135,16 @@ def test_audit_trail_is_read_only(admin_client, workspace, actor):
     delete_url = reverse("admin:portal_auditentry_delete", args=[entry.pk])
     assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_contact_changelist_query_count_does_not_grow_with_rows(
+    admin_client, workspace, django_assert_max_num_queries
+):
+    ContactFactory.create_batch(3, workspace=workspace)
+    url = reverse("admin:contacts_contact_changelist")
+    admin_client.get(url)  # warm the session and content-type caches
+    with django_assert_max_num_queries(12) as small:
+        admin_client.get(url)
+    ContactFactory.create_batch(30, workspace=workspace)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        admin_client.get(url)

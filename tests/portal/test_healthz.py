@@ -44,3 +44,9 @@ def test_healthz_reports_a_database_failure(client, monkeypatch):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert "connection refused" in response.json()["checks"]["database"]["error"]
+
+
+def test_front_door_leads_to_the_console(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
