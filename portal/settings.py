@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "portal",
     "contacts",
     "sync",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -146,6 +147,21 @@ SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)
 SYNC_SWEEP_MINUTES = env.int("SYNC_SWEEP_MINUTES", default=1)
 # The longest a push waits for the rate limiter before it is rescheduled instead.
 SYNC_RATE_LIMIT_WAIT_SECONDS = env.float("SYNC_RATE_LIMIT_WAIT_SECONDS", default=15.0)
+
+# --- Operations (see README: Operations) ----------------------------------------------------
+# Daily reconcile queues repairs (False: report only). Logs older than PRUNE_LOGS_DAYS go daily.
+RECONCILE_REPAIR = env.bool("RECONCILE_REPAIR", default=True)
+PRUNE_LOGS_DAYS = env.int("PRUNE_LOGS_DAYS", default=90)
+# Every ALERT_CHECK_MINUTES the admins (active superusers with an e-mail, and ADMINS) are
+# e-mailed about a connection whose error share over the last ALERT_WINDOW_MINUTES (at least
+# ALERT_MIN_ATTEMPTS calls) reaches ALERT_ERROR_RATE, or whose dead letters reach
+# ALERT_DEAD_LETTERS; the same alert is not repeated within ALERT_REPEAT_MINUTES.
+ALERT_CHECK_MINUTES = env.int("ALERT_CHECK_MINUTES", default=5)
+ALERT_WINDOW_MINUTES = env.int("ALERT_WINDOW_MINUTES", default=15)
+ALERT_ERROR_RATE = env.float("ALERT_ERROR_RATE", default=0.5)
+ALERT_MIN_ATTEMPTS = env.int("ALERT_MIN_ATTEMPTS", default=10)
+ALERT_DEAD_LETTERS = env.int("ALERT_DEAD_LETTERS", default=10)
+ALERT_REPEAT_MINUTES = env.int("ALERT_REPEAT_MINUTES", default=60)
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 
