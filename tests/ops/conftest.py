@@ -1,5 +1,6 @@
 """The sandbox CRM in-process (the CRM's real contract) and a connection to it."""
 
+import logging
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from tests.sync.factories import ConnectionFactory
 
 @pytest.fixture
 def crm(tmp_path, workspace):
+    logging.getLogger("sandbox_crm").setLevel(logging.WARNING)  # one line per request otherwise
     sandbox = SandboxCRM(
         str(tmp_path / "crm.sqlite3"), location_id=workspace.location_id, rate_limit=0
     )
