@@ -29,8 +29,8 @@ from contacts import services
 from contacts.models import Contact, MirrorModel
 from contacts.normalize import email_key, normalize_email, normalize_phone
 from portal.actors import Actor
-from sync.mapping import MappingError, from_remote
-from sync.models import Connection, Link
+from sync.mapping import MappingError, from_remote, mappings_for
+from sync.models import Connection, FieldMapping, Link
 from sync.objects import mirror_model
 
 MAX_ERRORS = 50
@@ -97,7 +97,7 @@ class Ingestor:
             return tally
         parents = parents or {}
         items = [item for item in items if _remote_id(item)]
-        linked = self._linked(object_type, items)
+        linked = self.linked(object_type, items)
         by_email = self._unlinked_contacts(items, linked) if object_type == "contact" else {}
         new_links: list[Link] = []
         for item in items:
@@ -131,7 +131,7 @@ class Ingestor:
         contact: Contact | None,
     ) -> MirrorModel | bool:
         """The new mirror row, or whether an existing one changed."""
-        values = from_remote(item, object_type, self.connection, instance)
+        values = full_values(item, object_type, self.connection, instance)
         if contact is not None:
             values["contact"] = contact
         when = remote_updated_at(item)
@@ -150,7 +150,7 @@ class Ingestor:
         )
         return changed
 
-    def _linked(self, object_type: str, items: list[dict[str, Any]]) -> dict[str, MirrorModel]:
+    def linked(self, object_type: str, items: list[dict[str, Any]]) -> dict[str, MirrorModel]:
         remote_ids = [_remote_id(item) for item in items]
         object_ids = dict(
             Link.objects.filter(
@@ -190,6 +190,32 @@ class Ingestor:
 
 
 # --- comparing by content ---------------------------------------------------------------------
+
+
+def full_values(
+    item: dict[str, Any],
+    object_type: str,
+    connection: Connection,
+    instance: MirrorModel | None = None,
+) -> dict[str, Any]:
+    """`from_remote` for a complete record (a listing, not a partial webhook): every mapped
+    field the remote left out is empty, so a value cleared remotely is cleared here too."""
+    values = from_remote(item, object_type, connection, instance)
+    model = mirror_model(object_type)
+    for spec in mappings_for(connection, object_type):
+        if not spec.inbound or spec.transform == FieldMapping.Transform.CONSTANT:
+            continue
+        for name in spec.mirror_field.split(","):
+            name = name.strip()
+            if name and "." not in name and name not in values and name != "custom_fields":
+                values[name] = _empty(model._meta.get_field(name))
+    return values
+
+
+def _empty(field_: models.Field) -> Any:
+    if field_.null:
+        return None
+    return field_.get_default()
 
 
 def comparable_values(model: type[MirrorModel], values: dict[str, Any]) -> dict[str, Any]:
