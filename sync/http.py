@@ -28,7 +28,7 @@ import requests
 
 from portal.audit import MASK, is_secret_field
 from sync.models import Connection, DeliveryAttempt, OutboundChange
-from sync.ratelimit import RateLimited, limiter_for
+from sync.ratelimit import RateLimited, limiter_for, seconds_to_next_utc_day
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +196,8 @@ class HttpClient:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if response.status == 429:
             limiter.pause(retry_after or float(self.connection.rate_limit_interval_seconds))
+        elif response.headers.get("X-RateLimit-Daily-Remaining") == "0":
+            limiter.pause(seconds_to_next_utc_day(time.time()))
         elif response.headers.get("X-RateLimit-Remaining") == "0":
             interval_ms = response.headers.get("X-RateLimit-Interval-Milliseconds")
             limiter.pause(float(interval_ms) / 1000 if interval_ms else retry_after or 1.0)

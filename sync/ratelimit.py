@@ -33,7 +33,7 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-def _seconds_to_next_utc_day(now: float) -> float:
+def seconds_to_next_utc_day(now: float) -> float:
     today = datetime.datetime.fromtimestamp(now, tz=datetime.UTC).date()
     midnight = datetime.datetime.combine(
         today + datetime.timedelta(days=1), datetime.time(), tzinfo=datetime.UTC
@@ -89,7 +89,7 @@ class DatabaseLimiter(Limiter):
         if bucket.paused_until > now:
             return bucket.paused_until - now
         if bucket.day_count >= self.daily:
-            return _seconds_to_next_utc_day(now)
+            return seconds_to_next_utc_day(now)
         if len(bucket.hits) >= self.limit:
             return max(bucket.hits[-self.limit] + self.interval - now, 0.001)
         bucket.hits.append(now)
@@ -159,7 +159,7 @@ class RedisLimiter(Limiter):
             uuid.uuid4().hex,
         )
         if int(result) < 0:
-            return _seconds_to_next_utc_day(time.time())
+            return seconds_to_next_utc_day(time.time())
         return int(result) / 1000
 
     def pause(self, seconds: float) -> None:

@@ -86,6 +86,13 @@ def test_rate_limit_headers_pause_when_nothing_remains(client):
 
 
 @responses.activate
+def test_daily_quota_header_pauses_until_the_next_utc_day(client):
+    responses.get(URL, json={}, headers={"X-RateLimit-Daily-Remaining": "0"})
+    client.request("GET", "/contacts/abc")
+    assert 0 < limiter_for(client.connection).try_acquire() <= 86400
+
+
+@responses.activate
 def test_redirects_are_not_followed(client):
     responses.get(URL, status=302, headers={"Location": "http://169.254.169.254/"})
     with pytest.raises(RemoteError, match="redirects are not followed") as exc:

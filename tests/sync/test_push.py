@@ -219,6 +219,15 @@ def test_a_row_whose_worker_died_is_pushed_after_its_lease_expires(crm, conn, wo
     assert len(crm.calls) == 1
 
 
+def test_a_row_never_handed_to_the_queue_is_enqueued_by_the_sweeper(conn, workspace, enqueued):
+    ContactFactory(workspace=workspace)  # on_commit never ran: as if the process died
+    row = only_row()
+    assert row.enqueued_at is None and enqueued == []
+    assert sweep()["enqueued"] == 1
+    assert enqueued == [("sync.tasks.push_change", row.pk)]
+    assert sweep()["enqueued"] == 0  # queued recently: not again
+
+
 def test_a_push_that_kills_its_worker_every_time_goes_dead(conn, workspace, settings, caplog):
     settings.SYNC_MAX_ATTEMPTS = 4
     ContactFactory(workspace=workspace)
