@@ -162,6 +162,15 @@ ALERT_ERROR_RATE = env.float("ALERT_ERROR_RATE", default=0.5)
 ALERT_MIN_ATTEMPTS = env.int("ALERT_MIN_ATTEMPTS", default=10)
 ALERT_DEAD_LETTERS = env.int("ALERT_DEAD_LETTERS", default=10)
 ALERT_REPEAT_MINUTES = env.int("ALERT_REPEAT_MINUTES", default=60)
+# Alert mail: printed to the console in development; SMTP (EMAIL_HOST, ...) in production.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends."
+    + ("console.EmailBackend" if DEBUG else "smtp.EmailBackend"),
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 

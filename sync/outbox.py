@@ -40,7 +40,6 @@ def outbound_suppressed() -> Iterator[None]:
         _suppressed.reset(token)
 
 
-
 def target_connections(
     workspace_id: int, object_type: str, origin_connection_id: int | None
 ) -> list[Connection]:
