@@ -9,11 +9,13 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import requests
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from contacts.models import Contact
 from contacts.services import contact_create, task_create
@@ -54,8 +56,6 @@ class Command(BaseCommand):
                 str(crm_port),
                 "--db",
                 str(state / "crm.sqlite3"),
-                "--webhook-url",
-                webhook_url,
                 "--public-key-out",
                 str(key_file),
             ]
@@ -63,6 +63,11 @@ class Command(BaseCommand):
         try:
             self._wait_for(crm_url, crm)
             self._seed_crm(crm_url)
+            # Webhooks only from now on: the seed records arrive by backfill, and nothing is
+            # sent to a portal that is not listening yet.
+            requests.post(
+                f"{crm_url}/_sandbox/config", json={"webhook_url": webhook_url}, timeout=10
+            ).raise_for_status()
             self._connect_and_backfill(crm_url)
             self._seed_portal()
             call_command("setup_schedules", stdout=open(os.devnull, "w"))  # noqa: SIM115
@@ -149,7 +154,11 @@ class Command(BaseCommand):
             task_create(
                 workspace=workspace,
                 actor=actor,
-                data={"contact": contact, "title": "Welcome call (made in the portal)"},
+                data={
+                    "contact": contact,
+                    "title": "Welcome call (made in the portal)",
+                    "due_date": timezone.now() + timedelta(days=2),
+                },
             )
 
 
