@@ -20,6 +20,10 @@ class Series:
     colour: str = ""
 
 
+def _n(value: float) -> str:
+    return f"{value:.1f}"
+
+
 def _nice_max(value: int) -> int:
     """A round axis maximum ≥ value (1, 2 or 5 times a power of ten)."""
     if value <= 0:
@@ -51,25 +55,24 @@ def bar_chart(series: list[Series], labels: list[str], title: str) -> SafeString
             colour = s.colour or PALETTE[index % len(PALETTE)]
             rects.append(
                 (
-                    LEFT + i * bar_w + 1,
-                    y,
-                    max(bar_w - 2, 1),
-                    h,
+                    _n(LEFT + i * bar_w + 1),
+                    _n(y),
+                    _n(max(bar_w - 2, 1)),
+                    _n(h),
                     colour,
                     f"{labels[i]} {s.name}: {value}",
                 )
             )
     bars = format_html_join(
         "",
-        '<rect class="bar" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}">'
-        "<title>{}</title></rect>",
+        '<rect class="bar" x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
         rects,
     )
     ticks = format_html_join(
         "",
-        '<text x="{:.1f}" y="{}" font-size="9" text-anchor="middle" fill="#666">{}</text>',
+        '<text x="{}" y="{}" font-size="9" text-anchor="middle" fill="#666">{}</text>',
         (
-            (LEFT + i * bar_w + bar_w / 2, HEIGHT - 6, label)
+            (_n(LEFT + i * bar_w + bar_w / 2), HEIGHT - 6, label)
             for i, label in enumerate(labels)
             if i % 3 == 0
         ),
