@@ -30,8 +30,10 @@ def _seed(workspace):
     for outcome in ("ok", "ok", "permanent"):
         DeliveryAttempt.objects.create(connection=crm, method="POST", path="/contacts/",
                                        outcome=outcome)  # fmt: skip
-    InboundEvent.objects.create(source="highlevel", source_key="highlevel", connection=crm,
-                                event_type="ContactCreate", webhook_id=f"w{crm.pk}", body="{}")  # fmt: skip
+    InboundEvent.objects.create(
+        source="highlevel", source_key="highlevel", connection=crm,
+        event_type="ContactCreate", webhook_id=f"w{crm.pk}", body="{}",
+    )  # fmt: skip
     return crm
 
 
