@@ -179,10 +179,7 @@ class DeliveryAttemptInline(admin.TabularInline):
               "request_excerpt", "response_excerpt")  # fmt: skip
     readonly_fields = fields
     extra = 0
-    ordering = ("-created_at", "-id")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request)[:50]  # a row retried for days: the latest 50
+    ordering = ("-created_at", "-id")  # bounded: a row is tried at most SYNC_MAX_ATTEMPTS times
 
     can_delete = False
     show_change_link = True

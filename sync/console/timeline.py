@@ -145,7 +145,7 @@ def _last_origin(obj: MirrorModel) -> str:
     return latest[1] if latest and latest[0] == ActorKind.CONNECTION else ""
 
 
-def _verdict(connection, object_type, values, latest, origin) -> tuple[str, str]:
+def _verdict(connection, object_type, values, latest, failure, origin) -> tuple[str, str]:
     if not connection.active:
         return "excluded", "the connection is inactive"
     if not connection.sends(object_type):
@@ -161,15 +161,21 @@ def _verdict(connection, object_type, values, latest, origin) -> tuple[str, str]
         return "sent", f"last push done {latest.completed_at:%Y-%m-%d %H:%M:%S}"
     if latest.status in ("failed", "dead"):
         return "failed", latest.last_error or latest.get_status_display()
-    return "pending", f"{latest.get_status_display()}: {latest.last_error or 'waiting'}"
+    waiting = f"{latest.get_status_display()}: {latest.last_error or 'waiting'}"
+    if failure is not None and failure.pk != latest.pk:
+        waiting += f" (an earlier push failed: {failure.last_error})"
+    return "pending", waiting
 
 
 def routes(obj: MirrorModel, changes: list[OutboundChange], links: list[Link]) -> list[Route]:
     object_type, values, origin = object_type_of(obj), record_values(obj), _last_origin(obj)
     latest: dict[int, OutboundChange] = {}
+    failures: dict[int, OutboundChange] = {}
     for change in changes:  # newest first
         if change.operation == "sync" and change.status != "coalesced":
             latest.setdefault(change.connection_id, change)
+        if change.status in ("failed", "dead"):
+            failures.setdefault(change.connection_id, change)
     remote = {link.connection_id: link.remote_id for link in links}
     connections = (
         Connection.objects.live().filter(workspace_id=obj.workspace_id)
@@ -178,7 +184,8 @@ def routes(obj: MirrorModel, changes: list[OutboundChange], links: list[Link]) -
     result = []
     for connection in connections:
         change = latest.get(connection.pk)
-        verdict, reason = _verdict(connection, object_type, values, change, origin)
+        failure = failures.get(connection.pk)
+        verdict, reason = _verdict(connection, object_type, values, change, failure, origin)
         result.append(Route(connection, verdict, reason, remote.get(connection.pk, ""),
                             _admin_url(change) if change else ""))  # fmt: skip
     return result

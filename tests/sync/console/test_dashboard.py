@@ -18,22 +18,29 @@ OLD_KEY = "b2xkLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmNkZWZnaGk="
 
 
 def _seed(workspace):
-    crm = ConnectionFactory(workspace=workspace, name="Main CRM", health="failing",
-                            last_error="HTTP 500 from CRM")  # fmt: skip
+    crm = ConnectionFactory(
+        workspace=workspace, name="Main CRM", health="failing", last_error="HTTP 500 from CRM"
+    )
     contact = ContactFactory(workspace=workspace)
     OutboundChange.objects.filter(connection=crm).update(
         created_at=timezone.now() - timedelta(minutes=5)
     )
     for status in (ChangeStatus.DEAD, ChangeStatus.DEAD, ChangeStatus.FAILED):
-        OutboundChange.objects.create(connection=crm, object_type="contact",
-                                      object_id=contact.pk, status=status)  # fmt: skip
+        OutboundChange.objects.create(
+            connection=crm, object_type="contact", object_id=contact.pk, status=status
+        )
     for outcome in ("ok", "ok", "permanent"):
-        DeliveryAttempt.objects.create(connection=crm, method="POST", path="/contacts/",
-                                       outcome=outcome)  # fmt: skip
+        DeliveryAttempt.objects.create(
+            connection=crm, method="POST", path="/contacts/", outcome=outcome
+        )
     InboundEvent.objects.create(
-        source="highlevel", source_key="highlevel", connection=crm,
-        event_type="ContactCreate", webhook_id=f"w{crm.pk}", body="{}",
-    )  # fmt: skip
+        source="highlevel",
+        source_key="highlevel",
+        connection=crm,
+        event_type="ContactCreate",
+        webhook_id=f"w{crm.pk}",
+        body="{}",
+    )
     return crm
 
 
