@@ -13,6 +13,7 @@ from portal.csv_export import CsvExportMixin
 from portal.pagination import EstimatedCountPaginator
 from sync.admin_partners import check_partner_url, rotate_webhook_secret
 from sync.connectors import connector_for
+from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
 from sync.console.preview import preview_view
 from sync.console.views import replay_view, timeline_view
 from sync.http import RemoteError
@@ -142,30 +143,30 @@ class PreviewLinkMixin:
 
 
 @admin.register(FieldMapping)
-class FieldMappingAdmin(PreviewLinkMixin, AuditedModelAdmin):
+class FieldMappingAdmin(WithoutCredentialsMixin, PreviewLinkMixin, AuditedModelAdmin):
     list_display = ("connection", "object_type", "mirror_field", "remote_path", "direction",
                     "transform", "position", "preview_link")  # fmt: skip
     readonly_fields = ("preview_link",)
-    list_filter = ("object_type", "direction", "transform", "connection")
+    list_filter = ("object_type", "direction", "transform", ("connection", ConnectionFilter))
     list_select_related = ("connection",)
     show_full_result_count = False
 
 
 @admin.register(Rule)
-class RuleAdmin(PreviewLinkMixin, AuditedModelAdmin):
+class RuleAdmin(WithoutCredentialsMixin, PreviewLinkMixin, AuditedModelAdmin):
     form = RuleForm
     list_display = ("name", "connection", "object_type", "kind", "action", "active",
                     "preview_link")  # fmt: skip
     readonly_fields = ("preview_link",)
-    list_filter = ("kind", "object_type", "active", "connection")
+    list_filter = ("kind", "object_type", "active", ("connection", ConnectionFilter))
     list_select_related = ("connection",)
     show_full_result_count = False
 
 
 @admin.register(Link)
-class LinkAdmin(admin.ModelAdmin):
+class LinkAdmin(WithoutCredentialsMixin, admin.ModelAdmin):
     list_display = ("object_type", "object_id", "remote_id", "connection", "last_pushed_at")
-    list_filter = ("object_type", "connection")
+    list_filter = ("object_type", ("connection", ConnectionFilter))
     search_fields = ("=remote_id", "=object_id")
     list_select_related = ("connection",)
     show_full_result_count = False
@@ -189,10 +190,10 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(OutboundChange)
-class OutboundChangeAdmin(admin.ModelAdmin):
+class OutboundChangeAdmin(WithoutCredentialsMixin, admin.ModelAdmin):
     list_display = ("id", "object_type", "object_id", "connection", "operation", "status",
                     "attempts", "available_at", "last_status_code", "created_at")  # fmt: skip
-    list_filter = ("status", "connection", "object_type", "operation",
+    list_filter = ("status", ("connection", ConnectionFilter), "object_type", "operation",
                    ("created_at", admin.DateFieldListFilter))  # fmt: skip
     search_fields = ("=object_id", "=id", "=request_id")
     list_select_related = ("connection",)
@@ -255,10 +256,15 @@ class MethodFilter(admin.SimpleListFilter):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(CsvExportMixin, admin.ModelAdmin):
+class DeliveryAttemptAdmin(WithoutCredentialsMixin, CsvExportMixin, admin.ModelAdmin):
     list_display = ("created_at", "connection", "method", "path", "status_code", "outcome",
                     "duration_ms", "change_link")  # fmt: skip
-    list_filter = ("outcome", "connection", MethodFilter, ("created_at", admin.DateFieldListFilter))
+    list_filter = (
+        "outcome",
+        ("connection", ConnectionFilter),
+        MethodFilter,
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("=change__id",)
     list_select_related = ("connection",)
     show_full_result_count = False

@@ -63,6 +63,7 @@ def _changes(obj: MirrorModel) -> list[OutboundChange]:
     return list(
         OutboundChange.objects.filter(object_type=object_type_of(obj), object_id=obj.pk)
         .select_related("connection")
+        .defer("connection__credentials")
         .order_by("-id")[:TIMELINE_LIMIT]
     )
 
@@ -82,6 +83,7 @@ def delivery_entries(changes: list[OutboundChange]) -> list[Entry]:
     attempts = (
         DeliveryAttempt.objects.filter(change__in=[c.pk for c in changes])
         .select_related("connection")
+        .defer("connection__credentials")
         .order_by("-created_at", "-id")[:TIMELINE_LIMIT]
     )
     return [
@@ -102,6 +104,7 @@ def inbound_entries(obj: MirrorModel, links: list[Link]) -> list[Entry]:
     events = (
         InboundEvent.objects.filter(object_type=object_type_of(obj), remote_id__in=remote_ids)
         .select_related("connection")
+        .defer("connection__credentials")
         .order_by("-received_at", "-id")[:TIMELINE_LIMIT]
     )
     return [
@@ -158,7 +161,8 @@ def _verdict(connection, object_type, values, latest, failure, origin) -> tuple[
             return "not sent", "the change came from this connection (never sent back)"
         return "not sent", "no change queued for it yet"
     if latest.status == "done":
-        return "sent", f"last push done {latest.completed_at:%Y-%m-%d %H:%M:%S}"
+        finished = latest.completed_at or latest.updated_at
+        return "sent", f"last push done {finished:%Y-%m-%d %H:%M:%S}"
     if latest.status in ("failed", "dead"):
         return "failed", latest.last_error or latest.get_status_display()
     waiting = f"{latest.get_status_display()}: {latest.last_error or 'waiting'}"

@@ -9,6 +9,7 @@ from django.utils.html import format_html
 
 from portal.csv_export import CsvExportMixin
 from portal.pagination import EstimatedCountPaginator
+from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
 from sync.models import InboundEvent
 from sync.webhooks import highlevel_events, partner_events
 from sync.webhooks.processing import reprocess
@@ -29,11 +30,17 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(CsvExportMixin, admin.ModelAdmin):
+class InboundEventAdmin(WithoutCredentialsMixin, CsvExportMixin, admin.ModelAdmin):
     list_display = ("received_at", "event_type", "status", "connection", "object_type",
                     "remote_id", "result", "attempts")  # fmt: skip
     # No date_hierarchy: its year/month links need a DISTINCT over every row.
-    list_filter = ("status", "source", EventTypeFilter, "connection", "received_at")
+    list_filter = (
+        "status",
+        "source",
+        EventTypeFilter,
+        ("connection", ConnectionFilter),
+        "received_at",
+    )
     search_fields = ("=webhook_id", "=remote_id", "=routing_key")
     list_select_related = ("connection",)
     show_full_result_count = False

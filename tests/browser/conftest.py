@@ -5,17 +5,23 @@ Playwright's sync API runs an event loop in the test thread, so Django's async-s
 must be told that the ORM calls made by the test itself are fine.
 """
 
-import os
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "browser-test-password"
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _allow_orm_beside_playwright():
+    # Set for this package only (before any database fixture, unset after its last test): a
+    # leaked variable would reach other tests' subprocesses, and `check --deploy` refuses it.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
 
 
 @pytest.fixture(scope="session")
