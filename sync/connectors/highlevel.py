@@ -8,7 +8,7 @@ from django.core.cache import cache
 
 from contacts.models import MirrorModel
 from sync.connectors.base import Connector, Page, TestResult, checked_url
-from sync.connectors.highlevel_fields import DEFAULT_MAPPINGS
+from sync.connectors.highlevel_fields import DEFAULT_MAPPINGS, clear_value
 from sync.connectors.highlevel_lookup import find_created
 from sync.connectors.highlevel_oauth import access_token, refresh_tokens
 from sync.http import RemoteError
@@ -122,6 +122,9 @@ class HighLevelConnector(Connector):
     def find_remote(self, object_type: str, payload: dict, obj: MirrorModel) -> str | None:
         """Every object type: list what the CRM holds and match what we sent (lookup module)."""
         return find_created(self, object_type, payload, obj)
+
+    def clear_value(self, object_type: str, remote_path: str) -> Any:
+        return clear_value(object_type, remote_path)
 
     def run_action(self, action: dict[str, Any], obj: MirrorModel, remote_id: str) -> None:
         if action.get("type") != "add_to_workflow":
