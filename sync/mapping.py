@@ -91,7 +91,7 @@ def cleared_fields(
             continue  # constants never empty; a whole custom-field list has no per-key "before"
         if not changed & _mirror_names(spec):
             continue
-        if _outbound_value(obj, spec, connection) not in (None, ""):
+        if not _is_cleared(obj, spec, connection):
             continue
         value = clear_value(spec.remote_path)
         if REMOTE_CUSTOM_MARK in spec.remote_path:
@@ -100,6 +100,13 @@ def cleared_fields(
         else:
             _set_path(cleared, spec.remote_path, value)
     return cleared
+
+
+def _is_cleared(obj: MirrorModel, spec: FieldSpec, connection: Connection) -> bool:
+    if spec.transform == REFERENCE:
+        # A related record not linked to this remote yet is a value we cannot send, not "none".
+        return getattr(obj, spec.mirror_field) is None
+    return _outbound_value(obj, spec, connection) in (None, "")
 
 
 def _mirror_names(spec: FieldSpec) -> set[str]:

@@ -128,9 +128,12 @@ class Connector:
         payload = to_remote(obj, self.connection)
         digest = payload_hash(payload)
         if link and link.remote_id:
-            if link.last_pushed_hash == digest:
+            body = self.update_payload(obj, payload)
+            # A clear is sent even when the state looks unchanged: an empty value we could not
+            # send before (e.g. a user not linked yet) left the remote's old one in place.
+            if link.last_pushed_hash == digest and body == payload:
                 return "unchanged"
-            self.update_remote(object_type, link.remote_id, self.update_payload(obj, payload), obj)
+            self.update_remote(object_type, link.remote_id, body, obj)
             self._pushed(link, digest)
             return "updated"
         return self._push_create(object_type, obj, payload, digest, link)

@@ -9,7 +9,7 @@ import pytest
 from contacts.services import contact_update, task_update
 from sync.models import ChangeStatus, Link, OutboundChange
 from sync.push import drain
-from tests.factories import ContactFactory, TaskFactory
+from tests.factories import ContactFactory, CrmUserFactory, TaskFactory
 from tests.sync.factories import CRM_BASE_URL as CRM
 from tests.sync.factories import ConnectionFactory
 
@@ -93,3 +93,24 @@ def test_an_unchanged_state_still_sends_nothing(crm, pushed, actor):
     contact_update(pushed, actor=actor, data={"external_id": "not-mapped"})
     drain()
     assert sent(crm, "PUT") == []
+
+
+def test_an_unassigned_contact_is_unassigned_but_an_unlinked_user_is_no_clear(
+    crm, conn, workspace, actor
+):
+    linked, unlinked = CrmUserFactory(workspace=workspace), CrmUserFactory(workspace=workspace)
+    Link.objects.create(connection=conn, object_type="user", object_id=linked.pk, remote_id="U1")
+    contact = ContactFactory(workspace=workspace, assigned_user=linked)
+    Link.objects.create(
+        connection=conn, object_type="contact", object_id=contact.pk, remote_id="C1"
+    )
+    OutboundChange.objects.all().delete()
+    crm.put(CRM + "/contacts/C1", json={"succeded": True})
+    contact = contact_update(contact, actor=actor, data={"assigned_user": unlinked})[0]
+    OutboundChange.objects.filter(connection__provider="highlevel", object_type="user").delete()
+    drain()
+    contact_update(contact, actor=actor, data={"assigned_user": None})
+    drain()
+    to_unlinked, to_nobody = sent(crm, "PUT")
+    assert "assignedTo" not in to_unlinked  # its user is not in the CRM yet: nothing to clear
+    assert to_nobody["assignedTo"] is None
