@@ -165,7 +165,7 @@ class Connector:
         """The state plus an explicit clear of each field this change emptied (sync.mapping).
 
         The Link keeps the hash of the state alone (`payload`): that is what inbound echo
-        detection recomputes, and an unchanged state still sends nothing."""
+        detection recomputes, and an unchanged state with nothing to clear sends nothing."""
         changed = self.change.changed_fields if self.change else []
         object_type = object_type_of(obj)
         clears = cleared_fields(
