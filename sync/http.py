@@ -10,7 +10,9 @@ never following redirects, a DeliveryAttempt row per call (method, path, status,
 redacted excerpts, error), redaction of secrets, and the classification of failures into
 `RemoteError(permanent=..., status=..., retry_after=...)`:
   - permanent: 3xx (redirects are not followed), 400, 401, 403, 404, 422 and other 4xx;
-  - retryable: 408, 409, 429, 5xx, timeouts, connection errors, the local rate limit.
+  - retryable: 408, 409, 429, 5xx, timeouts, connection errors, the local rate limit;
+  - permanent too: a partner URL the SSRF guard refuses (checked and pinned at connect time,
+    sync/pinned_http.py).
 `Retry-After` (seconds or HTTP date) and `X-RateLimit-Remaining: 0` pause the shared limiter.
 Sandbox connections send nothing: the call is recorded as a would-be request.
 """
@@ -28,7 +30,9 @@ import requests
 
 from portal.audit import MASK, is_secret_field
 from sync.models import Connection, DeliveryAttempt, OutboundChange
+from sync.pinned_http import guarded_session
 from sync.ratelimit import RateLimited, limiter_for, seconds_to_next_utc_day
+from sync.ssrf import UnsafeURL
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +42,8 @@ EXCERPT_LIMIT = 2000
 RETRYABLE_4XX = frozenset({408, 409, 429})
 _SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|signature", re.I)
 _SESSION = requests.Session()
+# Partner connections with the SSRF guard on: connect only to the address the guard validated.
+_GUARDED_SESSION = guarded_session()
 
 
 class RemoteError(Exception):
@@ -150,7 +156,7 @@ class HttpClient:
             self._acquire(method, path, request_excerpt)
         started = time.monotonic()
         try:
-            raw = _SESSION.request(
+            raw = self._session().request(
                 method,
                 self.connection.base_url.rstrip("/") + path,
                 params=params,
@@ -160,6 +166,11 @@ class HttpClient:
                 timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
                 allow_redirects=False,
             )
+        except UnsafeURL as exc:
+            # DNS may change after save: a now-unsafe target is refused, not retried blindly.
+            error = RemoteError(f"Refused by the SSRF guard: {exc}", permanent=True)
+            self._record(method, path, None, _ms(started), "permanent", request_excerpt, "", error)
+            raise error from exc
         except requests.RequestException as exc:
             duration = _ms(started)
             error = RemoteError(f"{type(exc).__name__}: {exc}"[:500], permanent=False)
@@ -182,6 +193,15 @@ class HttpClient:
         if error is not None:
             raise error
         return response
+
+    def _session(self) -> requests.Session:
+        """Pinned and guarded for partner URLs, unless the operator allowed private networks."""
+        from sync.connectors import connector_class  # the connectors import this module
+        from sync.connectors.partner import ALLOW_PRIVATE
+
+        guarded = getattr(connector_class(self.connection.provider), "guards_urls", False)
+        allowed = bool((self.connection.options or {}).get(ALLOW_PRIVATE))
+        return _GUARDED_SESSION if guarded and not allowed else _SESSION
 
     def _acquire(self, method: str, path: str, request_excerpt: str) -> None:
         try:

@@ -4,15 +4,24 @@
     from_remote(payload, object_type, connection, instance=None) -> dict of mirror field values
     payload_hash(payload) -> str                             what Link.last_pushed_hash stores
 
+    cleared_fields(obj, connection, changed, clear_value) -> dict   the clears an update sends
+
 Mappings come from the connection's FieldMapping rows for the object type, or, when it has
 none, from the connector's `default_mappings` (code defaults per provider). Empty values (None,
-"") are left out of outbound payloads; keys absent from an inbound payload are left out of the
-result, so a partial webhook never blanks fields it did not carry.
+"") are left out of outbound payloads (a create sends only what is set); keys absent from an
+inbound payload are left out of the result, so a partial webhook never blanks fields it did not
+carry. An update adds `cleared_fields`: each mapped field the change emptied, in the form the
+remote accepts for "empty" (the connector's `clear_value`), so a cleared phone is cleared there
+too. Only fields the change touched are cleared, never every empty field: a value the remote set
+that has not reached us yet is not overwritten with our stale empty one.
+Link.last_pushed_hash stays the hash of `to_remote` (the state), which is what inbound echo
+detection recomputes from a webhook.
 """
 
 import datetime
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -66,6 +75,58 @@ def to_remote(obj: MirrorModel, connection: Connection) -> dict[str, Any]:
         else:
             _set_path(payload, spec.remote_path, value)
     return payload
+
+
+def cleared_fields(
+    obj: MirrorModel,
+    connection: Connection,
+    changed: Iterable[str],
+    clear_value: Callable[[str], Any],
+) -> dict[str, Any]:
+    """{remote path: value} for each outbound field in `changed` that is now empty."""
+    changed = set(changed)
+    cleared: dict[str, Any] = {}
+    for spec in mappings_for(connection, object_type_of(obj)):
+        if not spec.outbound or spec.transform in (Transform.CONSTANT, CUSTOM_FIELDS):
+            continue  # constants never empty; a whole custom-field list has no per-key "before"
+        if not changed & _mirror_names(spec):
+            continue
+        if not _is_cleared(obj, spec, connection):
+            continue
+        value = clear_value(spec.remote_path)
+        if REMOTE_CUSTOM_MARK in spec.remote_path:
+            list_path, key = spec.remote_path.split(REMOTE_CUSTOM_MARK, 1)
+            _append(cleared, list_path, {"id": key, "field_value": value})
+        else:
+            _set_path(cleared, spec.remote_path, value)
+    return cleared
+
+
+def _is_cleared(obj: MirrorModel, spec: FieldSpec, connection: Connection) -> bool:
+    if spec.transform == REFERENCE:
+        # A related record not linked to this remote yet is a value we cannot send, not "none".
+        return getattr(obj, spec.mirror_field) is None
+    return _outbound_value(obj, spec, connection) in (None, "")
+
+
+def _mirror_names(spec: FieldSpec) -> set[str]:
+    """The mirror fields (as OutboundChange.changed_fields names them) a mapping reads."""
+    if spec.mirror_field.startswith(CUSTOM_PREFIX):
+        return {"custom_fields"}
+    return {name.strip() for name in spec.mirror_field.split(",")}
+
+
+def merge_payloads(payload: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`payload` with `extra` added: nested objects merged, lists (custom fields) joined."""
+    merged = dict(payload)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_payloads(merged[key], value)
+        elif isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = [*merged[key], *value]
+        else:
+            merged[key] = value
+    return merged
 
 
 def _outbound_value(obj: MirrorModel, spec: FieldSpec, connection: Connection) -> Any:

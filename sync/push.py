@@ -74,10 +74,20 @@ def claim(change_id: int) -> OutboundChange | None:
 
 
 def _coalesce(change: OutboundChange, now) -> None:
-    """Waiting rows of the same record ride along: the push sends the latest state."""
-    _same_record(change).filter(status__in=WAITING, operation=Operation.SYNC).update(
+    """Waiting rows of the same record ride along: the push sends the latest state.
+
+    Their changed fields join this row's, so a field one of them cleared is still sent cleared
+    (and stays on this row across retries)."""
+    riding = _same_record(change).filter(status__in=WAITING, operation=Operation.SYNC)
+    rows = list(riding.values_list("pk", "changed_fields"))
+    if not rows:
+        return
+    OutboundChange.objects.filter(pk__in=[pk for pk, _ in rows], status__in=WAITING).update(
         status=ChangeStatus.COALESCED, coalesced_into=change, completed_at=now, updated_at=now
     )
+    fields = set(change.changed_fields).union(*(set(f or []) for _, f in rows))
+    change.changed_fields = sorted(fields)
+    OutboundChange.objects.filter(pk=change.pk).update(changed_fields=change.changed_fields)
 
 
 def _same_record(change: OutboundChange) -> QuerySet:

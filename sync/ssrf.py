@@ -1,6 +1,7 @@
 """SSRF guard for URLs that partners or operators supply (webhook targets, REST base URLs).
 
     check_url(url, allow_private=False) -> None     raises UnsafeURL (a ValueError)
+    safe_address(url, allow_private=False) -> ip    the checked address to connect to
 
 A URL is refused when its host resolves to any address that is not public: loopback, private,
 link-local (incl. the cloud metadata address 169.254.169.254), multicast, reserved, unspecified,
@@ -9,9 +10,9 @@ resolved address is checked, so one public record next to a private one does not
 
 An operator allows a host explicitly with the setting SSRF_ALLOWED_HOSTS (host names or
 literal IPs) or per connection with `options["allow_private_network"] = true`.
-It runs at save time (command and admin validation) and again before every request (DNS can
-change between the two); a re-resolution between our check and the socket's own lookup is the
-remaining window, which the request-time check keeps to milliseconds.
+It runs at save time (command and admin validation) and again at every request, where the
+address it validated is the one the socket connects to (sync/pinned_http.py): a DNS server
+answering a public address to the check and 127.0.0.1 to the connection gains nothing.
 """
 
 import ipaddress
@@ -28,19 +29,31 @@ class UnsafeURL(ValueError):
 
 
 def check_url(url: str, *, allow_private: bool = False) -> None:
+    safe_address(url, allow_private=allow_private)
+
+
+def safe_address(url: str, *, allow_private: bool = False) -> IPAddress | None:
+    """The one address to connect to (resolved once, every answer checked), or None when the
+    operator allowed the host or the connection (then nothing is pinned: it is trusted)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeURL(f"{url!r} is not an http(s) URL with a host.")
     host = parts.hostname.lower()
     if allow_private or host in allowed_hosts():
-        return
-    for address in resolve(host, parts.port or (443 if parts.scheme == "https" else 80)):
+        return None
+    addresses = resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
+    if not addresses:
+        raise UnsafeURL(f"{host} resolves to no address.")
+    for address in addresses:
         reason = why_not_public(address)
         if reason:
             raise UnsafeURL(
                 f"{host} resolves to {address}, a {reason} address; add the host to "
                 "SSRF_ALLOWED_HOSTS or allow private networks on the connection to permit it."
             )
+    # One address is pinned, so the socket cannot fall back to the next; IPv4 first, as hosts
+    # without IPv6 routes are the commoner failure.
+    return next((a for a in addresses if a.version == 4), addresses[0])
 
 
 def allowed_hosts() -> set[str]:

@@ -13,6 +13,7 @@ A connector is a small class bound to one Connection:
         def update_remote(self, object_type, remote_id, payload, obj) -> None
         def delete_remote(self, object_type, remote_id, obj) -> None
         def find_remote(self, object_type, payload, obj) -> str | None  # after an unknown outcome
+        def clear_value(self, object_type, remote_path) -> Any          # "empty" in an update
         def run_action(self, action, obj, remote_id) -> None            # rule actions
         def fetch_page(self, object_type, cursor) -> Page               # backfill / reconcile
         def parse_event(self, request) -> ...          # inbound webhooks (inbound engineers)
@@ -39,7 +40,7 @@ from contacts.models import MirrorModel
 from portal.actors import Actor
 from portal.models import Workspace
 from sync.http import HttpClient, RemoteError, Response
-from sync.mapping import payload_hash, to_remote
+from sync.mapping import cleared_fields, merge_payloads, payload_hash, to_remote
 from sync.mapping_specs import FieldSpec
 from sync.models import Connection, Link, Operation, OutboundChange
 from sync.objects import object_type_of
@@ -128,9 +129,12 @@ class Connector:
         payload = to_remote(obj, self.connection)
         digest = payload_hash(payload)
         if link and link.remote_id:
-            if link.last_pushed_hash == digest:
+            body = self.update_payload(obj, payload)
+            # A clear is sent even when the state looks unchanged: an empty value we could not
+            # send before (e.g. a user not linked yet) left the remote's old one in place.
+            if link.last_pushed_hash == digest and body == payload:
                 return "unchanged"
-            self.update_remote(object_type, link.remote_id, payload, obj)
+            self.update_remote(object_type, link.remote_id, body, obj)
             self._pushed(link, digest)
             return "updated"
         return self._push_create(object_type, obj, payload, digest, link)
@@ -151,12 +155,24 @@ class Connector:
             )
         if remote_id:
             self._store_remote_id(link, remote_id)
-            self.update_remote(object_type, remote_id, payload, obj)
+            self.update_remote(object_type, remote_id, self.update_payload(obj, payload), obj)
             self._pushed(link, digest)
             return "found and updated"
         self._store_remote_id(link, self.create_remote(object_type, payload, obj))
         self._pushed(link, digest)
         return "created"
+
+    def update_payload(self, obj: MirrorModel, payload: dict[str, Any]) -> dict[str, Any]:
+        """The state plus an explicit clear of each field this change emptied (sync.mapping).
+
+        The Link keeps the hash of the state alone (`payload`): that is what inbound echo
+        detection recomputes, and an unchanged state with nothing to clear sends nothing."""
+        changed = self.change.changed_fields if self.change else []
+        object_type = object_type_of(obj)
+        clears = cleared_fields(
+            obj, self.connection, changed, lambda path: self.clear_value(object_type, path)
+        )
+        return merge_payloads(payload, clears)
 
     def _push_delete(self, object_type: str, obj: MirrorModel, link: Link | None) -> str:
         if link is None or not link.remote_id or link.last_pushed_hash == DELETED:
@@ -197,6 +213,10 @@ class Connector:
         self, object_type: str, payload: dict[str, Any], obj: MirrorModel
     ) -> str | None:
         """The remote id of a record an earlier, unanswered create may have made."""
+        return None
+
+    def clear_value(self, object_type: str, remote_path: str) -> Any:
+        """What an update sends for a field that is now empty (partners: JSON null)."""
         return None
 
     def run_action(self, action: dict[str, Any], obj: MirrorModel, remote_id: str) -> None:

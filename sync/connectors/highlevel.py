@@ -8,7 +8,8 @@ from django.core.cache import cache
 
 from contacts.models import MirrorModel
 from sync.connectors.base import Connector, Page, TestResult, checked_url
-from sync.connectors.highlevel_fields import DEFAULT_MAPPINGS
+from sync.connectors.highlevel_fields import DEFAULT_MAPPINGS, clear_value
+from sync.connectors.highlevel_lookup import find_created
 from sync.connectors.highlevel_oauth import access_token, refresh_tokens
 from sync.http import RemoteError
 from sync.models import Link
@@ -125,14 +126,11 @@ class HighLevelConnector(Connector):
         self.call("DELETE", self._path(object_type, obj, 1, remote_id))
 
     def find_remote(self, object_type: str, payload: dict, obj: MirrorModel) -> str | None:
-        if object_type != "contact" or not (payload.get("email") or payload.get("phone")):
-            return None
-        query = {"locationId": self.location}
-        query.update({"email": payload["email"]} if payload.get("email") else {})
-        query.update({"number": payload["phone"]} if not payload.get("email") else {})
-        found = self.call("GET", "/contacts/search/duplicate", params=query).json()
-        contact = found.get("contact") if isinstance(found, dict) else None
-        return str(contact["id"]) if isinstance(contact, dict) and contact.get("id") else None
+        """Every object type: list what the CRM holds and match what we sent (lookup module)."""
+        return find_created(self, object_type, payload, obj)
+
+    def clear_value(self, object_type: str, remote_path: str) -> Any:
+        return clear_value(object_type, remote_path)
 
     def run_action(self, action: dict[str, Any], obj: MirrorModel, remote_id: str) -> None:
         if action.get("type") != "add_to_workflow":

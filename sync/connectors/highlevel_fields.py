@@ -64,3 +64,34 @@ DEFAULT_MAPPINGS = {
     "note": NOTE,
     "appointment": APPOINTMENT,
 }
+
+# How the CRM's update DTOs take "empty" (../shared/specs/highlevel/apps/*.json): null where the
+# property is nullable (UpdateContactDto; companyName is nullable in CreateContactDto and
+# absent from the update schema), [] for lists, "" for every other string (tasks, notes,
+# appointments and users declare no nullable property).
+NULLABLE_ON_UPDATE = {
+    "contact": frozenset(
+        {
+            "firstName",
+            "lastName",
+            "email",
+            "phone",
+            "companyName",
+            "address1",
+            "city",
+            "state",
+            "website",
+            "timezone",
+            "source",
+            "dateOfBirth",
+            "assignedTo",
+        }
+    ),
+}
+LIST_FIELDS = frozenset({"tags", "locationIds", "customFields"})
+
+
+def clear_value(object_type: str, remote_path: str) -> str | list | None:
+    if remote_path in NULLABLE_ON_UPDATE.get(object_type, ()):
+        return None
+    return [] if remote_path in LIST_FIELDS else ""

@@ -1,4 +1,5 @@
-"""What every partner connector shares: the SSRF guard on each call, the common CLI options
+"""What every partner connector shares: the SSRF guard (at save time here; at every request
+sync/http.py checks and pins the address), the common CLI options
 (`--workspace`, `--base-url`, `--allow-private-network`) and lookups of the record's links."""
 
 import base64
@@ -8,9 +9,9 @@ from contacts.models import MirrorModel
 from portal.actors import Actor
 from portal.models import Workspace
 from sync.connectors.base import Connector, TestResult, workspace_by_slug
-from sync.http import RemoteError, Response
+from sync.http import RemoteError
 from sync.models import Connection, Direction, Link
-from sync.ssrf import UnsafeURL, check_url
+from sync.ssrf import check_url
 
 ALLOW_PRIVATE = "allow_private_network"
 # Connections that only take contacts: every other object type is switched off.
@@ -58,14 +59,6 @@ class PartnerConnector(Connector):
     def fields_from_command(cls, options: dict[str, Any]) -> dict[str, Any]:
         """Connection fields (credentials, options, directions) from this provider's options."""
         return {}
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Response:
-        try:
-            guard(self.connection.base_url + path, self.connection.options)
-        except UnsafeURL as exc:
-            # DNS may change after save: a now-unsafe target is refused, not retried blindly.
-            raise RemoteError(f"Refused by the SSRF guard: {exc}", permanent=True) from exc
-        return super().call(method, path, **kwargs)
 
     def test_call(self, method: str, path: str, **kwargs: Any) -> TestResult:
         try:
