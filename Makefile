@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format setup migrate
+.PHONY: run demo test lint format setup migrate
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ run: migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py serve --port $(PORT)
+
+## demo: `run` plus the sandbox CRM (port CRM_PORT) and demo data on both sides (Ctrl-C stops all)
+CRM_PORT ?= 8765
+demo: migrate
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py demo --port $(PORT) --crm-port $(CRM_PORT)
 
 ## test: the whole suite (DATABASE_URL / REDIS_URL select PostgreSQL / Redis)
 test: $(VENV)/.installed

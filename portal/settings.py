@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "portal",
     "contacts",
     "sync",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -165,6 +166,29 @@ HIGHLEVEL_WEBHOOK_PUBLIC_KEYS = env.str("HIGHLEVEL_WEBHOOK_PUBLIC_KEYS", default
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
 # Processing tries (crashes included) before an inbound event is marked failed.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
+# --- Operations (see README: Operations) ----------------------------------------------------
+# Daily reconcile queues repairs (False: report only). Logs older than PRUNE_LOGS_DAYS go daily.
+RECONCILE_REPAIR = env.bool("RECONCILE_REPAIR", default=True)
+PRUNE_LOGS_DAYS = env.int("PRUNE_LOGS_DAYS", default=90)
+# Every ALERT_CHECK_MINUTES the admins (active superusers with an e-mail, and ADMINS) are
+# e-mailed about a connection whose error share over the last ALERT_WINDOW_MINUTES (at least
+# ALERT_MIN_ATTEMPTS calls) reaches ALERT_ERROR_RATE, or whose dead letters reach
+# ALERT_DEAD_LETTERS; the same alert is not repeated within ALERT_REPEAT_MINUTES.
+ALERT_CHECK_MINUTES = env.int("ALERT_CHECK_MINUTES", default=5)
+ALERT_WINDOW_MINUTES = env.int("ALERT_WINDOW_MINUTES", default=15)
+ALERT_ERROR_RATE = env.float("ALERT_ERROR_RATE", default=0.5)
+ALERT_MIN_ATTEMPTS = env.int("ALERT_MIN_ATTEMPTS", default=10)
+ALERT_DEAD_LETTERS = env.int("ALERT_DEAD_LETTERS", default=10)
+ALERT_REPEAT_MINUTES = env.int("ALERT_REPEAT_MINUTES", default=60)
+# Alert mail: printed to the console in development; SMTP (EMAIL_HOST, ...) in production.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends."
+    + ("console.EmailBackend" if DEBUG else "smtp.EmailBackend"),
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 

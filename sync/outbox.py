@@ -8,6 +8,9 @@ the pushes are enqueued (ids only); if the broker is down, the sweeper enqueues 
 """
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import transaction
@@ -19,6 +22,22 @@ from sync.objects import TYPE_BY_MODEL
 from sync.rules import passes_filters, triggered_actions
 
 logger = logging.getLogger(__name__)
+
+# --- Fan-out switch (backfill) ---------------------------------------------------------------
+# A backfill brings a remote's records in; by default they must not fan out to the workspace's
+# other connections (that would push years of history everywhere). The caller says so
+# explicitly with `with outbound_suppressed(): ...`; the write path itself is unchanged.
+_suppressed: ContextVar[bool] = ContextVar("sync_outbound_suppressed", default=False)
+
+
+@contextmanager
+def outbound_suppressed() -> Iterator[None]:
+    """Mirror writes inside this block (this thread/task only) queue no outbox rows at all."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
 
 
 def target_connections(
@@ -43,7 +62,7 @@ def record_outbound_changes(
     **kwargs: Any,
 ) -> list[OutboundChange]:
     object_type = TYPE_BY_MODEL.get(type(instance))
-    if object_type is None:
+    if object_type is None or _suppressed.get():
         return []
     rows: list[OutboundChange] = []
     common = {

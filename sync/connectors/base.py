@@ -56,6 +56,7 @@ class TestResult:
 class Page:
     items: list[dict[str, Any]]
     next_cursor: Any = None
+    total: int | None = None  # when the remote says how many there are (progress bars)
 
 
 class Connector:

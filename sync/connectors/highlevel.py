@@ -34,6 +34,12 @@ PATHS = {
     "appointment": ("/calendars/events/appointments", "/calendars/events/appointments/{id}"),
 }
 RESPONSE_KEY = {"contact": "contact", "task": "task", "note": "note"}
+# object type → (list path of one contact's records, response key); for backfill/reconcile.
+CHILD_LISTS = {
+    "task": ("/contacts/{contact}/tasks", "tasks"),
+    "note": ("/contacts/{contact}/notes", "notes"),
+    "appointment": ("/contacts/{contact}/appointments", "events"),
+}
 
 
 class HighLevelConnector(Connector):
@@ -152,6 +158,10 @@ class HighLevelConnector(Connector):
         return self.call("POST", "/courses/courses-exporter/public/import", json=body).json()
 
     def fetch_page(self, object_type: str, cursor: Any = None) -> Page:
+        if object_type in CHILD_LISTS:
+            return self._fetch_children(object_type, cursor or {})
+        if object_type == "contact" and (cursor or {}).get("updatedSince"):
+            return self._search_contacts(cursor)
         if object_type == "user":
             data = self.call("GET", "/users/", params={"locationId": self.location}).json()
             return Page(data.get("users", []))
@@ -162,7 +172,40 @@ class HighLevelConnector(Connector):
         meta, items = data.get("meta") or {}, data.get("contacts", [])
         more = meta.get("startAfterId") and len(items) == 100
         next_cursor = {"startAfterId": meta["startAfterId"], "startAfter": meta.get("startAfter")}
-        return Page(items, next_cursor if more else None)
+        return Page(items, next_cursor if more else None, meta.get("total"))
+
+    # --- backfill / reconcile reads (ops) ---------------------------------------------
+    # fetch_page("contact", {"updatedSince": iso, "searchAfter": [...]})  POST /contacts/search
+    # fetch_page("task" | "note" | "appointment", {"contactId": id})     one contact's list
+
+    def _search_contacts(self, cursor: dict[str, Any]) -> Page:
+        body: dict[str, Any] = {
+            "locationId": self.location,
+            "pageLimit": 100,
+            "filters": [
+                {
+                    "field": "dateUpdated",
+                    "operator": "range",
+                    "value": {"gte": cursor["updatedSince"]},
+                }
+            ],
+            "sort": [{"field": "dateUpdated", "direction": "asc"}],
+        }
+        if cursor.get("searchAfter"):
+            body["searchAfter"] = cursor["searchAfter"]
+        data = self.call("POST", "/contacts/search", json=body).json()
+        items = data.get("contacts", [])
+        last = items[-1].get("searchAfter") if items else None
+        next_cursor = {**cursor, "searchAfter": last} if last and len(items) == 100 else None
+        return Page(items, next_cursor, data.get("total"))
+
+    def _fetch_children(self, object_type: str, cursor: dict[str, Any]) -> Page:
+        contact_id = cursor.get("contactId")
+        if not contact_id:
+            raise RemoteError(f"Listing {object_type}s needs a contactId.", permanent=True)
+        path, key = CHILD_LISTS[object_type]
+        data = self.call("GET", path.format(contact=contact_id)).json()
+        return Page(data.get(key) or [])
 
     # --- helpers -------------------------------------------------------------------------
 

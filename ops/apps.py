@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class OpsConfig(AppConfig):
+    """Operations: backfill, reconciliation, log pruning, alerts and the periodic schedules."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "ops"
+    verbose_name = "Operations"
+
+    def ready(self) -> None:
+        post_migrate.connect(_setup_schedules, sender=self, dispatch_uid="ops.schedules")
+
+
+def _setup_schedules(**kwargs) -> None:
+    from ops.schedules import setup_schedules
+
+    setup_schedules()

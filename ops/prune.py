@@ -1,0 +1,64 @@
+"""Retention: delete old logs in batches (short transactions, no long table locks).
+
+Pruned: delivery attempts; finished outbox rows (done / coalesced — failed and dead rows stay
+until replayed or resolved); finished backfill runs; processed inbound events when an
+`InboundEvent` model is installed (looked up in the app registry, so this module does not
+depend on the webhooks code). Audit entries are kept unless `include_audit` is given: they are
+the record of who changed what, usually kept for longer (or forever) by policy.
+"""
+
+from datetime import timedelta
+
+from django.apps import apps
+from django.db import models
+from django.utils import timezone
+
+from ops.models import BackfillRun, RunStatus
+from portal.models import AuditEntry
+from sync.models import ChangeStatus, DeliveryAttempt, OutboundChange
+
+BATCH = 5000
+
+
+def prune(older_than: timedelta, *, include_audit: bool = False) -> dict[str, int]:
+    """Rows deleted per kind."""
+    cutoff = timezone.now() - older_than
+    querysets = {
+        "delivery attempts": DeliveryAttempt.objects.filter(created_at__lt=cutoff),
+        "finished outbox rows": OutboundChange.objects.filter(
+            status__in=[ChangeStatus.DONE, ChangeStatus.COALESCED], updated_at__lt=cutoff
+        ),
+        "finished backfill runs": BackfillRun.objects.filter(
+            status__in=[RunStatus.DONE, RunStatus.ABANDONED], updated_at__lt=cutoff
+        ),
+    }
+    inbound = processed_inbound_events(cutoff)
+    if inbound is not None:
+        querysets["processed inbound events"] = inbound
+    if include_audit:
+        querysets["audit entries"] = AuditEntry.objects.filter(created_at__lt=cutoff)
+    return {label: delete_in_batches(qs) for label, qs in querysets.items()}
+
+
+def processed_inbound_events(cutoff) -> models.QuerySet | None:
+    """Processed InboundEvent rows older than `cutoff`, if such a model is installed."""
+    model = next((m for m in apps.get_models() if m.__name__ == "InboundEvent"), None)
+    if model is None:
+        return None
+    names = {f.name for f in model._meta.concrete_fields}
+    date_field = next(
+        (n for n in ("received_at", "created_at", "processed_at") if n in names), None
+    )
+    if date_field is None or "status" not in names:
+        return None
+    return model.objects.filter(status="processed", **{f"{date_field}__lt": cutoff})
+
+
+def delete_in_batches(queryset: models.QuerySet) -> int:
+    deleted = 0
+    while True:
+        ids = list(queryset.values_list("pk", flat=True)[:BATCH])
+        if not ids:
+            return deleted
+        queryset.model.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)

@@ -1,0 +1,259 @@
+"""Reconcile: compare a connection's remote records with the mirror and (optionally) repair.
+
+    report = Reconciler(connection, repair=False, sample=100).run(objects)
+
+Users and contacts are paged completely, so presence is exact: a remote record without a Link
+is **missing locally**; a Link whose remote id no longer comes back was **deleted on the
+remote**; a live mirror record with no Link was **never pushed**; a Link to a mirror row that
+no longer exists is an **orphan link**. Content is compared (mapped values, normalised: see
+ops.ingest) on a `sample` percent of records, and for those contacts their tasks, notes and
+appointments are listed and compared too (one call per contact and type).
+
+Repairs go through the write path or the outbox, never around them:
+  missing locally        → created through contacts.services (and linked)
+  different              → the newer side wins: the remote's state through the services, or
+                           the mirror's state queued as a push to this connection
+  deleted on the remote  → tombstoned through the services
+  never pushed / deleted locally but still remote → a push queued in the outbox
+  orphan link            → the Link row is removed (sync bookkeeping, not mirror data)
+"""
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from contacts import services
+from contacts.models import Contact, MirrorModel
+from ops.ingest import Ingestor, differs, full_values, remote_updated_at
+from portal.actors import Actor
+from sync.connectors import connector_for
+from sync.mapping import MappingError
+from sync.models import Connection, Link, OutboundChange
+from sync.objects import mirror_model
+from sync.outbox import enqueue_pushes
+from sync.rules import passes_filters
+
+CATEGORIES = (
+    "missing_local",
+    "different",
+    "deleted_remote",
+    "never_pushed",
+    "deleted_local",
+    "orphan_links",
+)
+EXAMPLES_KEPT = 20
+CHILD_TYPES = ("task", "note", "appointment")
+
+
+@dataclass
+class Report:
+    checked: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
+    examples: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CATEGORIES})
+    repaired: int = 0
+    repair_errors: list[str] = field(default_factory=list)
+
+    def add(self, category: str, label: str) -> None:
+        self.counts[category] += 1
+        if len(self.examples[category]) < EXAMPLES_KEPT:
+            self.examples[category].append(label)
+
+    @property
+    def drift(self) -> int:
+        return sum(self.counts.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "drift": self.drift,
+            "counts": self.counts,
+            "examples": self.examples,
+            "repaired": self.repaired,
+            "repair_errors": self.repair_errors,
+        }
+
+
+class Reconciler:
+    def __init__(
+        self, connection: Connection, *, repair: bool = False, sample: float = 100.0
+    ) -> None:
+        if not 0 < sample <= 100:
+            raise ValueError("--sample must be a percentage above 0 and at most 100.")
+        self.connection = Connection.objects.prefetch_related("mappings").get(pk=connection.pk)
+        self.connector = connector_for(self.connection)
+        self.actor = Actor.connection(self.connection, source="reconcile")
+        self.ingestor = Ingestor(self.connection, self.actor)
+        self.repair = repair
+        self.sample = sample
+        self.random = random.Random()
+        self.report = Report()
+
+    def run(self, objects: list[str]) -> Report:
+        if "user" in objects:
+            self._reconcile_list("user", self._pages("user"), children=[])
+        if "contact" in objects:
+            children = [t for t in CHILD_TYPES if t in objects]
+            self._reconcile_list("contact", self._pages("contact"), children)
+        return self.report
+
+    # --- one object type, paged completely ----------------------------------------------
+
+    def _pages(self, object_type: str) -> Iterator[list[dict[str, Any]]]:
+        cursor = None
+        while True:
+            page = self.connector.fetch_page(object_type, cursor)
+            yield page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def _reconcile_list(
+        self, object_type: str, pages: Iterator[list[dict[str, Any]]], children: list[str]
+    ) -> None:
+        seen: set[str] = set()
+        for items in pages:
+            seen.update(str(item["id"]) for item in items if item.get("id"))
+            local = self._compare_items(object_type, items)
+            for item in items:
+                contact = local.get(str(item.get("id")))
+                if children and isinstance(contact, Contact) and self._sampled():
+                    self._reconcile_children(contact, str(item["id"]), children)
+        links = Link.objects.filter(connection=self.connection, object_type=object_type)
+        self._check_links(object_type, links, seen)
+        self._check_never_pushed(object_type)
+
+    def _compare_items(
+        self, object_type: str, items: list[dict[str, Any]], parent: Contact | None = None
+    ) -> dict[str, MirrorModel]:
+        """Presence and content of one page; returns remote id → mirror row for linked ones."""
+        linked = self.ingestor.linked(object_type, items)
+        self._check_orphans(object_type, [str(i.get("id")) for i in items if i.get("id")], linked)
+        for item in items:
+            remote_id = str(item.get("id") or "")
+            if not remote_id:
+                continue
+            self.report.checked += 1
+            instance = linked.get(remote_id)
+            label = f"{object_type} {remote_id}"
+            if instance is None:
+                self.report.add("missing_local", label)
+                self._repair_missing_local(object_type, item, parent)
+            elif instance.is_deleted:
+                self.report.add("deleted_local", label)
+                self._queue_push(object_type, instance)
+            elif self._sampled() and self._differs(object_type, item, instance):
+                self.report.add("different", label)
+                self._repair_different(object_type, item, instance, parent)
+        return linked
+
+    def _reconcile_children(self, contact: Contact, remote_id: str, types: list[str]) -> None:
+        for object_type in types:
+            items = self.connector.fetch_page(object_type, {"contactId": remote_id}).items
+            self._compare_items(object_type, items, parent=contact)
+            seen = {str(item.get("id")) for item in items}
+            model = mirror_model(object_type)
+            child_ids = model.objects.filter(contact=contact).values("pk")
+            links = Link.objects.filter(
+                connection=self.connection, object_type=object_type, object_id__in=child_ids
+            )
+            self._check_links(object_type, links, seen)
+
+    # --- checks on our side -------------------------------------------------------------
+
+    def _check_links(self, object_type: str, links, seen: set[str]) -> None:
+        model = mirror_model(object_type)
+        rows = links.exclude(remote_id="").values_list("pk", "remote_id", "object_id")
+        for link_id, remote_id, object_id in rows.iterator():
+            if remote_id in seen:
+                continue
+            instance = model.objects.filter(pk=object_id).first()
+            if instance is None:
+                self.report.add("orphan_links", f"{object_type} link {link_id}")
+                self._repair(lambda link_id=link_id: Link.objects.filter(pk=link_id).delete())
+            elif not instance.is_deleted:
+                self.report.add("deleted_remote", f"{object_type} {remote_id}")
+                self._repair(lambda i=instance: services.mirror_delete(i, actor=self.actor))
+
+    def _check_orphans(self, object_type: str, remote_ids: list[str], linked: dict) -> None:
+        """Links of this page's remote ids whose mirror row is gone (removed before re-ingest)."""
+        unlinked = [rid for rid in remote_ids if rid not in linked]
+        orphans = Link.objects.filter(
+            connection=self.connection, object_type=object_type, remote_id__in=unlinked
+        ).values_list("pk", flat=True)
+        for link_id in orphans:
+            self.report.add("orphan_links", f"{object_type} link {link_id}")
+            self._repair(lambda link_id=link_id: Link.objects.filter(pk=link_id).delete())
+
+    def _check_never_pushed(self, object_type: str) -> None:
+        if not self.connection.sends(object_type):
+            return
+        linked = Link.objects.filter(connection=self.connection, object_type=object_type)
+        never = (
+            mirror_model(object_type)
+            .objects.live()
+            .filter(workspace=self.connection.workspace)
+            .exclude(pk__in=linked.values("object_id"))
+        )
+        for instance in never.iterator():
+            if not passes_filters(self.connection, instance):
+                continue
+            self.report.add("never_pushed", f"{object_type} {instance.public_id}")
+            self._queue_push(object_type, instance)
+
+    def _differs(self, object_type: str, item: dict[str, Any], instance: MirrorModel) -> bool:
+        try:
+            return differs(instance, full_values(item, object_type, self.connection, instance))
+        except MappingError:
+            return True
+
+    def _sampled(self) -> bool:
+        return self.sample >= 100 or self.random.random() * 100 < self.sample
+
+    # --- repairs ------------------------------------------------------------------------
+
+    def _repair_missing_local(
+        self, object_type: str, item: dict[str, Any], parent: Contact | None
+    ) -> None:
+        parents = {str(item["id"]): parent} if parent else None
+        self._repair(lambda: self.ingestor.apply(object_type, [item], parents=parents))
+
+    def _repair_different(
+        self, object_type: str, item: dict[str, Any], instance: MirrorModel, parent
+    ) -> None:
+        remote_time = remote_updated_at(item)
+        if remote_time and instance.source_updated_at and remote_time < instance.source_updated_at:
+            self._queue_push(object_type, instance)
+            return
+        parents = {str(item["id"]): parent} if parent else None
+        self._repair(lambda: self.ingestor.apply(object_type, [item], parents=parents))
+
+    def _queue_push(self, object_type: str, instance: MirrorModel) -> None:
+        def queue() -> None:
+            change = OutboundChange.objects.create(
+                connection=self.connection,
+                object_type=object_type,
+                object_id=instance.pk,
+                audit_action="delete" if instance.is_deleted else "update",
+                actor_label="reconcile",
+            )
+            transaction.on_commit(lambda: enqueue_pushes([change.pk]))
+
+        self._repair(queue)
+
+    def _repair(self, action) -> None:
+        if not self.repair:
+            return
+        try:
+            with transaction.atomic():
+                result = action()
+            failed = getattr(result, "failed", 0)
+            if failed:
+                self.report.repair_errors.extend(result.errors[:EXAMPLES_KEPT])
+            else:
+                self.report.repaired += 1
+        except Exception as exc:  # one bad record must not stop the repair of the others
+            if len(self.report.repair_errors) < EXAMPLES_KEPT:
+                self.report.repair_errors.append(f"{type(exc).__name__}: {exc}"[:300])

@@ -1,0 +1,34 @@
+"""Every periodic job, created idempotently by `setup_schedules` (also after `migrate`).
+
+sweeper        every SYNC_SWEEP_MINUTES (the engine's, sync.schedules)
+reconcile      daily, every active connection (repairs when RECONCILE_REPAIR)
+prune logs     daily, older than PRUNE_LOGS_DAYS
+alert check    every ALERT_CHECK_MINUTES: e-mail the admins about failing connections
+"""
+
+from django.conf import settings
+from django_q.models import Schedule
+
+from sync.schedules import ensure_schedules as ensure_sweeper
+
+RECONCILE = "ops: reconcile connections"
+PRUNE = "ops: prune logs"
+ALERTS = "ops: alert check"
+
+
+def setup_schedules() -> list[Schedule]:
+    """Create or correct every schedule; running it twice changes nothing."""
+    return [
+        ensure_sweeper(),
+        _upsert(RECONCILE, "ops.tasks.reconcile_all", Schedule.DAILY),
+        _upsert(PRUNE, "ops.tasks.prune_logs", Schedule.DAILY),
+        _upsert(ALERTS, "ops.tasks.check_alerts", Schedule.MINUTES, settings.ALERT_CHECK_MINUTES),
+    ]
+
+
+def _upsert(name: str, func: str, schedule_type: str, minutes: int | None = None) -> Schedule:
+    schedule, _created = Schedule.objects.update_or_create(
+        name=name,
+        defaults={"func": func, "schedule_type": schedule_type, "minutes": minutes, "repeats": -1},
+    )
+    return schedule

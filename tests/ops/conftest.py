@@ -1,0 +1,51 @@
+"""The sandbox CRM in-process (the CRM's real contract) and a connection to it."""
+
+import logging
+from typing import Any
+
+import pytest
+
+from sync.sandbox import DEFAULT_TOKEN, SandboxCRM
+from sync.sandbox.util import iso_from_ms, new_id
+from tests.sync.factories import ConnectionFactory
+
+
+@pytest.fixture
+def crm(tmp_path, workspace):
+    logging.getLogger("sandbox_crm").setLevel(logging.WARNING)  # one line per request otherwise
+    sandbox = SandboxCRM(
+        str(tmp_path / "crm.sqlite3"), location_id=workspace.location_id, rate_limit=0
+    )
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def conn(crm, workspace):
+    # The local limiter is lifted too (a 1 s window keeps the DB limiter's row small).
+    return ConnectionFactory(
+        workspace=workspace,
+        name="Sandbox CRM",
+        slug="sandbox-crm",
+        base_url=crm.base_url,
+        credentials={"token": DEFAULT_TOKEN},
+        rate_limit_requests=1_000_000,
+        rate_limit_interval_seconds=1,
+    )
+
+
+def seed_children(crm: SandboxCRM, contacts: list[dict[str, Any]], kind: str, **fields) -> int:
+    """One task or note per contact, written straight into the sandbox's store (fast)."""
+    now = iso_from_ms(crm.core.clock.now_ms())
+    for contact in contacts:
+        record = {
+            "id": new_id(),
+            "contactId": contact["id"],
+            "locationId": contact["locationId"],
+            "dateAdded": now,
+            "dateUpdated": now,
+            **fields,
+        }
+        crm.core.store.put(kind, record, parent_id=contact["id"])
+    return len(contacts)
