@@ -215,7 +215,7 @@ class Backfill:
     # --- committing a page with its checkpoint ------------------------------------------
 
     def _commit(self, page: Page, write: Callable[[], Tally]) -> None:
-        position = self._next_position(page)
+        phase, position = self.run.phase, self._next_position(page)
         for attempt in (1, 2):
             try:
                 tally = self._write_page(write, position)
@@ -228,7 +228,9 @@ class Backfill:
         if self.dry_run:
             self._count(tally)
             self.run.phase, self.run.cursor = position
-        self.progress(tally.total, page.total)
+        # The remote's total counts contacts only: no ETA when their children are counted too.
+        children = self.objects & set(CHILD_TYPES)
+        self.progress(tally.total, None if children or phase == "user" else page.total)
 
     def _next_position(self, page: Page) -> tuple[str, Any]:
         if page.next_cursor is not None:

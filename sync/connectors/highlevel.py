@@ -202,7 +202,7 @@ class HighLevelConnector(Connector):
     def _fetch_children(self, object_type: str, cursor: dict[str, Any]) -> Page:
         contact_id = cursor.get("contactId")
         if not contact_id:
-            raise RemoteError(f"Listing {object_type}s needs a contactId.", permanent=True)
+            raise self.unsupported(f"listing {object_type}s without a contactId")
         path, key = CHILD_LISTS[object_type]
         data = self.call("GET", path.format(contact=contact_id)).json()
         return Page(data.get(key) or [])

@@ -206,3 +206,13 @@ def test_a_permanent_remote_error_fails_the_run_with_a_clear_message(crm, conn):
     with pytest.raises(CommandError, match="Backfill stopped: HTTP 401"):
         run_command("sandbox-crm")
     assert BackfillRun.objects.get().status == RunStatus.FAILED
+
+
+def test_progress_reports_records_per_page_with_the_remote_total(crm, conn):
+    from ops.backfill import Backfill, start_run
+
+    crm.seed_contacts(250)
+    calls = []
+    run, resumed = start_run(conn, ["contact"])
+    Backfill(run, progress=lambda records, total: calls.append((records, total))).execute()
+    assert not resumed and calls == [(100, 250), (100, 250), (50, 250)]

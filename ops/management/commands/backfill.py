@@ -55,7 +55,7 @@ class Command(BaseCommand):
         bar = tqdm(
             unit=" rec",
             desc="backfill",
-            disable=not sys.stdout.isatty(),
+            disable=not self.stdout.isatty(),  # no bar in logs, pipes and cron mails
             file=sys.stdout,
             dynamic_ncols=True,
         )
