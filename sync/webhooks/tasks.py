@@ -5,6 +5,7 @@ import logging
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from sync.broker import shared_broker
 from sync.models import InboundEvent
 
 logger = logging.getLogger(__name__)
@@ -16,7 +17,13 @@ def enqueue_events(event_ids: list[int]) -> None:
     """Hand events to django-q2. Losing this is harmless: the sweeper enqueues them later."""
     for event_id in event_ids:
         try:
-            async_task(PROCESS_TASK, event_id, task_name=f"inbound-{event_id}", group="inbound")
+            async_task(
+                PROCESS_TASK,
+                event_id,
+                task_name=f"inbound-{event_id}",
+                group="inbound",
+                broker=shared_broker(),
+            )
         except Exception:
             logger.exception("Could not enqueue inbound event %s; the sweeper will.", event_id)
             continue
