@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import harness  # noqa: E402
+from bench import harness
 
 
 class Flow:
@@ -42,7 +42,9 @@ class Flow:
         from portal.models import Workspace
 
         self.actor = Actor.system("bench")
-        self.workspace = Workspace.objects.create(name=name, location_id=self.crm_a.config.location_id)
+        self.workspace = Workspace.objects.create(
+            name=name, location_id=self.crm_a.config.location_id
+        )
         self.conn_a = harness.crm_connection(
             self.workspace, self.crm_a, "crm-a", primary=True,
             rate_limit_requests=1_000_000, rate_limit_interval_seconds=1,
@@ -88,11 +90,11 @@ class Flow:
     def create_contacts(self, n: int, prefix: str) -> list[Any]:
         from contacts.services import contact_create
 
+        def data(i: int) -> dict[str, str]:
+            return {"first_name": f"{prefix}{i}", "email": f"{prefix.lower()}{i}@bench.test"}
+
         return [
-            contact_create(
-                workspace=self.workspace, actor=self.actor,
-                data={"first_name": f"{prefix}{i}", "email": f"{prefix.lower()}{i}@bench.test"},
-            )  # fmt: skip
+            contact_create(workspace=self.workspace, actor=self.actor, data=data(i))
             for i in range(n)
         ]
 
@@ -176,9 +178,9 @@ def ratelimit(changes: int, seconds: float, warmup: float = 15) -> None:
 
 def coalescing(contacts: int, updates: int) -> None:
     """`updates` quick changes to each of `contacts` contacts, workers running: remote calls."""
+    flow = Flow("coalescing", web=False)
     from contacts.services import contact_update
 
-    flow = Flow("coalescing", web=False)
     try:
         flow.start_worker()
         rows = flow.create_contacts(contacts, "Co")

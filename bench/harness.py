@@ -12,6 +12,7 @@ Everything listens on and talks to 127.0.0.1 only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -95,7 +96,7 @@ class Process:
         self.popen: subprocess.Popen | None = None
 
     def start(self) -> Process:
-        self.popen = subprocess.Popen(
+        self.popen = subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
             self.argv,
             cwd=ROOT,
             env=os.environ | self.env,
@@ -107,10 +108,8 @@ class Process:
 
     def signal(self, signum: int) -> None:
         if self.popen and self.popen.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signum)
-            except ProcessLookupError:
-                pass
 
     def kill9(self) -> None:
         """`kill -9` the whole group: the parent and every worker it forked."""
@@ -192,7 +191,7 @@ def percentile(values: list[float], p: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(int(round(p / 100 * len(ordered) + 0.5)) - 1, 0)
+    rank = max(round(p / 100 * len(ordered) + 0.5) - 1, 0)
     return ordered[min(rank, len(ordered) - 1)]
 
 

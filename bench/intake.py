@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import harness  # noqa: E402
+from bench import harness
 
 SPECS = Path("/work/shared/specs/highlevel/webhooks")
 LOCATION = "BenchIntakeLocation01"
@@ -51,7 +51,7 @@ def send(port: int, request: bytes) -> int:
     return int(head[1]) if len(head) > 1 and head[1].isdigit() else 0
 
 
-def webhook_requests(n: int, key) -> list[bytes]:  # noqa: ANN001 - an Ed25519 private key
+def webhook_requests(n: int, key) -> list[bytes]:
     example = SPECS / "ContactUpdate.json"
     body = json.loads(example.read_text())["example"] if example.exists() else {}
     body |= {"type": "ContactUpdate", "locationId": LOCATION}
