@@ -73,13 +73,19 @@ class Flow:
         self.crm_b.stop()
 
     def outbox_settled(self) -> bool:
+        from django.db import DatabaseError, connection
+
         from sync.models import WAITING, ChangeStatus, InboundEvent, InboundStatus, OutboundChange
 
         busy = [*WAITING, ChangeStatus.IN_FLIGHT]
-        return (
-            not OutboundChange.objects.filter(status__in=busy).exists()
-            and not InboundEvent.objects.filter(status=InboundStatus.RECEIVED).exists()
-        )
+        try:
+            return (
+                not OutboundChange.objects.filter(status__in=busy).exists()
+                and not InboundEvent.objects.filter(status=InboundStatus.RECEIVED).exists()
+            )
+        except DatabaseError:  # the database restarted under us (chaos): ask again later
+            connection.close()
+            return False
 
     def wait_settled(self, timeout: float) -> None:
         harness.wait_until(
@@ -152,12 +158,12 @@ def e2e(seconds: float, rate: float, contacts: int = 50) -> None:
         flow.stop()
 
 
-def ratelimit(changes: int, seconds: float, warmup: float = 15) -> None:
+def ratelimit(changes: int, seconds: float, warmup: float = 15, workers: int = 4) -> None:
     """`changes` contacts to push to a remote limited to 100 per 10 s; steady-state use."""
     flow = Flow("ratelimit", b_limit=100, web=False, SYNC_RATE_LIMIT_WAIT_SECONDS="15")
     try:
         flow.create_contacts(changes, "Limit")
-        flow.start_worker()
+        flow.start_worker(workers)
         time.sleep(warmup)
         before, started = flow.crm_b.stats(), time.monotonic()
         time.sleep(seconds)
