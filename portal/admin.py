@@ -8,7 +8,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from portal.actors import Actor
+from portal.admin_filters import recent_values_filter
 from portal.audit import field_changes, record_change
+from portal.csv_export import CsvExportMixin
 from portal.models import AuditAction, AuditEntry, Workspace
 from portal.pagination import EstimatedCountPaginator
 
@@ -70,7 +72,7 @@ class WorkspaceAdmin(AuditedModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(CsvExportMixin, admin.ModelAdmin):
     """Append-only: operators read and filter it, nobody edits it."""
 
     list_display = (
@@ -86,8 +88,8 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_filter = (
         "action",
         "actor_kind",
-        "object_type",
-        "source",
+        recent_values_filter("object_type", "object type", "-created_at"),
+        recent_values_filter("source", "source", "-created_at"),
         "workspace",
         ("created_at", admin.DateFieldListFilter),
     )
@@ -95,6 +97,20 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_select_related = ("workspace",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+    csv_fields = (
+        "id",
+        "created_at",
+        "workspace__slug",
+        "actor_kind",
+        "actor_label",
+        "source",
+        "request_id",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "changes",
+    )
     readonly_fields = [f.name for f in AuditEntry._meta.fields if f.name != "changes"] + [
         "changes_table"
     ]

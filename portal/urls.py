@@ -5,9 +5,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal import openapi  # noqa: F401  (registers the bearer scheme with drf-spectacular)
 from portal.api_errors import api_not_found
+from portal.dashboard import dashboard_view
 from portal.views import healthz
 
 urlpatterns = [
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="dashboard"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include("contacts.api.urls")),

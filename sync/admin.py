@@ -5,12 +5,20 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from portal.admin import AuditedModelAdmin, https_formfield
+from portal.csv_export import CsvExportMixin
+from portal.pagination import EstimatedCountPaginator
 from sync.admin_partners import check_partner_url, rotate_webhook_secret
 from sync.connectors import connector_for
+from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
+from sync.console.preview import preview_view
+from sync.console.views import replay_view, timeline_view
 from sync.http import RemoteError
 from sync.models import (
+    REPLAYABLE,
     ChangeStatus,
     Connection,
     DeliveryAttempt,
@@ -19,8 +27,11 @@ from sync.models import (
     OutboundChange,
     Rule,
 )
-from sync.push import replay
+from sync.push import process_change, replay
 from sync.rules import RuleError, validate_conditions
+
+# "Retry now" pushes in the web request: bounded so a click never holds a worker for long.
+RETRY_NOW_LIMIT = 50
 
 
 class ConnectionForm(forms.ModelForm):
@@ -79,6 +90,11 @@ class ConnectionAdmin(AuditedModelAdmin):
     actions = ("test_connections", rotate_webhook_secret)
     show_full_result_count = False
 
+    def get_urls(self):
+        preview = path("<int:pk>/preview/", self.admin_site.admin_view(preview_view),
+                       name="sync_connection_preview")  # fmt: skip
+        return [preview, *super().get_urls()]
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The credentials column is never loaded here, so the page works even without the key.
         return super().get_queryset(request).defer("credentials")
@@ -114,39 +130,58 @@ class RuleForm(forms.ModelForm):
         return conditions
 
 
+class PreviewLinkMixin:
+    """A "test against a record" link to the connection's payload preview."""
+
+    @admin.display(description="preview")
+    def preview_link(self, obj) -> str:
+        if not obj.connection_id:
+            return "-"
+        url = reverse("admin:sync_connection_preview", args=[obj.connection_id])
+        return format_html('<a href="{}?object_type={}">Test against a record</a>', url,
+                           obj.object_type)  # fmt: skip
+
+
 @admin.register(FieldMapping)
-class FieldMappingAdmin(AuditedModelAdmin):
+class FieldMappingAdmin(WithoutCredentialsMixin, PreviewLinkMixin, AuditedModelAdmin):
     list_display = ("connection", "object_type", "mirror_field", "remote_path", "direction",
-                    "transform", "position")  # fmt: skip
-    list_filter = ("object_type", "direction", "transform", "connection")
+                    "transform", "position", "preview_link")  # fmt: skip
+    readonly_fields = ("preview_link",)
+    list_filter = ("object_type", "direction", "transform", ("connection", ConnectionFilter))
     list_select_related = ("connection",)
     show_full_result_count = False
 
 
 @admin.register(Rule)
-class RuleAdmin(AuditedModelAdmin):
+class RuleAdmin(WithoutCredentialsMixin, PreviewLinkMixin, AuditedModelAdmin):
     form = RuleForm
-    list_display = ("name", "connection", "object_type", "kind", "action", "active")
-    list_filter = ("kind", "object_type", "active", "connection")
+    list_display = ("name", "connection", "object_type", "kind", "action", "active",
+                    "preview_link")  # fmt: skip
+    readonly_fields = ("preview_link",)
+    list_filter = ("kind", "object_type", "active", ("connection", ConnectionFilter))
     list_select_related = ("connection",)
     show_full_result_count = False
 
 
 @admin.register(Link)
-class LinkAdmin(admin.ModelAdmin):
+class LinkAdmin(WithoutCredentialsMixin, admin.ModelAdmin):
     list_display = ("object_type", "object_id", "remote_id", "connection", "last_pushed_at")
-    list_filter = ("object_type", "connection")
+    list_filter = ("object_type", ("connection", ConnectionFilter))
     search_fields = ("=remote_id", "=object_id")
     list_select_related = ("connection",)
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     readonly_fields = ("created_at", "updated_at")
 
 
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
-    fields = ("created_at", "method", "path", "status_code", "outcome", "duration_ms", "error")
+    fields = ("created_at", "method", "path", "status_code", "outcome", "duration_ms", "error",
+              "request_excerpt", "response_excerpt")  # fmt: skip
     readonly_fields = fields
     extra = 0
+    ordering = ("-created_at", "-id")  # bounded: a row is tried at most SYNC_MAX_ATTEMPTS times
+
     can_delete = False
     show_change_link = True
 
@@ -155,15 +190,44 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(OutboundChange)
-class OutboundChangeAdmin(admin.ModelAdmin):
+class OutboundChangeAdmin(WithoutCredentialsMixin, admin.ModelAdmin):
     list_display = ("id", "object_type", "object_id", "connection", "operation", "status",
                     "attempts", "available_at", "last_status_code", "created_at")  # fmt: skip
-    list_filter = ("status", "connection", "object_type", "operation")
+    list_filter = ("status", ("connection", ConnectionFilter), "object_type", "operation",
+                   ("created_at", admin.DateFieldListFilter))  # fmt: skip
     search_fields = ("=object_id", "=id", "=request_id")
     list_select_related = ("connection",)
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     inlines = (DeliveryAttemptInline,)
-    actions = ("replay_rows",)
+    actions = ("retry_now", "replay_rows")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("replay/", view(replay_view), name="sync_outboundchange_replay"),
+            path("timeline/<str:model_name>/<int:pk>/", view(timeline_view), name="sync_timeline"),
+            *super().get_urls(),
+        ]
+
+    def get_list_display(self, request: HttpRequest):
+        return (*self.list_display, "error_summary")
+
+    @admin.display(description="last error")
+    def error_summary(self, change: OutboundChange) -> str:
+        return change.last_error[:120]
+
+    @admin.action(description=f"Retry now (push in this request, up to {RETRY_NOW_LIMIT} rows)")
+    def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(queryset.filter(status__in=REPLAYABLE).values_list("id", flat=True)[
+            :RETRY_NOW_LIMIT])  # fmt: skip
+        replay(OutboundChange.objects.filter(pk__in=ids))
+        for change_id in ids:
+            process_change(change_id)
+        done = OutboundChange.objects.filter(pk__in=ids, status=ChangeStatus.DONE).count()
+        level = messages.SUCCESS if done == len(ids) else messages.WARNING
+        self.message_user(request, f"Retried {len(ids)} row(s): {done} done, "
+                          f"{len(ids) - done} not (see their last error).", level)  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         return [f.name for f in OutboundChange._meta.fields]
@@ -177,14 +241,43 @@ class OutboundChangeAdmin(admin.ModelAdmin):
         self.message_user(request, f"Re-queued {count} row(s).", messages.SUCCESS)
 
 
+class MethodFilter(admin.SimpleListFilter):
+    """Fixed choices: the default filter would scan the whole table for distinct methods."""
+
+    title = "method"
+    parameter_name = "method"
+
+    def lookups(self, request, model_admin):
+        verbs = ("GET", "POST", "PUT", "PATCH", "DELETE", "PUSH", "ACTION")
+        return [(verb, verb) for verb in verbs]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(method=self.value()) if self.value() else queryset
+
+
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(admin.ModelAdmin):
+class DeliveryAttemptAdmin(WithoutCredentialsMixin, CsvExportMixin, admin.ModelAdmin):
     list_display = ("created_at", "connection", "method", "path", "status_code", "outcome",
-                    "duration_ms")  # fmt: skip
-    list_filter = ("outcome", "connection", "method")
-    search_fields = ("path", "=change__id")
+                    "duration_ms", "change_link")  # fmt: skip
+    list_filter = (
+        "outcome",
+        ("connection", ConnectionFilter),
+        MethodFilter,
+        ("created_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("=change__id",)
     list_select_related = ("connection",)
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    csv_fields = ("id", "created_at", "connection__name", "change_id", "method", "path",
+                  "status_code", "outcome", "duration_ms", "error")  # fmt: skip
+
+    @admin.display(description="outbox row")
+    def change_link(self, attempt: DeliveryAttempt) -> str:
+        if not attempt.change_id:
+            return "-"
+        url = reverse("admin:sync_outboundchange_change", args=[attempt.change_id])
+        return format_html('<a href="{}">#{}</a>', url, attempt.change_id)
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         return [f.name for f in DeliveryAttempt._meta.fields]

@@ -104,3 +104,41 @@ def encrypted_fields() -> list[tuple[type[models.Model], str]]:
         for field in model._meta.concrete_fields
         if isinstance(field, EncryptedTextField)
     ]
+
+
+def key_index(token: str) -> int | None:
+    """Which of FERNET_KEYS (0 = newest) opens this token, or None if none does."""
+    for index, key in enumerate(k.strip() for k in settings.FERNET_KEYS if k.strip()):
+        try:
+            Fernet(key).decrypt(token.encode())
+        except InvalidToken:
+            continue
+        return index
+    return None
+
+
+def secrets_on_older_keys() -> dict[str, int]:
+    """How many stored secrets are not on the newest key: {"older": n, "unreadable": n}.
+
+    Reads the raw ciphertext (a text cast, so nothing is decrypted into memory for display);
+    `rotate_fernet` moves the older ones to the newest key.
+    """
+    from django.db.models import F, TextField
+    from django.db.models.functions import Cast
+
+    counts = {"older": 0, "unreadable": 0}
+    for model, name in encrypted_fields():
+        raw = (
+            model._default_manager.annotate(raw=Cast(F(name), TextField()))
+            .exclude(raw="")
+            .values_list("raw", flat=True)
+        )
+        for token in raw.iterator():
+            if not token:
+                continue
+            index = key_index(token)
+            if index is None:
+                counts["unreadable"] += 1
+            elif index > 0:
+                counts["older"] += 1
+    return counts

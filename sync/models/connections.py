@@ -152,6 +152,8 @@ class Link(models.Model):
                 name="link_unique_remote",
             ),
         ]
+        # A record's links across connections (the timeline).
+        indexes = [models.Index(fields=["object_type", "object_id"], name="link_object")]
 
     def __str__(self) -> str:
         return f"{self.object_type} {self.object_id} ↔ {self.remote_id or '(creating)'}"

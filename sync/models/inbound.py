@@ -76,6 +76,10 @@ class InboundEvent(models.Model):
             models.Index(fields=["status", "received_at"], name="inbound_status_received"),
             models.Index(fields=["connection", "object_type", "remote_id"], name="inbound_record"),
             models.Index(fields=["event_type", "-received_at"], name="inbound_type"),
+            # The console: changelist order, dashboard charts, a record's timeline.
+            models.Index(fields=["-received_at", "-id"], name="inbound_received"),
+            models.Index(fields=["connection", "-received_at"], name="inbound_conn_received"),
+            models.Index(fields=["object_type", "remote_id"], name="inbound_object"),
         ]
 
     def __str__(self) -> str:

@@ -71,6 +71,10 @@ class OutboundChange(models.Model):
                 fields=["connection", "object_type", "object_id", "status"], name="obx_record"
             ),
             models.Index(fields=["connection", "status"], name="obx_conn_status"),
+            # The console: a record's timeline, and changelists filtered then ordered by -id.
+            models.Index(fields=["object_type", "object_id"], name="obx_object"),
+            models.Index(fields=["status", "-id"], name="obx_status_id"),
+            models.Index(fields=["connection", "-id"], name="obx_conn_id"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -120,6 +124,8 @@ class DeliveryAttempt(models.Model):
         indexes = [
             models.Index(fields=["connection", "-created_at"], name="att_conn_created"),
             models.Index(fields=["outcome", "-created_at"], name="att_outcome_created"),
+            # The unfiltered changelist's order and the dashboard's last-24 h charts.
+            models.Index(fields=["-created_at", "-id"], name="att_created"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,64 @@
+"""Browser tests: pytest-playwright driving Debian's chromium against pytest-django's live server.
+
+No browser download: chromium comes from apt (/usr/bin/chromium; .ci/run installs it).
+Playwright's sync API runs an event loop in the test thread, so Django's async-safety check
+must be told that the ORM calls made by the test itself are fine.
+"""
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "browser-test-password"
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _allow_orm_beside_playwright():
+    # Set for this package only (before any database fixture, unset after its last test): a
+    # leaked variable would reach other tests' subprocesses, and `check --deploy` refuses it.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"],
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000},
+            "accept_downloads": True}  # fmt: skip
+
+
+@pytest.fixture
+def operator(transactional_db):
+    return get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
+
+
+@pytest.fixture
+def logged_in(page, live_server, operator):
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#console-links")
+    return page
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
