@@ -85,7 +85,10 @@ def run_step(name: str, argv: list[str], database: str | None, limit: int) -> di
         return {"figure": name, "skipped": f"{argv[0]} is not on this branch yet"}
     env = {"REDIS_URL": harness.REDIS}
     if database:  # ops' bench/backfill.py migrates the database it is given
-        env["DATABASE_URL"] = harness.fresh_database(database)
+        try:
+            env["DATABASE_URL"] = harness.fresh_database(database)
+        except Exception as exc:  # PostgreSQL down: this figure fails, the others still run
+            return {"figure": name, "error": f"no database: {exc}"}
     print(f"--- {name}: {' '.join(argv)}", flush=True)
     started = time.monotonic()
     try:
@@ -210,18 +213,21 @@ def main() -> None:
     args = parser.parse_args()
     wanted = {s for s in args.only.split(",") if s}
     info = machine()
+    out = ROOT / "bench" / "results.json"
+    # --only updates those figures in the last results and keeps the others
+    earlier = json.loads(out.read_text())["results"] if wanted and out.exists() else {}
     results: dict[str, dict[str, Any]] = {}
     for name, argv, database, limit in steps(args.quick):
         if not wanted or name in wanted:
             results[name] = run_step(name, argv, database, limit)
             print(json.dumps(results[name]), flush=True)
+    results = earlier | results
     rows = table(results)
     width = max(len(r[0]) for r in rows) if rows else 10
     print(f"\nmachine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gb']} GB")
     print(f"{'figure':<{width}}  {'measured':<30}  {'target':<16}  met")
     for figure, measured, target, met in rows:
         print(f"{figure:<{width}}  {measured:<30}  {target:<16}  {met}")
-    out = ROOT / "bench" / "results.json"
     out.write_text(json.dumps({"machine": info, "quick": args.quick, "results": results}, indent=2))
     print(f"\nwritten: {out.relative_to(ROOT)}")
 
