@@ -13,6 +13,7 @@ contacts, so every record has one expected final state. Every loop is bounded.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import threading
@@ -190,6 +191,7 @@ def main() -> int:
         settled = settle(flow, 300)
         stats = crm.stats()
         dropped = stats.get("webhooks_failed", 0)
+        before_reconcile = compare(crm, flow.workspace, changes.expected) if dropped else None
         if dropped:
             # The CRM does not resend a webhook answered 5xx (the portal's database was
             # restarting): the daily reconcile is what brings those changes in.
@@ -199,12 +201,18 @@ def main() -> int:
         result = compare(crm, flow.workspace, changes.expected)
     finally:
         flow.stop()
-    harness.report(
-        "chaos", changes=sum(v for k, v in changes.made.items() if k != "portal_retries"),
-        kills=args.kills, pg_restarts=0 if args.no_pg_restart else 1, settled=settled,
-        crm_stats={k: v for k, v in stats.items() if k != "objects"},
-        webhooks_dropped_by_crm=dropped, **result,
-    )  # fmt: skip
+    figures = {
+        "changes": sum(v for k, v in changes.made.items() if k != "portal_retries"),
+        "kills": args.kills,
+        "pg_restarts": 0 if args.no_pg_restart else 1,
+        "settled": settled,
+        "crm_stats": {k: v for k, v in stats.items() if k != "objects"},
+        "webhooks_dropped_by_crm": dropped,
+        "before_reconcile": before_reconcile,
+        **result,
+    }
+    harness.report("chaos", **figures)
+    (harness.ROOT / "bench" / "chaos-results.json").write_text(json.dumps(figures, indent=2))
     ok = settled and not (result["lost"] or result["duplicated"] or result["diverged"])
     print(
         f"lost {result['lost']}  duplicated {result['duplicated']}  "

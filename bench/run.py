@@ -214,13 +214,13 @@ def main() -> None:
     wanted = {s for s in args.only.split(",") if s}
     info = machine()
     out = ROOT / "bench" / "results.json"
-    # --only updates those figures in the last results and keeps the others
-    earlier = json.loads(out.read_text())["results"] if wanted and out.exists() else {}
     results: dict[str, dict[str, Any]] = {}
     for name, argv, database, limit in steps(args.quick):
         if not wanted or name in wanted:
             results[name] = run_step(name, argv, database, limit)
             print(json.dumps(results[name]), flush=True)
+    # --only updates those figures in the last results and keeps the others
+    earlier = json.loads(out.read_text())["results"] if wanted and out.exists() else {}
     results = earlier | results
     rows = table(results)
     width = max(len(r[0]) for r in rows) if rows else 10
