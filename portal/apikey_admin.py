@@ -133,6 +133,7 @@ class ApiKeyAdmin(AuditedModelAdmin):
             **self.admin_site.each_context(request),
             "title": f"API key {verb}: copy the secret now",
             "tokens": request._new_tokens,
+            "grace_hours": int(ROTATION_GRACE.total_seconds() // 3600) if verb == "rotated" else 0,
             "opts": self.model._meta,
         }
         response = TemplateResponse(request, "admin/portal/apikey/secret.html", context)

@@ -11,9 +11,10 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
 
@@ -71,10 +72,16 @@ class CsvExportMixin:
         urls = [path("export.csv", self.admin_site.admin_view(self.export_csv), name=name)]
         return urls + super().get_urls()
 
-    def export_csv(self, request: HttpRequest) -> StreamingHttpResponse:
+    def export_csv(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        queryset = self.filtered_queryset(request)
+        try:
+            queryset = self.filtered_queryset(request)
+        except IncorrectLookupParameters as exc:
+            return HttpResponseBadRequest(
+                f"Unknown or invalid filter in the query string: {exc}".encode(),
+                content_type="text/plain; charset=utf-8",
+            )
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         filename = f"{self.model._meta.model_name}-{stamp}.csv"
         return streaming_csv(csv_rows(queryset, list(self.csv_fields)), filename)

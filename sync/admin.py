@@ -13,6 +13,7 @@ from portal.csv_export import CsvExportMixin
 from portal.pagination import EstimatedCountPaginator
 from sync.admin_partners import check_partner_url, rotate_webhook_secret
 from sync.connectors import connector_for
+from sync.connectors.base import TestResult
 from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
 from sync.console.preview import preview_view
 from sync.console.views import replay_view, timeline_view
@@ -48,16 +49,26 @@ class ConnectionForm(forms.ModelForm):
         formfield_callback = https_formfield
         fields = (
             "workspace", "provider", "name", "slug", "active", "primary", "base_url",
-            "new_credentials", "location_id", "company_id", "scopes", "options",
+            "new_credentials", "test_new_credentials", "location_id", "company_id", "scopes",
+            "options",
             "users_direction", "contacts_direction", "tasks_direction", "notes_direction",
             "appointments_direction", "source_of_truth", "rate_limit_requests",
             "rate_limit_interval_seconds", "rate_limit_daily", "sandbox",
         )  # fmt: skip
 
+    test_new_credentials = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Test before swapping",
+        help_text="Try the new credentials (a cheap read) first; if that fails, nothing is saved "
+        "and the stored credentials keep working.",
+    )
+
     @property
     def changed_data(self) -> list[str]:
         # The audit records "credentials" as changed (masked), never the typed value.
-        return ["credentials" if n == "new_credentials" else n for n in super().changed_data]
+        names = [n for n in super().changed_data if n != "test_new_credentials"]
+        return ["credentials" if n == "new_credentials" else n for n in names]
 
     def clean_new_credentials(self):
         value = self.cleaned_data.get("new_credentials")
@@ -68,7 +79,29 @@ class ConnectionForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         check_partner_url(self)  # SSRF guard for partner-supplied URLs
+        if (
+            cleaned.get("new_credentials")
+            and cleaned.get("test_new_credentials")
+            and not self.errors
+        ):
+            self._try_new_credentials(cleaned["new_credentials"])
         return cleaned
+
+    def _try_new_credentials(self, credentials: dict) -> None:
+        """The swap happens only if the remote accepts the new credentials."""
+        fields = [f for f in Connection._meta.concrete_fields if f.name != "credentials"]
+        trial = Connection(**{f.attname: getattr(self.instance, f.attname) for f in fields})
+        for name in ("provider", "base_url", "location_id", "company_id", "options"):
+            if name in self.cleaned_data:
+                setattr(trial, name, self.cleaned_data[name])
+        trial.credentials = credentials
+        try:
+            result = connector_for(trial).test()
+        except RemoteError as exc:
+            result = TestResult(False, exc.message)
+        if not result.ok:
+            self.add_error("new_credentials", f"The new credentials failed the test: "
+                           f"{result.message} Nothing was changed.")  # fmt: skip
 
     def save(self, commit: bool = True) -> Connection:
         if self.cleaned_data.get("new_credentials"):

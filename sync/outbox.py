@@ -47,6 +47,7 @@ def target_connections(
         Connection.objects.live()
         .filter(workspace_id=workspace_id, active=True)
         .exclude(pk=origin_connection_id)
+        .defer("credentials")  # a write never depends on decrypting a connection's secrets
         .prefetch_related("rules")
     )
     return [c for c in connections if c.sends(object_type)]

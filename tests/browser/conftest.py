@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -24,6 +25,31 @@ def _allow_orm_beside_playwright():
         yield
 
 
+# pytest-playwright keeps Playwright (and its event loop) running for the whole session; then
+# every later transactional test would meet "an async context". Here it lives for this package.
+@pytest.fixture(scope="package")
+def playwright(_allow_orm_beside_playwright):
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright, browser_name):
+    return getattr(playwright, browser_name)
+
+
+@pytest.fixture(scope="package")
+def launch_browser(browser_type_launch_args, browser_type):
+    return lambda **kwargs: browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+
+@pytest.fixture(scope="package")
+def browser(launch_browser):
+    running = launch_browser()
+    yield running
+    running.close()
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {
@@ -35,10 +61,9 @@ def browser_type_launch_args(browser_type_launch_args):
     }  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000},
-            "accept_downloads": True}  # fmt: skip
+@pytest.fixture(scope="package")
+def browser_context_args():
+    return {"viewport": {"width": 1400, "height": 1000}, "accept_downloads": True}
 
 
 @pytest.fixture

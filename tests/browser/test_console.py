@@ -91,6 +91,7 @@ def test_rotate_an_api_key_and_see_the_secret_once(logged_in, live_server):
     page.click("button[name=index]")
     second = page.locator("code.api-key-secret").inner_text()
     assert second.startswith("psk_") and second != first
+    assert "keeps working for 24 hours" in page.locator("#grace-note").inner_text()
     page.goto(f"{live_server.url}/admin/portal/apikey/")
     listing = page.content()
     assert first not in listing and second not in listing

@@ -149,6 +149,12 @@ def test_csv_export_of_audit_and_inbound(admin_client, failed, workspace):
     assert rows[0][0] == "id" and all(row[7] == "create" for row in rows[1:]) and len(rows) > 1
 
 
+def test_csv_export_with_a_bad_filter_is_a_clear_400(admin_client):
+    response = admin_client.get(reverse("admin:sync_deliveryattempt_export_csv"), {"nope": "1"})
+    assert response.status_code == 400
+    assert "Unknown or invalid filter" in response.content.decode()
+
+
 def test_csv_export_needs_staff(client):
     response = client.get(reverse("admin:portal_auditentry_export_csv"))
     assert response.status_code == 302
