@@ -13,7 +13,9 @@ runs in this process (port 0), so its request handling shares this interpreter.
 """
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -24,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 WORK = tempfile.mkdtemp(prefix="bench-backfill-")
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{WORK}/portal.sqlite3")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # fixed test-only secrets
 os.environ.setdefault("DEBUG", "0")  # DEBUG keeps a log of every query
@@ -143,6 +146,7 @@ def limit(seconds: int) -> None:
     print(f"  successful calls: {ok} → {ok / bound:.0%} of the bound")
     print(f"  429 answers: {calls.filter(status_code=429).count()}; sandbox stats: {stats}")
     print(f"  (elapsed {time.time() - started:.1f} s)")
+    shutil.rmtree(WORK, ignore_errors=True)
     os._exit(0)  # the backfill thread is still waiting on the limiter
 
 

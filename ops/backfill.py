@@ -195,7 +195,9 @@ class Backfill:
         ids = dict(
             Link.objects.filter(
                 connection=self.connection, object_type="contact", remote_id__in=remote_ids
-            ).values_list("remote_id", "object_id")
+            )
+            .exclude(remote_id="")  # the partial unique index on remote_id
+            .values_list("remote_id", "object_id")
         )
         rows = Contact.objects.in_bulk(list(ids.values()))
         return {rid: rows[oid] for rid, oid in ids.items() if oid in rows}

@@ -155,7 +155,9 @@ class Ingestor:
         object_ids = dict(
             Link.objects.filter(
                 connection=self.connection, object_type=object_type, remote_id__in=remote_ids
-            ).values_list("remote_id", "object_id")
+            )
+            .exclude(remote_id="")  # lets SQLite use the partial unique index on remote_id
+            .values_list("remote_id", "object_id")
         )
         rows = mirror_model(object_type).objects.in_bulk(list(object_ids.values()))
         return {rid: rows[oid] for rid, oid in object_ids.items() if oid in rows}

@@ -3,7 +3,8 @@
 Pruned: delivery attempts; finished outbox rows (done / coalesced — failed and dead rows stay
 until replayed or resolved); finished backfill runs; processed inbound events when an
 `InboundEvent` model is installed (looked up in the app registry, so this module does not
-depend on the webhooks code). Audit entries are kept unless `include_audit` is given: they are
+depend on the webhooks code; processed, ignored and echo events — failed and unmatched ones
+stay). Audit entries are kept unless `include_audit` is given: they are
 the record of who changed what, usually kept for longer (or forever) by policy.
 """
 
@@ -18,6 +19,8 @@ from portal.models import AuditEntry
 from sync.models import ChangeStatus, DeliveryAttempt, OutboundChange
 
 BATCH = 5000
+# Inbound event states that need no more attention (failed / unmatched ones are kept).
+FINISHED_INBOUND = ("processed", "ignored", "echo")
 
 
 def prune(older_than: timedelta, *, include_audit: bool = False) -> dict[str, int]:
@@ -51,7 +54,9 @@ def processed_inbound_events(cutoff) -> models.QuerySet | None:
     )
     if date_field is None or "status" not in names:
         return None
-    return model.objects.filter(status="processed", **{f"{date_field}__lt": cutoff})
+    choices = {value for value, _label in model._meta.get_field("status").choices or []}
+    finished = [s for s in FINISHED_INBOUND if s in choices] or ["processed"]
+    return model.objects.filter(status__in=finished, **{f"{date_field}__lt": cutoff})
 
 
 def delete_in_batches(queryset: models.QuerySet) -> int:

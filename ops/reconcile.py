@@ -180,9 +180,13 @@ class Reconciler:
     def _check_orphans(self, object_type: str, remote_ids: list[str], linked: dict) -> None:
         """Links of this page's remote ids whose mirror row is gone (removed before re-ingest)."""
         unlinked = [rid for rid in remote_ids if rid not in linked]
-        orphans = Link.objects.filter(
-            connection=self.connection, object_type=object_type, remote_id__in=unlinked
-        ).values_list("pk", flat=True)
+        orphans = (
+            Link.objects.filter(
+                connection=self.connection, object_type=object_type, remote_id__in=unlinked
+            )
+            .exclude(remote_id="")  # the partial unique index on remote_id
+            .values_list("pk", flat=True)
+        )
         for link_id in orphans:
             self.report.add("orphan_links", f"{object_type} link {link_id}")
             self._repair(lambda link_id=link_id: Link.objects.filter(pk=link_id).delete())

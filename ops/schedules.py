@@ -6,6 +6,8 @@ prune logs     daily, older than PRUNE_LOGS_DAYS
 alert check    every ALERT_CHECK_MINUTES: e-mail the admins about failing connections
 """
 
+import importlib.util
+
 from django.conf import settings
 from django_q.models import Schedule
 
@@ -18,12 +20,23 @@ ALERTS = "ops: alert check"
 
 def setup_schedules() -> list[Schedule]:
     """Create or correct every schedule; running it twice changes nothing."""
-    return [
+    schedules = [
         ensure_sweeper(),
         _upsert(RECONCILE, "ops.tasks.reconcile_all", Schedule.DAILY),
         _upsert(PRUNE, "ops.tasks.prune_logs", Schedule.DAILY),
         _upsert(ALERTS, "ops.tasks.check_alerts", Schedule.MINUTES, settings.ALERT_CHECK_MINUTES),
     ]
+    inbound = _inbound_schedule()
+    return schedules + ([inbound] if inbound else [])
+
+
+def _inbound_schedule() -> Schedule | None:
+    """The inbound-webhook sweeper, when the webhooks package (its own schedule) is installed."""
+    if importlib.util.find_spec("sync.webhooks") is None:
+        return None
+    from sync.webhooks.schedules import ensure_inbound_schedule
+
+    return ensure_inbound_schedule()
 
 
 def _upsert(name: str, func: str, schedule_type: str, minutes: int | None = None) -> Schedule:

@@ -56,16 +56,17 @@ class Command(BaseCommand):
         )
         if opts["seed_contacts"]:
             crm.seed_contacts(opts["seed_contacts"])
-        base_url = crm.start()
-        self.stdout.write(f"Sandbox CRM on {base_url} (location {opts['location_id']})")
-        if opts["public_key_out"]:
-            self.stdout.write(f"Webhook public key written to {opts['public_key_out']}")
         stop = threading.Event()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             stop.set()
 
+        # Installed before the "Sandbox CRM on ..." line: whoever reads it may stop us at once.
         previous = signal.signal(signal.SIGTERM, on_signal)
+        base_url = crm.start()
+        self.stdout.write(f"Sandbox CRM on {base_url} (location {opts['location_id']})")
+        if opts["public_key_out"]:
+            self.stdout.write(f"Webhook public key written to {opts['public_key_out']}")
         try:
             while not stop.wait(0.5):
                 pass
