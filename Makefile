@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run demo test lint format setup migrate
+.PHONY: run demo test lint format setup migrate bench chaos
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,13 @@ lint: $(VENV)/.installed
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## bench: figures on this machine (PostgreSQL, Redis, sandbox CRM) → table + bench/results.json
+bench: $(VENV)/.installed
+	.ci/services
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+## chaos: kill -9 the worker, CRM faults, a PostgreSQL restart; fails unless nothing is lost
+chaos: $(VENV)/.installed
+	.ci/services
+	$(PY) bench/chaos.py $(CHAOS_ARGS)

@@ -147,6 +147,8 @@ SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)
 SYNC_SWEEP_MINUTES = env.int("SYNC_SWEEP_MINUTES", default=1)
 # The longest a push waits for the rate limiter before it is rescheduled instead.
 SYNC_RATE_LIMIT_WAIT_SECONDS = env.float("SYNC_RATE_LIMIT_WAIT_SECONDS", default=15.0)
+# How long a remote may take to answer before the push counts as a timeout (retried).
+SYNC_READ_TIMEOUT_SECONDS = env.float("SYNC_READ_TIMEOUT_SECONDS", default=30.0)
 
 # --- Partner connectors (see README: Partner connectors) ------------------------------------
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from django.conf import settings
 
 from portal.audit import MASK, is_secret_field
 from sync.models import Connection, DeliveryAttempt, OutboundChange
@@ -37,7 +38,7 @@ from sync.ssrf import UnsafeURL
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10
-READ_TIMEOUT = 30
+READ_TIMEOUT = 30  # default of settings.SYNC_READ_TIMEOUT_SECONDS
 EXCERPT_LIMIT = 2000
 RETRYABLE_4XX = frozenset({408, 409, 429})
 _SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|signature", re.I)
@@ -163,7 +164,7 @@ class HttpClient:
                 json=json,
                 data=data,
                 headers=sent_headers,
-                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                timeout=(CONNECT_TIMEOUT, settings.SYNC_READ_TIMEOUT_SECONDS),
                 allow_redirects=False,
             )
         except UnsafeURL as exc:

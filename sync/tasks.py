@@ -3,6 +3,7 @@
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from sync.broker import shared_broker
 from sync.models import OutboundChange
 
 PUSH_TASK = "sync.tasks.push_change"
@@ -10,7 +11,13 @@ SWEEP_TASK = "sync.tasks.sweep"
 
 
 def enqueue_push(change_id: int) -> None:
-    async_task(PUSH_TASK, change_id, task_name=f"push-{change_id}", group="sync-push")
+    async_task(
+        PUSH_TASK,
+        change_id,
+        task_name=f"push-{change_id}",
+        group="sync-push",
+        broker=shared_broker(),
+    )
     OutboundChange.objects.filter(pk=change_id).update(enqueued_at=timezone.now())
 
 

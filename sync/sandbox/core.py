@@ -42,6 +42,9 @@ class SandboxConfig:
     window_ms: int = 10_000
     latency_ms: int = 0
     error_rate: float = 0.0
+    throttle_rate: float = 0.0  # share of requests answered 429 at random (Retry-After: 1)
+    timeout_rate: float = 0.0  # share of requests held `timeout_ms` before being handled
+    timeout_ms: int = 35_000
     seed: int | None = None
     webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     webhook_timeout: float = 10.0
@@ -50,6 +53,9 @@ class SandboxConfig:
     RUNTIME = (
         "latency_ms",
         "error_rate",
+        "throttle_rate",
+        "timeout_rate",
+        "timeout_ms",
         "rate_limit",
         "daily_limit",
         "window_ms",
@@ -88,6 +94,8 @@ class Stats:
 class Core:
     """Everything a request handler needs; one instance per running sandbox."""
 
+    RATES = ("error_rate", "throttle_rate", "timeout_rate")
+
     def __init__(self, cfg: SandboxConfig) -> None:
         self.cfg = cfg
         self.store = Store(cfg.db_path)
@@ -120,14 +128,29 @@ class Core:
 
     # -- fault injection ------------------------------------------------------------------
     def draw_fault(self) -> int | None:
-        """Return a 5xx status to inject for this request, or ``None``."""
-        rate = self.cfg.error_rate
-        if rate <= 0:
+        """Return a status to inject for this request (5xx, or 429), or ``None``."""
+        error_rate, throttle_rate = self.cfg.error_rate, self.cfg.throttle_rate
+        if error_rate <= 0 and throttle_rate <= 0:
             return None
         with self._rng_lock:
-            if self.rng.random() >= rate:
-                return None
-            return self.rng.choice((500, 502, 503))
+            draw = self.rng.random()
+            if draw < error_rate:
+                return self.rng.choice((500, 502, 503))
+            if draw < error_rate + throttle_rate:
+                return 429
+            return None
+
+    def draw_timeout(self) -> float:
+        """Seconds to hold this request before handling it (a client timeout), usually 0.
+
+        The request is still carried out afterwards, as a slow real server would: the
+        client cannot know whether its write happened.
+        """
+        if self.cfg.timeout_rate <= 0:
+            return 0.0
+        with self._rng_lock:
+            hit = self.rng.random() < self.cfg.timeout_rate
+        return self.cfg.timeout_ms / 1000 if hit else 0.0
 
     # -- runtime configuration ------------------------------------------------------------
     def configure(self, **changes: Any) -> dict[str, Any]:
@@ -141,14 +164,17 @@ class Core:
             "daily_limit": int,
             "window_ms": int,
             "error_rate": float,
+            "throttle_rate": float,
+            "timeout_rate": float,
+            "timeout_ms": int,
             "allow_duplicates": bool,
         }
         for name, value in changes.items():
             if name in casts and value is not None:
                 value = casts[name](value)
-                if name == "error_rate" and not 0.0 <= value <= 1.0:
-                    raise ValueError("error_rate must be between 0 and 1")
-                if name != "error_rate" and value < 0:
+                if name in self.RATES and not 0.0 <= value <= 1.0:
+                    raise ValueError(f"{name} must be between 0 and 1")
+                if name not in self.RATES and value < 0:
                     raise ValueError(f"{name} must be >= 0")
             if name == "webhook_url":
                 value = value or None  # "" disables sending, like None

@@ -78,9 +78,18 @@ def handle_api(core: Core, req: api.Request, raw: bytes) -> api.Response:
 
 def _dispatch(core: Core, req: api.Request, json_error: str | None) -> api.Response:
     fault = core.draw_fault()
+    if fault == 429:
+        core.stats.inc("throttled_injected")
+        resp = _error(ApiError(429, "Too Many Requests"))
+        resp.headers["Retry-After"] = "1"
+        return resp
     if fault is not None:
         core.stats.inc("errors_injected")
         return api.Response(fault, {"statusCode": fault, "message": _FAULT_MESSAGES[fault]})
+    hold = core.draw_timeout()
+    if hold:
+        core.stats.inc("timeouts_injected")
+        time.sleep(hold)
     if json_error:
         return _error(ApiError(400, json_error))
     found = api.resolve(req.method, req.path)

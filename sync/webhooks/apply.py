@@ -18,13 +18,25 @@ from django.db import IntegrityError, transaction
 from contacts.models import MirrorModel
 from contacts.services import mirror_create, mirror_delete, mirror_update
 from portal.actors import Actor
-from sync.models import Connection, InboundEvent, InboundStatus
+from sync.models import (
+    WAITING,
+    ChangeStatus,
+    Connection,
+    InboundEvent,
+    InboundStatus,
+    Link,
+    OutboundChange,
+)
 from sync.objects import mirror_model
 from sync.webhooks.events import CHILD_TYPES, DELETE, EventError, ParsedEvent
 from sync.webhooks.sources import LinkedSource, source_for
 
 DELETED = "deleted"
 DELETED_UNKNOWN = "deleted before it was known here"
+
+
+class CreateInFlight(Exception):
+    """The record may be our own create, whose answer (its remote id) we do not have yet."""
 
 
 @dataclass
@@ -90,6 +102,11 @@ def _create(
     if _deleted_before(connection, parsed):
         return Outcome(InboundStatus.IGNORED, "deleted at the source earlier: not created")
     parsed = source.complete(parsed)
+    if _own_create_in_flight(parsed, source, connection):
+        raise CreateInFlight(
+            f"A create of a {parsed.object_type} to this connection has no answer yet: "
+            "this may be its echo, so it waits for the push to learn the remote id."
+        )
     with transaction.atomic():
         data = {}
         if parsed.object_type in CHILD_TYPES:
@@ -107,6 +124,32 @@ def _create(
         )
         source.remember(obj, parsed, None)
     return Outcome(InboundStatus.PROCESSED, f"created {obj.public_id}")
+
+
+def _own_create_in_flight(
+    parsed: ParsedEvent, source: LinkedSource, connection: Connection
+) -> bool:
+    """A push still creating this type here (its Link has no remote id) and, for contacts,
+    the same e-mail: the CRM announced our own create before the push read its answer (or the
+    answer was lost to a timeout). Creating it again would be a duplicate."""
+    unfinished = OutboundChange.objects.filter(
+        connection=connection,
+        object_type=parsed.object_type,
+        status__in=[*WAITING, ChangeStatus.IN_FLIGHT],
+    ).values("object_id")
+    creating = Link.objects.filter(
+        connection=connection,
+        object_type=parsed.object_type,
+        remote_id="",
+        object_id__in=unfinished,
+    )
+    email = source.values(parsed, None).get("email") if parsed.object_type == "contact" else None
+    if email:
+        same = mirror_model("contact").objects.filter(
+            workspace_id=connection.workspace_id, email__iexact=email
+        )
+        creating = creating.filter(object_id__in=same.values("pk"))
+    return creating.exists()
 
 
 def _is_older(parsed: ParsedEvent, obj: MirrorModel) -> bool:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from sync.models import Connection, InboundEvent, InboundSource, InboundStatus
 from sync.webhooks import highlevel_events, partner_events
@@ -116,6 +117,9 @@ def _store(event: InboundEvent, *, known: bool, parse) -> Receipt:
         event.status, event.result = InboundStatus.UNMATCHED, "no connection for this location"
     else:
         _describe_record(event, parse)
+        # Marked enqueued in the insert itself (saves an UPDATE per webhook); unmarked below
+        # if the broker refuses it, so the sweeper picks it up at its next run.
+        event.enqueued_at = timezone.now()
     try:
         with transaction.atomic():
             event.save()
@@ -142,7 +146,7 @@ def _describe_record(event: InboundEvent, parse) -> None:
 def _enqueue(event_id: int) -> None:
     from sync.webhooks.tasks import enqueue_events
 
-    enqueue_events([event_id])
+    enqueue_events([event_id], marked=True)
 
 
 def _body_digest(raw: str) -> str:

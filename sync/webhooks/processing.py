@@ -25,7 +25,7 @@ from sync.mapping import MappingError
 from sync.models import InboundEvent, InboundSource, InboundStatus
 from sync.push import backoff_seconds
 from sync.webhooks import highlevel_events, partner_events
-from sync.webhooks.apply import Outcome, apply_event
+from sync.webhooks.apply import CreateInFlight, Outcome, apply_event
 from sync.webhooks.events import EventError, ParsedEvent, Unresolvable
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ def process_event(event_id: int) -> str:
         return _remote_failure(event, exc)
     except Unresolvable as exc:
         return _finish(event, Outcome(InboundStatus.IGNORED, str(exc)))
+    except CreateInFlight as exc:
+        return _retry_later(event, str(exc), None)
     except PERMANENT_ERRORS as exc:
         return _finish(event, Outcome(InboundStatus.FAILED, ""), error=_describe(exc))
     except Exception as exc:

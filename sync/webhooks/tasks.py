@@ -5,6 +5,7 @@ import logging
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from sync.broker import shared_broker
 from sync.models import InboundEvent
 
 logger = logging.getLogger(__name__)
@@ -12,15 +13,28 @@ PROCESS_TASK = "sync.webhooks.tasks.process_inbound"
 SWEEP_TASK = "sync.webhooks.tasks.sweep_inbound"
 
 
-def enqueue_events(event_ids: list[int]) -> None:
-    """Hand events to django-q2. Losing this is harmless: the sweeper enqueues them later."""
+def enqueue_events(event_ids: list[int], *, marked: bool = False) -> None:
+    """Hand events to django-q2. Losing this is harmless: the sweeper enqueues them later.
+
+    `marked`: the events were stored with `enqueued_at` already set (the intake does that in
+    its insert); then only a failure writes, clearing it so the next sweep takes the event.
+    """
     for event_id in event_ids:
         try:
-            async_task(PROCESS_TASK, event_id, task_name=f"inbound-{event_id}", group="inbound")
+            async_task(
+                PROCESS_TASK,
+                event_id,
+                task_name=f"inbound-{event_id}",
+                group="inbound",
+                broker=shared_broker(),
+            )
         except Exception:
             logger.exception("Could not enqueue inbound event %s; the sweeper will.", event_id)
+            if marked:
+                InboundEvent.objects.filter(pk=event_id).update(enqueued_at=None)
             continue
-        InboundEvent.objects.filter(pk=event_id).update(enqueued_at=timezone.now())
+        if not marked:
+            InboundEvent.objects.filter(pk=event_id).update(enqueued_at=timezone.now())
 
 
 def process_inbound(event_id: int) -> str:

@@ -157,3 +157,17 @@ def test_retry_after_formats():
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert 0 <= parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") < 1
+
+
+def test_the_read_timeout_is_a_setting(client, monkeypatch, settings):
+    seen = {}
+
+    def fake_request(method, url, **kwargs):
+        seen.update(kwargs)
+        raise requests.ReadTimeout("x")
+
+    settings.SYNC_READ_TIMEOUT_SECONDS = 2.5
+    monkeypatch.setattr("sync.http._SESSION.request", fake_request)
+    with pytest.raises(RemoteError):
+        client.request("GET", "/contacts/abc")
+    assert seen["timeout"][1] == 2.5

@@ -514,6 +514,31 @@ def test_error_rate_and_latency(crm: SandboxCRM, http: requests.Session) -> None
 
 
 # -- webhooks -----------------------------------------------------------------------------
+def test_random_429s_carry_retry_after(crm: SandboxCRM, http: requests.Session) -> None:
+    crm.configure(throttle_rate=1.0)
+    answer = _get(http, crm, "/workflows/?locationId=L")
+    assert answer.status_code == 429 and answer.headers["Retry-After"] == "1"
+    assert crm.stats()["throttled_injected"] == 1 and crm.stats()["rate_limited"] == 0
+
+
+def test_a_timeout_fault_holds_the_request_and_still_carries_it_out(
+    crm: SandboxCRM, http: requests.Session
+) -> None:
+    crm.configure(timeout_rate=1.0, timeout_ms=400)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Version": "2021-07-28"}
+    body = {"locationId": crm.config.location_id, "email": "slow@example.com"}
+    with pytest.raises(requests.Timeout):
+        http.post(crm.base_url + "/contacts/", json=body, headers=headers, timeout=0.1)
+    _wait_for(lambda: len(crm.list("contact")) == 1)  # the write happened all the same
+    assert crm.stats()["timeouts_injected"] == 1
+
+
+@pytest.mark.parametrize("name", ["throttle_rate", "timeout_rate"])
+def test_fault_rates_are_shares(crm: SandboxCRM, name: str) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be between 0 and 1"):
+        crm.configure(**{name: 1.5})
+
+
 def _verify(crm_key_path: Path, headers: dict[str, str], raw: bytes) -> None:
     public_key = load_pem_public_key(crm_key_path.read_bytes())
     assert headers["content-type"] == "application/json"

@@ -194,3 +194,51 @@ def test_a_fetch_that_fails_for_now_is_retried_later(deliver, crm, crm_connectio
 def test_an_invalid_record_fails_with_the_reason(deliver, crm_connection):
     event = deliver(example("ContactCreate", email="not an e-mail"), InboundStatus.FAILED)
     assert "email" in event.error and not Contact.objects.exists()
+
+
+def test_the_echo_of_our_own_create_waits_for_its_remote_id_instead_of_duplicating(
+    deliver, crm_connection, workspace
+):
+    from contacts.services import contact_create
+    from portal.actors import Actor
+    from sync.models import ChangeStatus, OutboundChange
+    from sync.webhooks.processing import process_event
+
+    ours = contact_create(
+        workspace=crm_connection.workspace,
+        actor=Actor.system("test"),
+        data={"first_name": "John", "email": "JohnDeo@gmail.comm"},
+    )
+    # The push is creating it in the CRM: its Link exists without a remote id yet.
+    OutboundChange.objects.filter(connection=crm_connection).update(status=ChangeStatus.IN_FLIGHT)
+    link = Link.objects.create(connection=crm_connection, object_type="contact", object_id=ours.pk)
+    event = deliver(example("ContactCreate"), InboundStatus.RECEIVED)
+    assert "no answer yet" in event.error and Contact.objects.count() == 1
+    # The push learns the remote id and finishes; the delivery is then matched, not created.
+    link.remote_id = "nmFmQEsNgz6AVpgLVUJ0"
+    link.save()
+    OutboundChange.objects.update(status=ChangeStatus.DONE)
+    InboundEvent.objects.filter(pk=event.pk).update(lease_until=None)
+    process_event(event.pk)
+    assert Contact.objects.count() == 1
+    event.refresh_from_db()
+    # matched to our contact (here older than what we hold, so it changes nothing)
+    assert event.status in (InboundStatus.PROCESSED, InboundStatus.ECHO, InboundStatus.IGNORED)
+
+
+def test_a_create_in_flight_for_another_email_does_not_hold_a_new_crm_contact(
+    deliver, crm_connection
+):
+    from contacts.services import contact_create
+    from portal.actors import Actor
+    from sync.models import ChangeStatus, OutboundChange
+
+    other = contact_create(
+        workspace=crm_connection.workspace,
+        actor=Actor.system("test"),
+        data={"first_name": "Other", "email": "other@example.com"},
+    )
+    OutboundChange.objects.update(status=ChangeStatus.IN_FLIGHT)
+    Link.objects.create(connection=crm_connection, object_type="contact", object_id=other.pk)
+    deliver(example("ContactCreate"))
+    assert Contact.objects.count() == 2

@@ -7,6 +7,8 @@ import pytest
 
 from contacts.models import Contact
 from sync.models import InboundEvent, InboundStatus
+from sync.webhooks import tasks as inbound_tasks
+from sync.webhooks.processing import sweep
 from tests.sync.webhooks.conftest import (
     OTHER_ED_KEY,
     URL,
@@ -157,3 +159,18 @@ def test_user_events_route_by_company_id(client, crm_connection):
     response = post_crm(client, example("UserCreate"))
     assert response.status_code == 200
     assert InboundEvent.objects.get().connection == crm_connection
+
+
+def test_a_delivery_the_broker_refuses_is_left_unmarked_for_the_next_sweep(
+    client, crm_connection, monkeypatch
+):
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(inbound_tasks, "async_task", broker_down)
+    response = post_crm(client, example("ContactCreate"))
+    assert response.status_code == 200 and response.json()["status"] == "accepted"
+    event = InboundEvent.objects.get()
+    assert event.status == InboundStatus.RECEIVED and event.enqueued_at is None
+    monkeypatch.setattr(inbound_tasks, "async_task", lambda *args, **kwargs: None)  # back up
+    assert sweep()["enqueued"] == 1

@@ -1,0 +1,192 @@
+"""Webhook intake through gunicorn on 127.0.0.1: signed CRM webhooks per second (max), p50/p99
+at a fixed offered rate, and the ratio to a bare Django view inserting one row (same server,
+same run). Not a test.
+
+    python bench/intake.py [--rate 200] [--seconds 15] [--concurrency 8] [--web-workers 4]
+
+Requests are signed before the clock starts (Ed25519 over each body, as the CRM does), sent
+over fresh loopback connections (gunicorn's sync workers close each one), and timed from
+their scheduled send time, so queueing at the offered rate counts (no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import socket
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness
+
+SPECS = Path("/work/shared/specs/highlevel/webhooks")
+LOCATION = "BenchIntakeLocation01"
+
+
+def raw_request(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
+    lines += [f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def send(port: int, request: bytes) -> int:
+    """One request on a new connection; the HTTP status (0 when the connection failed)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(request)
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+    except OSError:
+        return 0
+    head = b"".join(chunks)[:16].split(b" ")
+    return int(head[1]) if len(head) > 1 and head[1].isdigit() else 0
+
+
+def webhook_requests(n: int, key) -> list[bytes]:
+    example = SPECS / "ContactUpdate.json"
+    body = json.loads(example.read_text())["example"] if example.exists() else {}
+    body |= {"type": "ContactUpdate", "locationId": LOCATION}
+    requests = []
+    for _ in range(n):
+        delivery = body | {"id": uuid.uuid4().hex[:20], "webhookId": str(uuid.uuid4())}
+        delivery["timestamp"] = datetime.now(UTC).isoformat()
+        raw = json.dumps(delivery).encode()
+        signature = base64.b64encode(key.sign(raw)).decode()
+        requests.append(raw_request("/webhooks/highlevel/", raw, {"x-ghl-signature": signature}))
+    return requests
+
+
+def bare_requests(n: int) -> list[bytes]:
+    return [raw_request("/bench/bare-insert/", b'{"n": %d}' % i, {}) for i in range(n)]
+
+
+def closed_loop(port: int, requests: list[bytes], concurrency: int, seconds: float) -> dict:
+    """As fast as `concurrency` clients go, for at most `seconds`: completed per second."""
+    index, lock, ok, errors = [0], threading.Lock(), [0], [0]
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        while time.monotonic() < deadline:
+            with lock:
+                if index[0] >= len(requests):
+                    return
+                request, index[0] = requests[index[0]], index[0] + 1
+            status = send(port, request)
+            with lock:
+                (ok if status == 200 else errors)[0] += 1
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return {"per_second": round(ok[0] / elapsed, 1), "ok": ok[0], "errors": errors[0]}
+
+
+def open_loop(port: int, requests: list[bytes], rate: float, pool: int = 64) -> dict:
+    """Request i is due at start + i/rate; latency counts from then (queueing included)."""
+    latencies: list[float] = []
+    errors, index, lock = [0], [0], threading.Lock()
+    start = time.perf_counter() + 0.2
+
+    def client() -> None:
+        while True:
+            with lock:
+                if index[0] >= len(requests):
+                    return
+                i, index[0] = index[0], index[0] + 1
+            due = start + i / rate
+            time.sleep(max(due - time.perf_counter(), 0))
+            status = send(port, requests[i])
+            elapsed = (time.perf_counter() - due) * 1000
+            with lock:
+                latencies.append(elapsed) if status == 200 else None
+                errors[0] += status != 200
+
+    threads = [threading.Thread(target=client) for _ in range(pool)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {
+        "p50_ms": round(harness.percentile(latencies, 50), 1),
+        "p99_ms": round(harness.percentile(latencies, 99), 1),
+        "ok": len(latencies),
+        "errors": errors[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--web-workers", type=int, default=4)
+    args = parser.parse_args()
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    env = harness.portal_env(
+        harness.fresh_database("intake"), HIGHLEVEL_WEBHOOK_PUBLIC_KEYS=pem.decode()
+    )
+    harness.flush_redis()
+    harness.setup_django(env)
+    from django.db import connection
+
+    from bench.urls import BARE_TABLE
+    from portal.models import Workspace
+    from sync.models import Connection, InboundEvent
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {BARE_TABLE} (id bigserial PRIMARY KEY, body text)")
+    workspace = Workspace.objects.create(name="Intake", location_id=LOCATION)
+    Connection.objects.create(
+        workspace=workspace, provider="highlevel", name="CRM", slug="crm", primary=True,
+        base_url="https://services.leadconnectorhq.com", credentials={"token": "bench"},
+        location_id=LOCATION,
+    )  # fmt: skip
+    web, base = harness.gunicorn(env, workers=args.web_workers)
+    port = int(base.rsplit(":", 1)[1])
+    try:
+        n_fixed = int(args.rate * args.seconds)
+        n_max = int(args.seconds * 3000)
+        for requests in (webhook_requests(200, key), bare_requests(200)):
+            closed_loop(port, requests, args.concurrency, 10)  # warm-up: imports, connections
+        intake_fixed = open_loop(port, webhook_requests(n_fixed, key), args.rate)
+        bare_fixed = open_loop(port, bare_requests(n_fixed), args.rate)
+        intake_max = closed_loop(port, webhook_requests(n_max, key), args.concurrency, args.seconds)
+        bare_max = closed_loop(port, bare_requests(n_max), args.concurrency, args.seconds)
+    finally:
+        web.stop()
+    stored = InboundEvent.objects.count()
+    harness.report(
+        "intake",
+        offered_rate=args.rate,
+        web_workers=args.web_workers,
+        intake_at_rate=intake_fixed,
+        bare_at_rate=bare_fixed,
+        intake_max=intake_max,
+        bare_max=bare_max,
+        ratio=round(intake_max["per_second"] / max(bare_max["per_second"], 0.1), 2),
+        events_stored=stored,
+    )
+
+
+if __name__ == "__main__":
+    main()
