@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from contacts import services
 from contacts.models import Contact, MirrorModel
@@ -31,7 +32,7 @@ from ops.ingest import Ingestor, differs, full_values, remote_updated_at
 from portal.actors import Actor
 from sync.connectors import connector_for
 from sync.mapping import MappingError
-from sync.models import Connection, Link, OutboundChange
+from sync.models import WAITING, ChangeStatus, Connection, Link, OutboundChange
 from sync.objects import mirror_model
 from sync.outbox import enqueue_pushes
 from sync.rules import passes_filters
@@ -113,6 +114,7 @@ class Reconciler:
     def _reconcile_list(
         self, object_type: str, pages: Iterator[list[dict[str, Any]]], children: list[str]
     ) -> None:
+        listed_from = timezone.now()  # the generator fetches nothing before the loop
         seen: set[str] = set()
         for items in pages:
             seen.update(str(item["id"]) for item in items if item.get("id"))
@@ -122,7 +124,7 @@ class Reconciler:
                 if children and isinstance(contact, Contact) and self._sampled():
                     self._reconcile_children(contact, str(item["id"]), children)
         links = Link.objects.filter(connection=self.connection, object_type=object_type)
-        self._check_links(object_type, links, seen)
+        self._check_links(object_type, links, seen, listed_from)
         self._check_never_pushed(object_type)
 
     def _compare_items(
@@ -151,6 +153,7 @@ class Reconciler:
 
     def _reconcile_children(self, contact: Contact, remote_id: str, types: list[str]) -> None:
         for object_type in types:
+            listed_from = timezone.now()
             items = self.connector.fetch_page(object_type, {"contactId": remote_id}).items
             self._compare_items(object_type, items, parent=contact)
             seen = {str(item.get("id")) for item in items}
@@ -159,13 +162,25 @@ class Reconciler:
             links = Link.objects.filter(
                 connection=self.connection, object_type=object_type, object_id__in=child_ids
             )
-            self._check_links(object_type, links, seen)
+            self._check_links(object_type, links, seen, listed_from)
 
     # --- checks on our side -------------------------------------------------------------
 
-    def _check_links(self, object_type: str, links, seen: set[str]) -> None:
+    def _check_links(self, object_type: str, links, seen: set[str], listed_from) -> None:
+        """Links the listing did not return: their record is gone remotely, or orphaned here.
+
+        Only links settled before the listing began are judged: a create that got its remote
+        id meanwhile, or a record with a push still waiting or in flight, may simply not be in
+        what was listed — deleting it would lose a live record.
+        """
         model = mirror_model(object_type)
-        rows = links.exclude(remote_id="").values_list("pk", "remote_id", "object_id")
+        busy = OutboundChange.objects.filter(
+            connection=self.connection,
+            object_type=object_type,
+            status__in=[*WAITING, ChangeStatus.IN_FLIGHT],
+        ).values("object_id")
+        settled = links.filter(updated_at__lt=listed_from).exclude(object_id__in=busy)
+        rows = settled.exclude(remote_id="").values_list("pk", "remote_id", "object_id")
         for link_id, remote_id, object_id in rows.iterator():
             if remote_id in seen:
                 continue

@@ -68,9 +68,9 @@ def test_injected_drift_is_found_and_repaired(crm, conn, workspace, synced):
     assert queued == {local_edit.pk, never.pk}
 
     drain()
-    assert crm.get_contact(Link.objects.get(object_id=local_edit.pk).remote_id)["city"] == (
-        "Newer here"
-    )
+    assert crm.get_contact(
+        Link.objects.get(object_type="contact", object_id=local_edit.pk).remote_id
+    )["city"] == ("Newer here")
     # The CRM filled in `source` on the create it received: the newer remote state comes back.
     assert reconcile("--repair")["counts"]["different"] == 1
     final = reconcile()
@@ -89,3 +89,42 @@ def test_children_of_sampled_contacts_are_compared(crm, conn, synced):
 def test_bad_sample_is_a_clear_error(conn):
     with pytest.raises(CommandError, match="--sample must be a percentage"):
         reconcile("--sample", "0")
+
+
+def test_a_record_whose_create_lands_during_the_listing_is_not_deleted(
+    crm, conn, workspace, synced, monkeypatch
+):
+    """A link that gets its remote id after the listing began is not 'deleted on the remote'."""
+    from ops.reconcile import Reconciler
+
+    contact = contact_create(workspace=workspace, actor=TEST_ACTOR, data={"email": "late@x.com"})
+    # Its push is done (so only the timing guard protects it); the CRM listing predates it.
+    OutboundChange.objects.filter(object_id=contact.pk).update(status="done")
+    original = Reconciler._pages
+
+    def pages_then_our_create_lands(self, object_type):
+        yield from original(self, object_type)
+        # Our push's answer arrives after the CRM was listed: the link gets its remote id now.
+        Link.objects.update_or_create(
+            connection=conn,
+            object_type="contact",
+            object_id=contact.pk,
+            defaults={"remote_id": "CreatedMeanwhile"},
+        )
+
+    monkeypatch.setattr(Reconciler, "_pages", pages_then_our_create_lands)
+    report = reconcile("--repair")
+    assert report["counts"]["deleted_remote"] == 0
+    contact.refresh_from_db()
+    assert not contact.is_deleted
+
+
+def test_a_record_with_a_push_in_flight_is_not_deleted(crm, conn, workspace, synced):
+    contact = Contact.objects.get(email=synced[0]["email"])
+    crm.delete_contact(synced[0]["id"])
+    contact_update(contact, actor=TEST_ACTOR, data={"city": "Still pushing"})
+    assert OutboundChange.objects.filter(object_id=contact.pk, status="pending").exists()
+    report = reconcile("--repair")
+    assert report["counts"]["deleted_remote"] == 0
+    contact.refresh_from_db()
+    assert not contact.is_deleted
