@@ -65,6 +65,9 @@ class AuditEntry(models.Model):
             models.Index(fields=["object_type", "object_id", "-created_at"]),
             models.Index(fields=["actor_kind", "actor_label"]),
             models.Index(fields=["workspace", "-created_at"]),
+            # The console's filters, newest first (audit by source / action at a million rows).
+            models.Index(fields=["source", "-created_at"], name="audit_source_recent"),
+            models.Index(fields=["action", "-created_at"], name="audit_action_recent"),
         ]
 
     def __str__(self) -> str:
