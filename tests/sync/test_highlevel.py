@@ -15,7 +15,7 @@ from sync.connectors.highlevel_oauth import (
     refresh_tokens,
 )
 from sync.http import RemoteError
-from sync.models import ChangeStatus, Link, OutboundChange, Rule
+from sync.models import ChangeStatus, OutboundChange, Rule
 from sync.push import drain
 from tests.factories import (
     AppointmentFactory,
@@ -29,21 +29,6 @@ from tests.sync.factories import ConnectionFactory, RuleFactory
 from tests.sync.highlevel_spec import assert_valid_crm_request
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def conn(workspace):
-    return ConnectionFactory(workspace=workspace, company_id="comp1")
-
-
-@pytest.fixture
-def linked_contact(conn, workspace):
-    contact = ContactFactory(workspace=workspace)
-    Link.objects.create(
-        connection=conn, object_type="contact", object_id=contact.pk, remote_id="C1"
-    )
-    OutboundChange.objects.all().delete()
-    return contact
 
 
 def bodies(crm):

@@ -15,13 +15,11 @@ from sync.models import ChangeStatus, Link, OutboundChange
 from sync.push import drain
 from tests.factories import (
     AppointmentFactory,
-    ContactFactory,
     CrmUserFactory,
     NoteFactory,
     TaskFactory,
 )
 from tests.sync.factories import CRM_BASE_URL as CRM
-from tests.sync.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
 WHEN = datetime.datetime(2026, 12, 1, 9, 30, tzinfo=datetime.UTC)
@@ -99,18 +97,8 @@ def _z(moment: datetime.datetime) -> str:
 
 
 @pytest.fixture
-def conn(workspace):
-    return ConnectionFactory(workspace=workspace, company_id="comp1")
-
-
-@pytest.fixture
-def contact(conn, workspace):
-    contact = ContactFactory(workspace=workspace)
-    Link.objects.create(
-        connection=conn, object_type="contact", object_id=contact.pk, remote_id="C1"
-    )
-    OutboundChange.objects.all().delete()
-    return contact
+def contact(linked_contact):
+    return linked_contact
 
 
 def lose_the_create_response(crm, case: Case, workspace, contact):
