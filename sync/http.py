@@ -13,7 +13,8 @@ redacted excerpts, error), redaction of secrets, and the classification of failu
   - retryable: 408, 409, 429, 5xx, timeouts, connection errors, the local rate limit;
   - permanent too: a partner URL the SSRF guard refuses (checked and pinned at connect time,
     sync/pinned_http.py).
-`Retry-After` (seconds or HTTP date) and `X-RateLimit-Remaining: 0` pause the shared limiter.
+`Retry-After` (seconds or HTTP date) pauses the shared limiter; so does
+`X-RateLimit-Remaining: 0` when our own window is not full (another client uses the quota).
 Sandbox connections send nothing: the call is recorded as a would-be request.
 """
 
@@ -32,7 +33,7 @@ from django.conf import settings
 from portal.audit import MASK, is_secret_field
 from sync.models import Connection, DeliveryAttempt, OutboundChange
 from sync.pinned_http import guarded_session
-from sync.ratelimit import RateLimited, limiter_for, seconds_to_next_utc_day
+from sync.ratelimit import Limiter, RateLimited, limiter_for, seconds_to_next_utc_day
 from sync.ssrf import UnsafeURL
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 30  # default of settings.SYNC_READ_TIMEOUT_SECONDS
 EXCERPT_LIMIT = 2000
+# X-RateLimit-Remaining: 0 pauses the limiter only while our window holds less than this share.
+OTHERS_USE_QUOTA_BELOW = 0.9
 RETRYABLE_4XX = frozenset({408, 409, 429})
 _SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|signature", re.I)
 _SESSION = requests.Session()
@@ -108,6 +111,15 @@ def excerpt(body: Any) -> str:
     return json.dumps(redact(body), default=str)[:EXCERPT_LIMIT]
 
 
+def _others_use_quota(limiter: Limiter) -> bool:
+    """The remote's window is used up while ours holds clearly fewer requests: someone else
+    spends this location's quota, so the caller waits a whole interval. When ours is (nearly)
+    full, our own sliding window already holds the next request until the oldest call leaves
+    it; a pause on top would idle the connection for a further interval each time it saturates.
+    ("Nearly": a request of ours may leave our window between the remote's count and ours.)"""
+    return limiter.window_count() < OTHERS_USE_QUOTA_BELOW * limiter.limit
+
+
 def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -153,8 +165,9 @@ class HttpClient:
         if self.connection.sandbox:
             self._record(method, path, None, 0, DeliveryAttempt.Outcome.SANDBOX, request_excerpt)
             return Response(status=0, sandbox=True)
-        if rate_limited:
-            self._acquire(method, path, request_excerpt)
+        limiter = limiter_for(self.connection) if rate_limited else None
+        if limiter is not None:
+            self._acquire(limiter, method, path, request_excerpt)
         started = time.monotonic()
         try:
             raw = self._session().request(
@@ -177,8 +190,11 @@ class HttpClient:
             error = RemoteError(f"{type(exc).__name__}: {exc}"[:500], permanent=False)
             self._record(method, path, None, duration, "retryable", request_excerpt, "", error)
             raise error from exc
+        finally:
+            if limiter is not None:
+                limiter.settle()
         response = Response(raw.status_code, raw.headers, raw.text)
-        self._honour_limits(response)
+        self._honour_limits(response, limiter or limiter_for(self.connection))
         error = classify(response)
         outcome = "ok" if error is None else "permanent" if error.permanent else "retryable"
         self._record(
@@ -204,22 +220,21 @@ class HttpClient:
         allowed = bool((self.connection.options or {}).get(ALLOW_PRIVATE))
         return _GUARDED_SESSION if guarded and not allowed else _SESSION
 
-    def _acquire(self, method: str, path: str, request_excerpt: str) -> None:
+    def _acquire(self, limiter: Limiter, method: str, path: str, request_excerpt: str) -> None:
         try:
-            limiter_for(self.connection).acquire()
+            limiter.acquire()
         except RateLimited as exc:
             error = RemoteError(str(exc), permanent=False, retry_after=exc.retry_after)
             self._record(method, path, None, 0, "retryable", request_excerpt, "", error)
             raise error from exc
 
-    def _honour_limits(self, response: Response) -> None:
-        limiter = limiter_for(self.connection)
+    def _honour_limits(self, response: Response, limiter: Limiter) -> None:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if response.status == 429:
             limiter.pause(retry_after or float(self.connection.rate_limit_interval_seconds))
         elif response.headers.get("X-RateLimit-Daily-Remaining") == "0":
             limiter.pause(seconds_to_next_utc_day(time.time()))
-        elif response.headers.get("X-RateLimit-Remaining") == "0":
+        elif response.headers.get("X-RateLimit-Remaining") == "0" and _others_use_quota(limiter):
             interval_ms = response.headers.get("X-RateLimit-Interval-Milliseconds")
             limiter.pause(float(interval_ms) / 1000 if interval_ms else retry_after or 1.0)
 

@@ -12,13 +12,20 @@ and a pause the remote can impose (429 Retry-After, X-RateLimit-Remaining: 0).
     limiter_for(connection).acquire(max_wait)   blocks until allowed, else raises RateLimited
     limiter_for(connection).try_acquire()       -> seconds to wait (0.0 = granted and counted)
     limiter_for(connection).pause(seconds)      nobody sends before then
+    limiter_for(connection).window_count()      -> requests counted in the current window
+    limiter.settle()                            the granted request was answered: count it from now
+
+A request is counted when it is allowed, and counted again from the moment it is answered
+(settle): the remote counted it on arrival, after we allowed it, so counting from the answer
+keeps each of our windows at least as long as the remote's and the next request never lands
+while the remote still counts the old one (no 429 from our own traffic).
 """
 
 import abc
 import datetime
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
@@ -51,6 +58,8 @@ class Limiter(abc.ABC):
     limit: int
     interval: float
     daily: int
+    # What the last granted try_acquire recorded, for settle() (a per-call object: see http.py).
+    ticket: str | float | None = field(default=None, init=False, repr=False)
 
     def acquire(self, max_wait: float | None = None) -> None:
         max_wait = settings.SYNC_RATE_LIMIT_WAIT_SECONDS if max_wait is None else max_wait
@@ -70,6 +79,14 @@ class Limiter(abc.ABC):
     @abc.abstractmethod
     def pause(self, seconds: float) -> None:
         """Nobody using this key sends for `seconds`."""
+
+    @abc.abstractmethod
+    def settle(self) -> None:
+        """The request granted last was answered (or failed): count it from now."""
+
+    @abc.abstractmethod
+    def window_count(self) -> int:
+        """Requests counted in the last `interval`."""
 
 
 class DatabaseLimiter(Limiter):
@@ -94,7 +111,18 @@ class DatabaseLimiter(Limiter):
             return max(bucket.hits[-self.limit] + self.interval - now, 0.001)
         bucket.hits.append(now)
         bucket.day_count += 1
+        self.ticket = now
         return 0.0
+
+    def settle(self) -> None:
+        if self.ticket is None:
+            return
+        with transaction.atomic():
+            bucket = RateLimitBucket.objects.select_for_update().filter(key=self.key).first()
+            if bucket is not None and self.ticket in bucket.hits:
+                bucket.hits[bucket.hits.index(self.ticket)] = time.time()
+                bucket.save(update_fields=["hits"])
+        self.ticket = None
 
     def pause(self, seconds: float) -> None:
         RateLimitBucket.objects.get_or_create(key=self.key)
@@ -102,6 +130,11 @@ class DatabaseLimiter(Limiter):
             bucket = RateLimitBucket.objects.select_for_update().get(key=self.key)
             bucket.paused_until = max(bucket.paused_until, time.time() + seconds)
             bucket.save(update_fields=["paused_until"])
+
+    def window_count(self) -> int:
+        hits = RateLimitBucket.objects.filter(key=self.key).values_list("hits", flat=True).first()
+        start = time.time() - self.interval
+        return sum(1 for t in hits or [] if t > start)
 
 
 # KEYS: window zset, day counter, pause; ARGV: limit, interval ms, daily, member.
@@ -122,6 +155,20 @@ redis.call('ZADD', KEYS[1], now, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], interval + 1000)
 redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], 90000)
+return 0
+"""
+_COUNT_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], '(' .. (now - tonumber(ARGV[1])), '+inf')
+"""
+# KEYS: window zset; ARGV: member, interval ms. Re-scores a counted request to the server's now.
+_SETTLE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000)
+end
 return 0
 """
 _PAUSE_LUA = """
@@ -149,21 +196,33 @@ class RedisLimiter(Limiter):
 
     def try_acquire(self) -> float:
         client = _redis(settings.REDIS_URL)
+        member = uuid.uuid4().hex
         result = client.eval(
-            _ACQUIRE_LUA,
-            3,
-            *self._keys(),
-            self.limit,
-            int(self.interval * 1000),
-            self.daily,
-            uuid.uuid4().hex,
+            _ACQUIRE_LUA, 3, *self._keys(), self.limit, self._interval_ms, self.daily, member
         )
         if int(result) < 0:
             return seconds_to_next_utc_day(time.time())
+        if int(result) == 0:
+            self.ticket = member
         return int(result) / 1000
+
+    def settle(self) -> None:
+        if self.ticket is not None:
+            client = _redis(settings.REDIS_URL)
+            client.eval(_SETTLE_LUA, 1, self._keys()[0], self.ticket, self._interval_ms)
+        self.ticket = None
+
+    @property
+    def _interval_ms(self) -> int:
+        return int(self.interval * 1000)
 
     def pause(self, seconds: float) -> None:
         _redis(settings.REDIS_URL).eval(_PAUSE_LUA, 1, self._keys()[2], int(seconds * 1000))
+
+    def window_count(self) -> int:
+        return int(
+            _redis(settings.REDIS_URL).eval(_COUNT_LUA, 1, self._keys()[0], self._interval_ms)
+        )
 
 
 def limiter_key(connection: Connection) -> str:

@@ -86,6 +86,29 @@ def test_rate_limit_headers_pause_when_nothing_remains(client):
 
 
 @responses.activate
+def test_nothing_remaining_when_our_window_is_full_adds_no_pause():
+    conn = ConnectionFactory(rate_limit_requests=2, rate_limit_interval_seconds=1)
+    client = HttpClient(conn, auth=dict)
+    remaining = iter(["1", "0"])
+    responses.add_callback(
+        responses.GET,
+        URL,
+        callback=lambda request: (
+            200,
+            {
+                "X-RateLimit-Remaining": next(remaining),
+                "X-RateLimit-Interval-Milliseconds": "10000",
+            },
+            "{}",
+        ),
+    )
+    client.request("GET", "/contacts/abc")
+    client.request("GET", "/contacts/abc")
+    # The remote's count agrees with ours: the next call waits for our 1 s window, not 10 s.
+    assert 0 < limiter_for(conn).try_acquire() <= 1.0
+
+
+@responses.activate
 def test_daily_quota_header_pauses_until_the_next_utc_day(client):
     responses.get(URL, json={}, headers={"X-RateLimit-Daily-Remaining": "0"})
     client.request("GET", "/contacts/abc")

@@ -72,3 +72,31 @@ def test_never_exceeds_the_limit_under_concurrency(backend, settings):
     assert errors == []
     assert len(granted) == 20  # saturated, never exceeded
     assert isinstance(limiter_for(conn), RedisLimiter if backend == "redis" else DatabaseLimiter)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.django_db
+def test_window_count_counts_only_requests_inside_the_window(backend, settings):
+    if backend == "database":
+        settings.REDIS_URL = ""
+    limiter = limiter_for(ConnectionFactory(rate_limit_requests=5, rate_limit_interval_seconds=1))
+    assert limiter.window_count() == 0
+    limiter.try_acquire()
+    limiter.try_acquire()
+    assert limiter.window_count() == 2
+    time.sleep(1.05)
+    assert limiter.window_count() == 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.django_db
+def test_settle_counts_the_request_from_its_answer(backend, settings):
+    if backend == "database":
+        settings.REDIS_URL = ""
+    conn = ConnectionFactory(rate_limit_requests=1, rate_limit_interval_seconds=1)
+    limiter = limiter_for(conn)
+    assert limiter.try_acquire() == 0.0
+    time.sleep(0.5)  # the remote takes half a second to answer
+    limiter.settle()
+    # The remote counted the request on arrival: the slot frees a full interval after the answer.
+    assert 0.9 < limiter_for(conn).try_acquire() <= 1.0
