@@ -62,9 +62,13 @@ class MirrorModel(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs) -> None:
+        self.ensure_public_id()
+        super().save(*args, **kwargs)
+
+    def ensure_public_id(self) -> None:
+        """Give a new row its public id (save() does; bulk inserts call this, as they skip it)."""
         if not self.public_id:
             self.public_id = new_public_id(self.PUBLIC_ID_PREFIX)
-        super().save(*args, **kwargs)
 
     @property
     def is_deleted(self) -> bool:
