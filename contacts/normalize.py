@@ -21,15 +21,22 @@ def normalize_email(value: str | None) -> str:
     if not sep or not local or not domain:
         raise ValidationError(INVALID_EMAIL, code="invalid_email")
     try:
-        ascii_domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii")
+        ascii_domain = _ascii_domain(domain.rstrip("."))
     except idna.IDNAError as exc:
         raise ValidationError(INVALID_EMAIL, code="invalid_email") from exc
-    email = f"{local}@{ascii_domain.lower()}"
+    email = f"{local}@{ascii_domain}"
     try:
         validate_email(email)
     except ValidationError as exc:
         raise ValidationError(INVALID_EMAIL, code="invalid_email") from exc
     return email
+
+
+# Many addresses share a domain, and IDNA encoding is the costly part of a backfill's e-mail
+# normalisation; refusals raise, so are not cached.
+@functools.lru_cache(maxsize=4096)
+def _ascii_domain(domain: str) -> str:
+    return idna.encode(domain, uts46=True).decode("ascii").lower()
 
 
 def email_key(email: str) -> str:
