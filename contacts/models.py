@@ -14,9 +14,20 @@ from portal.models import Workspace
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+_ID_LENGTH = 20
+_ID_SPACE = len(_ID_ALPHABET) ** _ID_LENGTH
+
+
 def new_public_id(prefix: str) -> str:
     """`ct_` + 20 base62 characters (~119 bits): unguessable and safe in URLs."""
-    return f"{prefix}_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+    # One uniform draw from the whole id space, written in base 62: the same distribution as
+    # twenty `secrets.choice` calls at a tenth of the cost (it is per row in bulk writes).
+    number = secrets.randbelow(_ID_SPACE)
+    digits = []
+    for _ in range(_ID_LENGTH):
+        number, digit = divmod(number, len(_ID_ALPHABET))
+        digits.append(_ID_ALPHABET[digit])
+    return f"{prefix}_" + "".join(digits)
 
 
 class MirrorQuerySet(models.QuerySet):
@@ -62,9 +73,13 @@ class MirrorModel(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs) -> None:
+        self.ensure_public_id()
+        super().save(*args, **kwargs)
+
+    def ensure_public_id(self) -> None:
+        """Give a new row its public id (save() does; bulk inserts call this, as they skip it)."""
         if not self.public_id:
             self.public_id = new_public_id(self.PUBLIC_ID_PREFIX)
-        super().save(*args, **kwargs)
 
     @property
     def is_deleted(self) -> bool:

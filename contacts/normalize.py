@@ -1,5 +1,7 @@
 """E-mail and phone normalisation: what the mirror stores, and what lookups compare."""
 
+import functools
+
 import idna
 import phonenumbers
 from django.conf import settings
@@ -19,15 +21,22 @@ def normalize_email(value: str | None) -> str:
     if not sep or not local or not domain:
         raise ValidationError(INVALID_EMAIL, code="invalid_email")
     try:
-        ascii_domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii")
+        ascii_domain = _ascii_domain(domain.rstrip("."))
     except idna.IDNAError as exc:
         raise ValidationError(INVALID_EMAIL, code="invalid_email") from exc
-    email = f"{local}@{ascii_domain.lower()}"
+    email = f"{local}@{ascii_domain}"
     try:
         validate_email(email)
     except ValidationError as exc:
         raise ValidationError(INVALID_EMAIL, code="invalid_email") from exc
     return email
+
+
+# Many addresses share a domain, and IDNA encoding is the costly part of a backfill's e-mail
+# normalisation; refusals raise, so are not cached.
+@functools.lru_cache(maxsize=4096)
+def _ascii_domain(domain: str) -> str:
+    return idna.encode(domain, uts46=True).decode("ascii").lower()
 
 
 def email_key(email: str) -> str:
@@ -40,8 +49,15 @@ def normalize_phone(value: str | None, region: str | None = None) -> str:
     value = (value or "").strip()
     if not value:
         return ""
+    return _e164(value, region or settings.DEFAULT_PHONE_REGION)
+
+
+# A record's phone is normalised more than once on its way in (mapping, then the write path) and
+# parsing is the costly part of a backfill's per-record work; refusals raise, so are not cached.
+@functools.lru_cache(maxsize=4096)
+def _e164(value: str, region: str) -> str:
     try:
-        number = phonenumbers.parse(value, region or settings.DEFAULT_PHONE_REGION)
+        number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
         raise ValidationError(INVALID_PHONE, code="invalid_phone") from exc
     if not phonenumbers.is_possible_number(number):

@@ -22,7 +22,7 @@ from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Ta
 from contacts.normalize import email_key, normalize_email, normalize_phone
 from contacts.signals import mirror_changed
 from portal.actors import Actor
-from portal.audit import record_change
+from portal.audit import audit_entry, record_change, record_changes
 from portal.models import AuditAction, Workspace
 
 M = TypeVar("M", bound=MirrorModel)
@@ -48,16 +48,54 @@ def mirror_create(
     data: Mapping[str, Any],
     source_updated_at: datetime | None = None,
 ) -> M:
-    values = _normalized(model, data)
-    instance = model(workspace=workspace, **values)
-    _derive(instance)
-    _validate(instance)
+    instance, changes = _new_instance(model, workspace, data, source_updated_at)
     with transaction.atomic():
-        instance.source_updated_at = source_updated_at or timezone.now()
         instance.save()
-        changes = {name: [None, getattr(instance, name)] for name in values if values[name]}
         _announce(instance, AuditAction.CREATE, changes, actor)
     return instance
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """One row for `mirror_bulk_create`: what mirror_create takes as `data` and its time."""
+
+    data: Mapping[str, Any]
+    source_updated_at: datetime | None = None
+
+
+def mirror_bulk_create(
+    model: type[M], *, workspace: Workspace, actor: Actor, rows: Sequence[NewRow]
+) -> list[M | ValidationError]:
+    """mirror_create for many rows at once: one INSERT for the rows, one for their audit entries.
+
+    Every row is normalised and validated exactly as mirror_create does; a refused row comes
+    back as its ValidationError (in its place) and the others are still created. Each created
+    row is announced with `mirror_changed`, so the outbox writes in this same transaction.
+    """
+    results: list[M | ValidationError] = []
+    prepared: list[tuple[M, dict[str, list[Any]]]] = []
+    for row in rows:
+        try:
+            prepared.append(_new_instance(model, workspace, row.data, row.source_updated_at))
+        except ValidationError as exc:
+            results.append(exc)
+            continue
+        results.append(prepared[-1][0])
+    if not prepared:
+        return results
+    with transaction.atomic():
+        for instance, _changes in prepared:
+            instance.ensure_public_id()
+        model.objects.bulk_create([instance for instance, _changes in prepared])
+        record_changes(
+            [
+                audit_entry(actor=actor, action=AuditAction.CREATE, instance=i, changes=c)
+                for i, c in prepared
+            ]
+        )
+        for instance, changes in prepared:
+            _signal(instance, AuditAction.CREATE, changes, actor)
+    return results
 
 
 def mirror_update(
@@ -210,6 +248,22 @@ user_delete = contact_delete = task_delete = note_delete = appointment_delete = 
 # --- Internals ------------------------------------------------------------------------------
 
 
+def _new_instance(
+    model: type[M],
+    workspace: Workspace,
+    data: Mapping[str, Any],
+    source_updated_at: datetime | None,
+) -> tuple[M, dict[str, list[Any]]]:
+    """An unsaved, normalised and validated new row and its audit changes."""
+    values = _normalized(model, data)
+    instance = model(workspace=workspace, **values)
+    _derive(instance)
+    _validate(instance)
+    instance.source_updated_at = source_updated_at or timezone.now()
+    changes = {name: [None, getattr(instance, name)] for name in values if values[name]}
+    return instance, changes
+
+
 def _normalized(model: type[MirrorModel], data: Mapping[str, Any]) -> dict[str, Any]:
     fields = writable_fields(model)
     errors = {name: ["Unknown field."] for name in sorted(set(data) - set(fields))}
@@ -298,6 +352,12 @@ def _announce(
     instance: MirrorModel, action: str, changes: dict[str, list[Any]], actor: Actor
 ) -> None:
     record_change(actor=actor, action=action, instance=instance, changes=changes)
+    _signal(instance, action, changes, actor)
+
+
+def _signal(
+    instance: MirrorModel, action: str, changes: dict[str, list[Any]], actor: Actor
+) -> None:
     mirror_changed.send(
         sender=type(instance), instance=instance, action=action, changes=changes, actor=actor
     )

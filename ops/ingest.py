@@ -7,8 +7,11 @@
   record that exists on both sides is linked, not duplicated;
 - a record whose mapped values equal the mirror's is counted unchanged without calling the
   services (the comparison is on normalised values: `comparable_values`);
-- everything else goes through contacts.services (create / update with the remote's
-  `dateUpdated` as `source_updated_at`, so newest wins), and new Links are bulk-inserted.
+- everything else goes through contacts.services with the remote's `dateUpdated` as
+  `source_updated_at` (so newest wins): changed records one by one (mirror_update), the page's
+  new records together (mirror_bulk_create: one INSERT for the rows, one for their audit
+  entries; a refused row is tallied as failed and the rest still land); new Links are
+  bulk-inserted.
 
 The caller owns the transaction (one per page). The Link unique constraints make a concurrent
 second writer fail its page instead of duplicating records.
@@ -100,6 +103,7 @@ class Ingestor:
         linked = self.linked(object_type, items)
         by_email = self._unlinked_contacts(items, linked) if object_type == "contact" else {}
         new_links: list[Link] = []
+        creates: list[tuple[dict[str, Any], services.NewRow]] = []
         for item in items:
             remote_id = _remote_id(item)
             instance = linked.get(remote_id)
@@ -107,48 +111,66 @@ class Ingestor:
                 if instance is None and remote_id in by_email:
                     instance = by_email[remote_id]
                     new_links.append(self._link(object_type, instance, item))
-                outcome = self._upsert(object_type, item, instance, parents.get(remote_id))
+                values = self._values(object_type, item, instance, parents.get(remote_id))
+                if instance is None:
+                    creates.append((item, services.NewRow(values, remote_updated_at(item))))
+                    continue
+                changed = self._update(instance, values, item)
             except (ValidationError, MappingError, ValueError, TypeError) as exc:
                 tally.fail(f"{object_type} {remote_id}: {_message(exc)}")
                 continue
-            if isinstance(outcome, MirrorModel):
-                new_links.append(self._link(object_type, outcome, item))
-                tally.created += 1
-            elif outcome:
+            if changed:
                 tally.updated += 1
             else:
                 tally.unchanged += 1
+        new_links.extend(self._create(object_type, creates, tally))
         Link.objects.bulk_create(new_links)
         return tally
 
     # --- internals ----------------------------------------------------------------------
 
-    def _upsert(
+    def _values(
         self,
         object_type: str,
         item: dict[str, Any],
         instance: MirrorModel | None,
         contact: Contact | None,
-    ) -> MirrorModel | bool:
-        """The new mirror row, or whether an existing one changed."""
+    ) -> dict[str, Any]:
         values = full_values(item, object_type, self.connection, instance)
         if contact is not None:
             values["contact"] = contact
-        when = remote_updated_at(item)
-        if instance is None:
-            return services.mirror_create(
-                mirror_model(object_type),
-                workspace=self.connection.workspace,
-                actor=self.actor,
-                data=values,
-                source_updated_at=when,
-            )
+        return values
+
+    def _update(self, instance: MirrorModel, values: dict[str, Any], item: dict[str, Any]) -> bool:
+        """Whether the existing mirror row changed (newest wins; tombstones stay)."""
         if instance.is_deleted or not differs(instance, values):
             return False
         _current, changed = services.mirror_update(
-            instance, actor=self.actor, data=values, source_updated_at=when
+            instance, actor=self.actor, data=values, source_updated_at=remote_updated_at(item)
         )
         return changed
+
+    def _create(
+        self,
+        object_type: str,
+        creates: list[tuple[dict[str, Any], services.NewRow]],
+        tally: Tally,
+    ) -> list[Link]:
+        """The page's new records in one bulk write; their Links (a refused row is tallied)."""
+        results = services.mirror_bulk_create(
+            mirror_model(object_type),
+            workspace=self.connection.workspace,
+            actor=self.actor,
+            rows=[row for _item, row in creates],
+        )
+        links = []
+        for (item, _row), outcome in zip(creates, results, strict=True):
+            if isinstance(outcome, ValidationError):
+                tally.fail(f"{object_type} {_remote_id(item)}: {_message(outcome)}")
+                continue
+            links.append(self._link(object_type, outcome, item))
+            tally.created += 1
+        return links
 
     def linked(self, object_type: str, items: list[dict[str, Any]]) -> dict[str, MirrorModel]:
         remote_ids = [_remote_id(item) for item in items]

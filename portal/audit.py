@@ -51,10 +51,28 @@ def record_change(
     instance: models.Model,
     changes: dict[str, list[Any]],
 ) -> AuditEntry:
+    entry = audit_entry(actor=actor, action=action, instance=instance, changes=changes)
+    entry.save(force_insert=True)
+    return entry
+
+
+def record_changes(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Save entries built by `audit_entry` with one INSERT (a page of bulk writes)."""
+    return AuditEntry.objects.bulk_create(entries)
+
+
+def audit_entry(
+    *,
+    actor: Actor,
+    action: str,
+    instance: models.Model,
+    changes: dict[str, list[Any]],
+) -> AuditEntry:
+    """The unsaved audit entry of one change (record_change saves it; bulk writers batch it)."""
     workspace_id = getattr(instance, "workspace_id", None)
     if instance._meta.label_lower == "portal.workspace":
         workspace_id = instance.pk
-    return AuditEntry.objects.create(
+    return AuditEntry(
         workspace_id=workspace_id,
         actor_kind=actor.kind,
         actor_id=actor.id,

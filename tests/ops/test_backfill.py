@@ -78,6 +78,23 @@ def test_a_run_killed_mid_way_resumes_with_exact_counts_and_no_duplicates(crm, c
     assert run.status == RunStatus.DONE and run.pages == 5
 
 
+def test_a_bad_record_mid_run_and_a_crash_still_give_exact_counts(crm, conn, monkeypatch):
+    contacts = crm.seed_contacts(350)
+    bad = dict(contacts[150], email="no-at-sign")  # page 2 of 4
+    crm.core.store.put("contact", bad)
+    kill_on_checkpoint(monkeypatch, 3)
+    with pytest.raises(Killed):
+        run_command("sandbox-crm")
+    run = BackfillRun.objects.get()
+    assert (run.pages, run.created, run.failed) == (2, 199, 1)
+    assert run.errors == [f"contact {bad['id']}: email: Enter a valid e-mail address."]
+    monkeypatch.undo()
+    out = run_command("sandbox-crm")
+    assert "created 349, updated 0, unchanged 0, failed 1" in out, out
+    assert Contact.objects.count() == 349 and Link.objects.count() == 349
+    assert AuditEntry.objects.filter(action="create").count() == 349
+
+
 def test_a_second_run_finds_everything_unchanged_and_updates_what_changed(crm, conn):
     contacts = crm.seed_contacts(120)
     run_command("sandbox-crm")
