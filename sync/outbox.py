@@ -4,7 +4,8 @@
 SyncConfig.ready). For every target connection — same workspace, active, not deleted, direction
 sending this object type, filter rules passing, and never the connection the change came from —
 it writes one OutboundChange (plus one per rule action that just became true). After commit
-the pushes are enqueued (ids only); if the broker is down, the sweeper enqueues them later.
+the pushes are enqueued (ids only) once the record has been quiet for a moment
+(sync/debounce.py); if the broker is down, the sweeper enqueues them later.
 """
 
 import logging
@@ -17,6 +18,7 @@ from django.db import transaction
 
 from contacts.models import MirrorModel
 from portal.actors import Actor
+from sync.debounce import push_soon
 from sync.models import Connection, Operation, OutboundChange
 from sync.objects import TYPE_BY_MODEL
 from sync.rules import passes_filters, triggered_actions
@@ -89,7 +91,7 @@ def record_outbound_changes(
     if rows:
         created = OutboundChange.objects.bulk_create(rows)
         ids = [row.pk for row in created]
-        transaction.on_commit(lambda: enqueue_pushes(ids))
+        transaction.on_commit(lambda: push_soon(ids))
     return rows
 
 

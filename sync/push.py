@@ -1,6 +1,7 @@
 """The push engine: claim an outbox row, coalesce, call the connector, record the outcome.
 
-    process_change(change_id) -> str      the django-q2 task body (sync.tasks.push_change)
+    process_change(change_id) -> str      claim and push one row now (the task, after its
+                                          debounce in sync/debounce.py; drain; tests)
     sweep() -> dict                       expired leases → retry/dead; due rows → enqueue
     drain(timeout) -> dict                process every due row in this process (ops, tests)
     replay(queryset) -> int               failed/dead rows → pending again, enqueued

@@ -22,8 +22,15 @@ def enqueue_push(change_id: int) -> None:
 
 
 def push_change(change_id: int) -> str:
+    """Push now, or — while the record is still changing — hand the row to this process's
+    timer, which enqueues it again once the record is quiet (sync/debounce.py)."""
+    from sync.debounce import hold_again, quiet_in
     from sync.push import process_change
 
+    wait = quiet_in(change_id)
+    if wait > 0:
+        hold_again(change_id, wait)
+        return f"held {wait:.2f} s until the record is quiet"
     return process_change(change_id)
 
 

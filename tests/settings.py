@@ -26,3 +26,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"portal-test-{os.getpid()}.sqlite3")
     }
+
+# Tests assert what is enqueued when a change commits; the debounce (a timer thread that
+# enqueues later) has its own tests, which set this themselves.
+SYNC_PUSH_DEBOUNCE_SECONDS = 0

@@ -1,0 +1,158 @@
+"""A push waits for its record to be quiet — in a timer, not in a worker — so a burst of
+changes becomes one call carrying the latest state."""
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from contacts.services import contact_update
+from sync import debounce, tasks
+from sync.debounce import Timer, push_soon, quiet_in
+from sync.models import ChangeStatus, OutboundChange
+from sync.push import sweep
+from tests.sync.factories import CRM_BASE_URL as CRM
+
+
+def last_names_sent(crm) -> list[str]:
+    return [json.loads(call.request.body)["lastName"] for call in crm.calls]
+
+
+def age(row: OutboundChange, seconds: float) -> None:
+    OutboundChange.objects.filter(pk=row.pk).update(
+        created_at=row.created_at - timedelta(seconds=seconds)
+    )
+
+
+@pytest.mark.django_db
+def test_a_fresh_change_waits_for_the_quiet_period(linked_contact, actor, settings):
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 2
+    contact_update(linked_contact, actor=actor, data={"last_name": "Fresh"})
+    assert 1.5 < quiet_in(OutboundChange.objects.get().pk) <= 2
+
+
+@pytest.mark.django_db
+def test_an_older_row_waits_for_the_newest_change_of_its_record(linked_contact, actor, settings):
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 2
+    contact_update(linked_contact, actor=actor, data={"last_name": "One"})
+    first = OutboundChange.objects.get()
+    age(first, 1.5)
+    contact_update(linked_contact, actor=actor, data={"last_name": "Two"})
+    assert 1.5 < quiet_in(first.pk) <= 2  # counted from "Two", not from "One"
+
+
+@pytest.mark.django_db
+def test_no_wait_for_a_backlog_row_a_finished_row_or_no_debounce(linked_contact, actor, settings):
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 2
+    contact_update(linked_contact, actor=actor, data={"last_name": "Old"})
+    row = OutboundChange.objects.get()
+    age(row, 3)
+    assert quiet_in(row.pk) == 0.0
+    contact_update(linked_contact, actor=actor, data={"last_name": "New"})
+    newest = OutboundChange.objects.latest("id")
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 0
+    assert quiet_in(newest.pk) == 0.0
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 2
+    OutboundChange.objects.filter(pk=newest.pk).update(status=ChangeStatus.DONE)
+    assert quiet_in(newest.pk) == 0.0
+
+
+@pytest.mark.django_db
+def test_a_record_that_never_stops_changing_waits_at_most_ten_quiet_periods(
+    linked_contact, actor, settings
+):
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 1
+    contact_update(linked_contact, actor=actor, data={"last_name": "Start"})
+    first = OutboundChange.objects.get()
+    age(first, 9.5)
+    contact_update(linked_contact, actor=actor, data={"last_name": "Still going"})
+    assert 0 < quiet_in(first.pk) <= 0.5  # the cap, not a whole second after "Still going"
+
+
+@pytest.mark.django_db
+def test_a_held_row_is_left_to_the_sweeper_should_its_timer_die(
+    linked_contact, actor, settings, enqueued, monkeypatch
+):
+    monkeypatch.setattr(debounce, "_timer", Timer())  # this process's timer "dies" unfired
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 60
+    contact_update(linked_contact, actor=actor, data={"last_name": "Held"})
+    row = OutboundChange.objects.get()
+    assert tasks.push_change(row.pk).startswith("held")
+    assert OutboundChange.objects.get(pk=row.pk).enqueued_at is None
+    enqueued.clear()
+    sweep()  # the process holding the timer is gone: the next sweep enqueues the row
+    assert enqueued == [(tasks.PUSH_TASK, row.pk)]
+
+
+def wait_for(condition, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_change_is_enqueued_after_the_quiet_period_not_at_commit(
+    linked_contact, actor, settings, enqueued
+):
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 0.2
+    contact_update(linked_contact, actor=actor, data={"last_name": "Soon"})
+    row = OutboundChange.objects.get()
+    enqueued.clear()
+    push_soon([row.pk])
+    assert enqueued == []
+    wait_for(lambda: enqueued)
+    assert enqueued == [(tasks.PUSH_TASK, row.pk)]
+    wait_for(lambda: OutboundChange.objects.get(pk=row.pk).enqueued_at is not None)
+    assert OutboundChange.objects.get(pk=row.pk).enqueued_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_is_held_then_pushed_once_with_the_latest_state(
+    crm, linked_contact, actor, settings, enqueued
+):
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 0.2
+    crm.put(CRM + "/contacts/C1", json={"contact": {"id": "C1"}})
+    enqueued.clear()
+    for name in ("A", "B", "C"):
+        contact_update(linked_contact, actor=actor, data={"last_name": name})
+    rows = list(OutboundChange.objects.order_by("id").values_list("pk", flat=True))
+    assert enqueued == []  # held while the record changes
+    wait_for(lambda: len(enqueued) >= len(rows))
+    assert sorted(pk for _task, pk in enqueued) == rows
+    results = [tasks.push_change(pk) for _task, pk in list(enqueued)]
+    assert results.count("not claimed") == 2
+    assert last_names_sent(crm) == ["C"]
+    statuses = sorted(OutboundChange.objects.values_list("status", flat=True))
+    assert statuses == [ChangeStatus.COALESCED, ChangeStatus.COALESCED, ChangeStatus.DONE]
+
+
+def test_the_timer_runs_callbacks_in_time_order_and_survives_a_failing_one():
+    timer, ran, done = Timer(), [], threading.Event()
+
+    def fail() -> None:
+        raise RuntimeError("broker down")
+
+    timer.call_later(0.10, ran.append, "late")
+    timer.call_later(0.02, fail)
+    timer.call_later(0.05, ran.append, "early")
+    timer.call_later(0.15, done.set)
+    assert done.wait(5)
+    assert ran == ["early", "late"] and timer.pending() == 0
+
+
+def test_one_thread_serves_every_callback_of_a_timer():
+    timer, threads, done = Timer(), set(), threading.Event()
+    for _ in range(50):
+        timer.call_later(0.01, lambda: threads.add(threading.current_thread()))
+    timer.call_later(0.02, done.set)
+    assert done.wait(5)
+    assert threads == {timer._thread}
+
+
+def test_an_exiting_process_enqueues_what_it_still_holds():
+    timer, ran = Timer(), []
+    timer.call_later(60, ran.append, "held")
+    timer.flush()
+    assert ran == ["held"] and timer.pending() == 0
