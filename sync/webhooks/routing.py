@@ -9,9 +9,11 @@ it looked up instead of querying for every delivery. Nothing assumes a single pr
 answers are only trusted under a version token kept in the shared cache (Redis, or the
 database cache), which every change to a connection or a workspace replaces, once at once
 and once more after its commit (so no process can re-cache the old state under the new
-token). A process that sees another token forgets all its answers. Queryset `.update()`s that
-change routing (Connection.soft_delete) call routing_changed(); anything else (raw SQL) is
-bounded by ROUTING_CACHE_SECONDS. If the shared cache cannot be read, the database is asked.
+token). A process reads the token at most every VERSION_CHECK_SECONDS (a read per delivery
+would cost more than it saves) and forgets all its answers when it changed, so a change
+reaches every process within that second. Queryset `.update()`s that change routing
+(Connection.soft_delete) call routing_changed(); anything else (raw SQL) is bounded by
+ROUTING_CACHE_SECONDS. If the shared cache cannot be read, the database is asked.
 """
 
 import logging
@@ -29,6 +31,7 @@ from sync.webhooks import highlevel_events
 logger = logging.getLogger(__name__)
 
 VERSION_KEY = "sync:webhook-routing:version"
+VERSION_CHECK_SECONDS = 1.0  # how soon every process sees a change
 ROUTING_CACHE_SECONDS = 60.0  # the most a change outside the ORM can go unseen
 MAX_ENTRIES = 10_000  # locations per process; past it, start over (bounded memory)
 
@@ -38,8 +41,21 @@ class Route(NamedTuple):
     workspace_id: int
 
 
-_entries: dict[tuple[str, str], tuple[Route | None, float]] = {}
-_version: list[str | None] = [None]  # the token _entries were looked up under
+class _LocalRoutes:
+    """This process's answers and the token they were looked up under."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], tuple[Route | None, float]] = {}
+        self.version: str | None = None
+        self.checked_until = 0.0  # monotonic time of the next token read
+
+
+_local = _LocalRoutes()
+
+
+def forget_routes() -> None:
+    """Drop this process's answers (tests: the shared cache was cleared under them)."""
+    _local.__init__()
 
 
 def candidates(routing_key: str, event_type: str) -> QuerySet:
@@ -54,21 +70,23 @@ def candidates(routing_key: str, event_type: str) -> QuerySet:
 
 def cached_route(routing_key: str, event_type: str) -> Route | None:
     """The connection and workspace ids for the key (None: no live connection has it)."""
-    field = _routing_field(event_type)
-    version = _shared_version()
-    if version is None:  # the shared cache is unreachable: no way to know our answers hold
-        return _lookup(routing_key, event_type)
-    if version != _version[0]:
-        _entries.clear()
-        _version[0] = version
     now = time.monotonic()
-    entry = _entries.get((field, routing_key))
+    if now >= _local.checked_until:
+        version = _shared_version()
+        if version is None:  # the shared cache is unreachable: no way to know answers hold
+            return _lookup(routing_key, event_type)
+        if version != _local.version:
+            _local.entries.clear()
+            _local.version = version
+        _local.checked_until = now + VERSION_CHECK_SECONDS
+    key = (_routing_field(event_type), routing_key)
+    entry = _local.entries.get(key)
     if entry is not None and entry[1] > now:
         return entry[0]
     found = _lookup(routing_key, event_type)
-    if len(_entries) >= MAX_ENTRIES:
-        _entries.clear()
-    _entries[(field, routing_key)] = (found, now + ROUTING_CACHE_SECONDS)
+    if len(_local.entries) >= MAX_ENTRIES:
+        _local.entries.clear()
+    _local.entries[key] = (found, now + ROUTING_CACHE_SECONDS)
     return found
 
 
@@ -103,6 +121,7 @@ def _shared_version() -> str | None:
 
 
 def _new_version() -> None:
+    _local.checked_until = 0.0  # this process sees its own change at once
     try:
         cache.set(VERSION_KEY, uuid.uuid4().hex, None)
     except Exception:
