@@ -120,12 +120,11 @@ def _store(event: InboundEvent, *, known: bool, parse) -> Receipt:
         event.enqueued_at = timezone.now()
     if not _insert(event):
         return Receipt(200, {"status": "duplicate", "webhook_id": event.webhook_id})
-    if event.status == InboundStatus.RECEIVED:
-        event_id = event.pk
-        transaction.on_commit(lambda: _enqueue(event_id))  # at once when in autocommit
-    if event.status == InboundStatus.RECEIVED:
-        return Receipt(200, {"status": "accepted", "id": event.pk})
-    return Receipt(202, {"status": event.status, "id": event.pk, "reason": event.result})
+    if event.status != InboundStatus.RECEIVED:
+        return Receipt(202, {"status": event.status, "id": event.pk, "reason": event.result})
+    event_id = event.pk
+    transaction.on_commit(lambda: _enqueue(event_id))  # at once in autocommit
+    return Receipt(200, {"status": "accepted", "id": event.pk})
 
 
 def _insert(event: InboundEvent) -> bool:
