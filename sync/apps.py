@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate, post_save
 
 
 class SyncConfig(AppConfig):
@@ -16,10 +16,22 @@ class SyncConfig(AppConfig):
         mirror_changed.connect(record_outbound_changes, dispatch_uid="sync.outbox")
         register_sync_state_provider(sync_states)
         _register_dashboard_panels()
+        _watch_webhook_routing()
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="sync.schedules")
         post_migrate.connect(
             _ensure_inbound_schedule, sender=self, dispatch_uid="sync.webhooks.schedules"
         )
+
+
+def _watch_webhook_routing() -> None:
+    """Webhook routes are cached per process: any connection or workspace change resets them."""
+    from portal.models import Workspace
+    from sync.models import Connection
+    from sync.webhooks.routing import routing_changed
+
+    for model in (Connection, Workspace):
+        for signal in (post_save, post_delete):
+            signal.connect(routing_changed, sender=model, dispatch_uid=f"routing.{model.__name__}")
 
 
 def _register_dashboard_panels() -> None:

@@ -1,6 +1,7 @@
 import pytest
 from django.core.cache import cache
 
+from sync.webhooks.routing import forget_routes
 from tests.factories import TEST_ACTOR, WorkspaceFactory
 
 
@@ -22,6 +23,7 @@ def _clear_cache(request):
         )
         request.getfixturevalue("transactional_db" if transactional else "db")
         cache.clear()
+        forget_routes()  # webhook routes this process cached (they trust the shared cache)
 
 
 @pytest.fixture

@@ -105,11 +105,13 @@ class Connection(models.Model):
 
     def soft_delete(self, *, by: str) -> bool:
         """Tombstone the connection (its history stays readable); True if it was live."""
-        return bool(
-            Connection.objects.filter(pk=self.pk, deleted_at__isnull=True).update(
-                deleted_at=timezone.now(), deleted_by=by[:200], active=False
-            )
+        from sync.webhooks.routing import routing_changed
+
+        deleted = Connection.objects.filter(pk=self.pk, deleted_at__isnull=True).update(
+            deleted_at=timezone.now(), deleted_by=by[:200], active=False
         )
+        routing_changed()  # no post_save for an update(): webhooks must stop routing here
+        return bool(deleted)
 
     def record_success(self) -> None:
         Connection.objects.filter(pk=self.pk).update(

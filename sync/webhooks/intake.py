@@ -3,6 +3,10 @@
 Deduplication is the unique (source_key, webhook_id) constraint, so two processes receiving
 the same delivery at the same moment store it once: the loser's insert fails and it answers
 200 "duplicate" too. Processing is enqueued after commit with the event id only.
+
+The insert is the request's only statement: outside a transaction it runs in autocommit, so
+it is committed (and durable: synchronous_commit stays on) before the answer, without the
+BEGIN and COMMIT round trips of a transaction block around it.
 """
 
 import hashlib
@@ -17,6 +21,7 @@ from django.utils import timezone
 from sync.models import Connection, InboundEvent, InboundSource, InboundStatus
 from sync.webhooks import highlevel_events, partner_events
 from sync.webhooks.events import EventError, clean_text
+from sync.webhooks.routing import cached_route, candidates
 
 KEPT_HEADERS = ("content-type", "user-agent", "webhook-id", "webhook-timestamp", "x-request-id")
 HIGHLEVEL_SOURCE_KEY = "highlevel"
@@ -34,16 +39,10 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def route(source: str, routing_key: str, event_type: str) -> Connection | None:
-    """The CRM connection for a locationId (companyId for user events)."""
+    """The CRM connection for a locationId (companyId for user events), read afresh."""
     if source != InboundSource.HIGHLEVEL or not routing_key:
         return None
-    crm = Connection.objects.live().filter(provider="highlevel", active=True)
-    spec = highlevel_events.event_spec(event_type)
-    if spec and spec.routing_field == "companyId":
-        crm = crm.filter(company_id=routing_key)
-    else:
-        crm = crm.filter(workspace__location_id=routing_key)
-    return crm.select_related("workspace").order_by("-primary", "id").first()
+    return candidates(routing_key, event_type).select_related("workspace").first()
 
 
 def receive_highlevel(
@@ -57,7 +56,7 @@ def receive_highlevel(
     event_type = clean_text(payload.get("type"), 64)
     routing_key = highlevel_events.routing_key(payload)
     known = highlevel_events.event_spec(event_type) is not None
-    connection = route(InboundSource.HIGHLEVEL, routing_key, event_type) if known else None
+    routed = cached_route(routing_key, event_type) if known and routing_key else None
     webhook_id = clean_text(payload.get("webhookId"), 128) or _body_digest(raw)
     return _store(
         InboundEvent(
@@ -68,7 +67,9 @@ def receive_highlevel(
             routing_key=routing_key,
             signature_scheme=scheme,
             source_timestamp=timestamp,
-            **_common(raw, headers, connection),
+            connection_id=routed.connection_id if routed else None,
+            workspace_id=routed.workspace_id if routed else None,
+            **_common(raw, headers),
         ),
         known=known,
         parse=lambda: highlevel_events.parse(payload, timestamp),
@@ -94,43 +95,50 @@ def receive_partner(
             routing_key=connection.slug,
             signature_scheme="standard-webhooks",
             source_timestamp=timestamp,
-            **_common(raw, headers, connection),
+            connection_id=connection.pk,
+            workspace_id=connection.workspace_id,
+            **_common(raw, headers),
         ),
         known=event_type in partner_events.EVENTS,
         parse=lambda: partner_events.parse(payload, timestamp),
     )
 
 
-def _common(raw: str, headers: Mapping[str, str], connection: Connection | None) -> dict:
-    return {
-        "body": raw,
-        "headers": kept_headers(headers),
-        "connection": connection,
-        "workspace_id": connection.workspace_id if connection else None,
-    }
+def _common(raw: str, headers: Mapping[str, str]) -> dict:
+    return {"body": raw, "headers": kept_headers(headers)}
 
 
 def _store(event: InboundEvent, *, known: bool, parse) -> Receipt:
     if not known:
         event.status, event.result = InboundStatus.IGNORED, "unknown event type"
-    elif event.connection is None:
+    elif event.connection_id is None:
         event.status, event.result = InboundStatus.UNMATCHED, "no connection for this location"
     else:
         _describe_record(event, parse)
         # Marked enqueued in the insert itself (saves an UPDATE per webhook); unmarked below
         # if the broker refuses it, so the sweeper picks it up at its next run.
         event.enqueued_at = timezone.now()
-    try:
-        with transaction.atomic():
-            event.save()
-            if event.status == InboundStatus.RECEIVED:
-                event_id = event.pk
-                transaction.on_commit(lambda: _enqueue(event_id))
-    except IntegrityError:
+    if not _insert(event):
         return Receipt(200, {"status": "duplicate", "webhook_id": event.webhook_id})
-    if event.status == InboundStatus.RECEIVED:
-        return Receipt(200, {"status": "accepted", "id": event.pk})
-    return Receipt(202, {"status": event.status, "id": event.pk, "reason": event.result})
+    if event.status != InboundStatus.RECEIVED:
+        return Receipt(202, {"status": event.status, "id": event.pk, "reason": event.result})
+    event_id = event.pk
+    transaction.on_commit(lambda: _enqueue(event_id))  # at once in autocommit
+    return Receipt(200, {"status": "accepted", "id": event.pk})
+
+
+def _insert(event: InboundEvent) -> bool:
+    """Store the event; False if this delivery is already stored (the unique constraint)."""
+    try:
+        # Inside a caller's transaction, a savepoint keeps it usable after a duplicate.
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                event.save(force_insert=True)
+        else:  # autocommit: one statement, committed when it returns
+            event.save(force_insert=True)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _describe_record(event: InboundEvent, parse) -> None:

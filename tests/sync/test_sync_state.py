@@ -73,3 +73,49 @@ def test_list_loads_sync_state_in_constant_queries(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = api.get("/api/v1/contacts/")
     assert all(item["sync"][0]["status"] == "pending" for item in response.json()["results"])
+
+
+def test_a_list_page_shows_each_object_as_it_shows_alone(api, conn, workspace, crm):
+    """Several connections, pushes in every state and links: the page matches retrieve."""
+    other = ConnectionFactory(workspace=workspace, slug="crm-b", company_id="comp-b")
+    crm.post(CRM + "/contacts/", json={"contact": {"id": "R1"}}, status=201)
+    pushed = ContactFactory(workspace=workspace, email="ada@example.com")
+    drain()
+    waiting = ContactFactory(workspace=workspace, email="bob@example.com")
+    linked = ContactFactory(workspace=workspace)
+    other.outbound_changes.filter(object_id=linked.pk).delete()
+    Link.objects.create(connection=other, object_type="contact", object_id=linked.pk, remote_id="L")
+    results = {row["id"]: row["sync"] for row in api.get("/api/v1/contacts/").json()["results"]}
+    for contact in (pushed, waiting, linked):
+        assert results[contact.public_id] == _sync_of(api, contact)
+    assert {state["connection"] for state in results[pushed.public_id]} == {"crm", "crm-b"}
+    assert any(state["synced_at"] for state in results[pushed.public_id])
+    assert {s["status"] for s in results[linked.public_id]} == {"pending", "linked"}
+
+
+def test_a_list_page_never_decrypts_connection_credentials(api, conn, workspace, monkeypatch):
+    from sync.crypto import EncryptedTextField
+
+    ContactFactory.create_batch(3, workspace=workspace)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("credentials decrypted for a list page")
+
+    monkeypatch.setattr(EncryptedTextField, "from_db_value", refuse)
+    response = api.get("/api/v1/contacts/")
+    assert response.status_code == 200 and len(response.json()["results"]) == 3
+
+
+def test_cursor_pages_take_as_many_queries_as_the_first_whatever_their_size(
+    api, conn, workspace, django_assert_max_num_queries
+):
+    ContactFactory.create_batch(30, workspace=workspace)
+    with django_assert_max_num_queries(20) as first:
+        page = api.get("/api/v1/contacts/?limit=5").json()
+    queries = len(first.captured_queries)
+    with django_assert_max_num_queries(queries):
+        page = api.get(page["next"]).json()
+    assert len(page["results"]) == 5
+    with django_assert_max_num_queries(queries):
+        page = api.get(f"/api/v1/contacts/?limit=20&cursor={page['next_cursor']}").json()
+    assert len(page["results"]) == 20 and all(row["sync"] for row in page["results"])

@@ -4,6 +4,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact
 from sync.models import InboundEvent, InboundStatus
@@ -174,3 +177,43 @@ def test_a_delivery_the_broker_refuses_is_left_unmarked_for_the_next_sweep(
     assert event.status == InboundStatus.RECEIVED and event.enqueued_at is None
     monkeypatch.setattr(inbound_tasks, "async_task", lambda *args, **kwargs: None)  # back up
     assert sweep()["enqueued"] == 1
+
+
+def test_other_methods_are_405_in_the_error_shape(client, crm_connection):
+    for method in ("get", "put", "patch", "delete"):
+        response = getattr(client, method)(URL)
+        assert_error(response, 405, "method_not_allowed")
+        assert response["Allow"] == "POST, OPTIONS"
+        assert response.json()["error"]["message"] == f'Method "{method.upper()}" not allowed.'
+
+
+def test_options_describes_the_endpoint(client):
+    response = client.options(URL)
+    assert response.status_code == 200 and response["Allow"] == "POST, OPTIONS"
+    assert response.json() == {
+        "name": "High Level Webhook",
+        "description": "",
+        "renders": ["application/json"],
+        "parses": [],
+    }
+
+
+def test_answers_are_compact_json_whatever_the_sender_accepts(client, crm_connection):
+    response = post_crm(client, example("ContactCreate"), headers={"HTTP_ACCEPT": "text/html"})
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert response.content == b'{"status":"accepted","id":%d}' % InboundEvent.objects.get().pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_insert_commits_alone_and_enqueues_at_once(
+    crm_connection, inbound_enqueued
+):
+    body = example("ContactCreate")
+    with CaptureQueriesContext(connection) as queries:
+        first = post_crm(Client(), body)
+    assert first.status_code == 200 and len(inbound_enqueued) == 1
+    statements = [q["sql"].split()[0].upper() for q in queries]
+    assert statements.count("INSERT") == 1 and "SAVEPOINT" not in statements
+    second = post_crm(Client(), body)  # the duplicate's failed insert leaves nothing behind
+    assert second.json()["status"] == "duplicate" and InboundEvent.objects.count() == 1
+    assert len(inbound_enqueued) == 1
