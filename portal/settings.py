@@ -147,7 +147,7 @@ SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)
 SYNC_SWEEP_MINUTES = env.int("SYNC_SWEEP_MINUTES", default=1)
 # A push waits until its record has been quiet this long, so a burst of changes (an import,
 # a workflow touching several fields) becomes one call; 0 pushes every first change at once.
-SYNC_PUSH_DEBOUNCE_SECONDS = env.float("SYNC_PUSH_DEBOUNCE_SECONDS", default=0.2)
+SYNC_PUSH_DEBOUNCE_SECONDS = env.float("SYNC_PUSH_DEBOUNCE_SECONDS", default=0.15)
 # The longest a push waits for the rate limiter before it is rescheduled instead.
 SYNC_RATE_LIMIT_WAIT_SECONDS = env.float("SYNC_RATE_LIMIT_WAIT_SECONDS", default=15.0)
 # How long a remote may take to answer before the push counts as a timeout (retried).
