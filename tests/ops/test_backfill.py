@@ -11,6 +11,7 @@ from contacts.models import Appointment, Contact, CrmUser, Note, Task
 from ops.models import BackfillRun, RunStatus
 from portal.models import AuditEntry
 from sync.models import DeliveryAttempt, Link, OutboundChange
+from sync.sandbox.util import ms_from_iso
 from tests.ops.conftest import seed_children
 from tests.sync.factories import ConnectionFactory
 
@@ -80,7 +81,8 @@ def test_a_run_killed_mid_way_resumes_with_exact_counts_and_no_duplicates(crm, c
 
 def test_a_bad_record_mid_run_and_a_crash_still_give_exact_counts(crm, conn, monkeypatch):
     contacts = crm.seed_contacts(350)
-    bad = dict(contacts[150], email="no-at-sign")  # page 2 of 4
+    listed = sorted(contacts, key=lambda c: (ms_from_iso(c["dateAdded"]), c["id"]))  # CRM order
+    bad = dict(listed[150], email="no-at-sign")  # page 2 of 4
     crm.core.store.put("contact", bad)
     kill_on_checkpoint(monkeypatch, 3)
     with pytest.raises(Killed):
