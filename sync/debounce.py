@@ -51,12 +51,12 @@ def quiet_in(change_id: int) -> float:
     if row is None:
         return 0.0  # finished, carried by another push, or a rule action: nothing to hold
     created_at = row.pop("created_at")
-    newest = _newest_waiting(row) or created_at
     now = timezone.now()
-    return max(
-        min(_seconds(newest, now) + quiet, _seconds(created_at, now) + quiet * MAX_QUIET_PERIODS),
-        0.0,
-    )
+    longest = _seconds(created_at, now) + quiet * MAX_QUIET_PERIODS
+    if longest <= 0:
+        return 0.0  # it has waited long enough, whatever came after it (a backlog: one query)
+    newest = _newest_waiting(row) or created_at
+    return max(min(_seconds(newest, now) + quiet, longest), 0.0)
 
 
 def _newest_waiting(record: dict[str, Any]) -> datetime | None:
