@@ -53,6 +53,23 @@ def _event(record: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return drop_none({name: record.get(name) for name in fields})
 
 
+def _create_child(
+    core: Core,
+    kind: str,
+    contact_id: str,
+    body: dict[str, Any],
+    fields: dict[str, str],
+    event_fields: tuple[str, ...],
+) -> dict[str, Any]:
+    """A new task/note of the contact from `body`, stored, its *Create webhook sent."""
+    record = _new_child(core, contact_id)
+    _touch(core, record, body, fields)
+    record["dateUpdated"] = record["dateAdded"]
+    core.store.put(kind, record, parent_id=contact_id)
+    core.emit(f"{kind.capitalize()}Create", _event(record, event_fields))
+    return record
+
+
 # -- tasks --------------------------------------------------------------------------------
 def list_tasks(core: Core, contact_id: str) -> list[dict[str, Any]]:
     contacts.get(core, contact_id)
@@ -67,12 +84,7 @@ def create_task(core: Core, contact_id: str, body: Any) -> dict[str, Any]:
     check_body(body, {"title": "str", "dueDate": "str"}, TASK_FIELDS)
     if not isinstance(body.get("completed"), bool):
         check_body(body, {"completed": "bool"})
-    record = _new_child(core, contact_id)
-    _touch(core, record, body, TASK_FIELDS)
-    record["dateUpdated"] = record["dateAdded"]
-    core.store.put("task", record, parent_id=contact_id)
-    core.emit("TaskCreate", _event(record, TASK_EVENT_FIELDS))
-    return record
+    return _create_child(core, "task", contact_id, body, TASK_FIELDS, TASK_EVENT_FIELDS)
 
 
 def update_task(core: Core, contact_id: str, task_id: str, body: Any) -> dict[str, Any]:
@@ -112,12 +124,7 @@ def get_note(core: Core, contact_id: str, note_id: str) -> dict[str, Any]:
 
 def create_note(core: Core, contact_id: str, body: Any) -> dict[str, Any]:
     check_body(body, {"body": "str"}, NOTE_FIELDS)
-    record = _new_child(core, contact_id)
-    _touch(core, record, body, NOTE_FIELDS)
-    record["dateUpdated"] = record["dateAdded"]
-    core.store.put("note", record, parent_id=contact_id)
-    core.emit("NoteCreate", _event(record, NOTE_EVENT_FIELDS))
-    return record
+    return _create_child(core, "note", contact_id, body, NOTE_FIELDS, NOTE_EVENT_FIELDS)
 
 
 def update_note(core: Core, contact_id: str, note_id: str, body: Any) -> dict[str, Any]:
