@@ -14,7 +14,6 @@ first unless --keep reuses the rows already loaded.
 """
 
 import argparse
-import base64
 import json
 import os
 import random
@@ -29,12 +28,9 @@ DAYS = 30
 
 def configure() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    os.environ["PORTAL_ENV_FILE"] = ""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ.setdefault("DEBUG", "1")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("FERNET_KEYS", base64.urlsafe_b64encode(os.urandom(32)).decode())
+    from bench import harness
+
+    harness.test_client_env()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a scratch PostgreSQL database (see the docstring).")
 

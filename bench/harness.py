@@ -48,6 +48,19 @@ def fresh_database(name: str) -> str:
     return f"{PG}/{db}"
 
 
+def test_client_env() -> None:
+    """This process as a test-client figure: the portal's settings, throwaway keys, quiet logs
+    (bench/webhook_intake.py, bench/console.py; DATABASE_URL is theirs to set)."""
+    import base64
+
+    os.environ["PORTAL_ENV_FILE"] = ""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("FERNET_KEYS", base64.urlsafe_b64encode(os.urandom(32)).decode())
+
+
 def flush_redis() -> None:
     import redis
 

@@ -23,12 +23,9 @@ from pathlib import Path
 
 def configure() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    os.environ["PORTAL_ENV_FILE"] = ""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ.setdefault("DEBUG", "1")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("FERNET_KEYS", base64.urlsafe_b64encode(os.urandom(32)).decode())
+    from bench import harness
+
+    harness.test_client_env()
     scratch = Path(tempfile.mkdtemp()) / "bench.sqlite3"
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{scratch}")
 
