@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import harness
 
-SPECS = Path("/work/shared/specs/highlevel/webhooks")
+SPECS = Path(__file__).resolve().parent.parent / "tests/specs/highlevel/webhooks"
 LOCATION = "BenchIntakeLocation01"
 
 

@@ -61,7 +61,7 @@ def main() -> None:
         workspace=workspace, provider="highlevel", name=location, slug=location,
         base_url="https://services.leadconnectorhq.com", credentials={"token": "bench"},
     )  # fmt: skip
-    example = Path(__file__).resolve().parents[2] / "shared/specs/highlevel/webhooks"
+    example = Path(__file__).resolve().parents[1] / "tests/specs/highlevel/webhooks"
     body = json.loads((example / "ContactUpdate.json").read_text())["example"]
     client = Client()
 

@@ -1,5 +1,5 @@
 """The CRM connector (HighLevel / LeadConnector API v2). Field maps: highlevel_fields.py;
-OAuth 2.0: highlevel_oauth.py. Every request validates against ../shared/specs/highlevel/."""
+OAuth 2.0: highlevel_oauth.py. Every request validates against tests/specs/highlevel/."""
 
 import secrets
 from typing import Any

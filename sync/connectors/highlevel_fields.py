@@ -65,7 +65,7 @@ DEFAULT_MAPPINGS = {
     "appointment": APPOINTMENT,
 }
 
-# How the CRM's update DTOs take "empty" (../shared/specs/highlevel/apps/*.json): null where the
+# How the CRM's update DTOs take "empty" (tests/specs/highlevel/apps/*.json): null where the
 # property is nullable (UpdateContactDto; companyName is nullable in CreateContactDto and
 # absent from the update schema), [] for lists, "" for every other string (tasks, notes,
 # appointments and users declare no nullable property).

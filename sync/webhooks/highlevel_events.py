@@ -1,4 +1,4 @@
-"""The CRM's webhook events (../shared/specs/highlevel/webhooks/): what each one means.
+"""The CRM's webhook events (tests/specs/highlevel/webhooks/): what each one means.
 
 To handle a new event type, add one line to EVENTS: the object type it is about, whether it
 upserts or deletes, where the record sits in the body (`nested`), the fields it implies

@@ -1,4 +1,4 @@
-"""Validate requests sent to the CRM against its OpenAPI files (../shared/specs/highlevel/).
+"""Validate requests sent to the CRM against its OpenAPI files (tests/specs/highlevel/).
 
 Reusable by every test that talks to the CRM:
 
@@ -10,20 +10,16 @@ Reusable by every test that talks to the CRM:
 or call `assert_valid_crm_request(prepared_request)` yourself.
 """
 
-import os
 from functools import cache
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest
 from openapi_core.templating.paths.exceptions import PathNotFound, ServerNotFound
 
-SPEC_DIR = Path(
-    os.environ.get(
-        "HIGHLEVEL_SPEC_DIR", Path(__file__).resolve().parents[3] / "shared/specs/highlevel"
-    )
-)
+from tests.specs import HIGHLEVEL_SPECS
+
+SPEC_DIR = HIGHLEVEL_SPECS
 # The OAuth token endpoint is not part of the published API files; tests check it themselves.
 NOT_IN_SPEC = ("/oauth/token",)
 

@@ -29,8 +29,9 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAP
 
 from sync.sandbox import SandboxCRM
 from sync.sandbox.ratelimit import RateLimiter
+from tests.specs import HIGHLEVEL_SPECS
 
-SPECS = Path("/work/shared/specs/highlevel")
+SPECS = HIGHLEVEL_SPECS
 LOC = "SbxLocation000000001"
 TOKEN = "sandbox-token"
 CRM_HOST = "https://services.leadconnectorhq.com"  # the specs' server URL

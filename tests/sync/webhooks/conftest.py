@@ -5,7 +5,6 @@ import copy
 import json
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -15,9 +14,10 @@ from django.test import TestCase
 from sync.webhooks import tasks as inbound_tasks
 from sync.webhooks.processing import process_event
 from tests.factories import WorkspaceFactory
+from tests.specs import HIGHLEVEL_SPECS
 from tests.sync.factories import ConnectionFactory
 
-EXAMPLES = Path(__file__).resolve().parents[4] / "shared/specs/highlevel/webhooks"
+EXAMPLES = HIGHLEVEL_SPECS / "webhooks"
 LOCATION = "ve9EPM428h8vShlRW1KT"
 APPOINTMENT_LOCATION = "0007BWpSzSwfiuSl0tR2"
 URL = "/webhooks/highlevel/"
