@@ -167,10 +167,8 @@ class HighLevelConnector(Connector):
             raise self.unsupported(f"listing {object_type}s")
         params = {"locationId": self.location, "limit": 100, **(cursor or {})}
         data = self.call("GET", "/contacts/", params=params).json()
-        meta, items = data.get("meta") or {}, data.get("contacts", [])
-        more = meta.get("startAfterId") and len(items) == 100
-        next_cursor = {"startAfterId": meta["startAfterId"], "startAfter": meta.get("startAfter")}
-        return Page(items, next_cursor if more else None, meta.get("total"))
+        meta, items = data.get("meta") or {}, data.get("contacts") or []
+        return Page(items, _next_contacts_cursor(meta, items), meta.get("total"))
 
     # --- backfill / reconcile reads (ops) ---------------------------------------------
     # fetch_page("contact", {"updatedSince": iso, "searchAfter": [...]})  POST /contacts/search
@@ -260,3 +258,19 @@ class HighLevelConnector(Connector):
             message = f"The CRM's {object_type} response carried no record."
             raise RemoteError(message, permanent=True)
         return record
+
+
+def _next_contacts_cursor(meta: dict[str, Any], items: list) -> dict[str, Any] | None:
+    """Where `GET /contacts/` goes on, or None at the end of the listing.
+
+    Every `meta` field is optional in the spec: the CRM leaves `startAfterId` out on an empty
+    page (an empty location, or the page after a last page of exactly 100), and a short page
+    is the last one.
+    """
+    after_id = meta.get("startAfterId")
+    if not after_id or len(items) < 100:
+        return None
+    cursor = {"startAfterId": after_id}
+    if meta.get("startAfter") is not None:
+        cursor["startAfter"] = meta["startAfter"]
+    return cursor

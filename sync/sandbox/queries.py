@@ -41,14 +41,12 @@ def list_contacts(core: Core, params: dict[str, str], base_url: str) -> dict[str
     rows, total, before = core.store.page(q)
     current = before // limit + 1
     has_more = before + len(rows) < total
+    # As the CRM does: a field with no value is left out (only prevPage is nullable in the
+    # spec), so an empty page has no startAfterId and the last page no nextPage/nextPageUrl.
     meta: dict[str, Any] = {
         "total": total,
         "currentPage": current,
-        "nextPage": current + 1 if has_more else None,
         "prevPage": current - 1 if current > 1 else None,
-        "startAfter": None,
-        "startAfterId": None,
-        "nextPageUrl": None,
     }
     if rows:
         last = rows[-1]
@@ -57,6 +55,7 @@ def list_contacts(core: Core, params: dict[str, str], base_url: str) -> dict[str
     if has_more:
         query = {k: v for k, v in params.items() if k not in ("startAfter", "startAfterId")}
         query |= {"startAfter": meta["startAfter"], "startAfterId": meta["startAfterId"]}
+        meta["nextPage"] = current + 1
         meta["nextPageUrl"] = f"{base_url}/contacts/?{urlencode(query)}"
     return {"contacts": [contacts.serialize(r) for r in rows], "meta": meta}
 

@@ -42,6 +42,17 @@ def test_backfill_of_5000_contacts_with_tasks_and_notes(crm, conn):
     print(f"backfill 5000 contacts + children: {elapsed:.1f} s")
 
 
+@pytest.mark.parametrize("count", [0, 100, 250])
+def test_backfill_ends_cleanly_on_an_empty_or_exactly_full_last_page(crm, conn, count):
+    # 0: the CRM's first page is empty; 100: the page after a full last page is empty and has
+    # no startAfterId; 250: a short last page.
+    crm.seed_contacts(count)
+    out = run_command("sandbox-crm", "--objects", "contacts")
+    assert f"created {count}, updated 0, unchanged 0, failed 0" in out, out
+    assert Contact.objects.count() == count
+    assert BackfillRun.objects.get().status == RunStatus.DONE
+
+
 class Killed(BaseException):
     """Stands in for kill -9: nothing after it runs, the open transaction is lost."""
 

@@ -201,6 +201,22 @@ def test_fetch_page_follows_the_contacts_cursor(crm, conn):
         connector_for(conn).fetch_page("note")
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"contacts": [], "meta": {"total": 0, "currentPage": 1}},  # an empty location
+        {"contacts": [], "meta": {"total": 100, "currentPage": 2, "prevPage": 1}},  # after 100
+        {"contacts": []},  # no meta at all: every field of it is optional in the spec
+        {"contacts": [{"id": f"C{n}"} for n in range(100)], "meta": {"total": 100}},
+        {"contacts": [{"id": "C1"}], "meta": {"startAfterId": "C1", "startAfter": 1}},  # short
+    ],
+)
+def test_a_page_without_a_cursor_or_a_short_page_ends_the_contacts_listing(crm, conn, answer):
+    crm.get(CRM + "/contacts/", json=answer)
+    page = connector_for(conn).fetch_page("contact", {"startAfterId": "C99", "startAfter": 1})
+    assert page.items == answer["contacts"] and page.next_cursor is None
+
+
 def test_oauth_install_link_callback_and_concurrent_refresh(crm, workspace):
     conn = ConnectionFactory(
         workspace=workspace,

@@ -391,7 +391,8 @@ def test_cursor_paging_returns_every_contact_exactly_once(api: Client, crm: Sand
         seen += [c["id"] for c in page["contacts"]]
         meta = page["meta"]
         assert meta["total"] == 253 and meta["currentPage"] == pages
-        if not meta["nextPageUrl"]:
+        if "nextPageUrl" not in meta:
+            assert "nextPage" not in meta  # the last page: no value, so no field (as the CRM)
             break
         assert meta["nextPageUrl"].startswith(f"{crm.base_url}/contacts/?")
         params |= {"startAfter": meta["startAfter"], "startAfterId": meta["startAfterId"]}
@@ -407,6 +408,27 @@ def test_cursor_paging_returns_every_contact_exactly_once(api: Client, crm: Sand
             break
         body["searchAfter"] = result["contacts"][-1]["searchAfter"]
     assert len(found) == len(set(found)) == 253 and set(found) == expected
+
+
+def test_the_page_after_a_last_full_page_is_empty_and_carries_no_cursor(
+    api: Client, crm: SandboxCRM
+) -> None:
+    crm.seed_contacts(100)
+    first = api("contacts", "GET", "/contacts/", 200, params={"locationId": LOC, "limit": 100})
+    meta = first["meta"]
+    assert len(first["contacts"]) == 100 and meta["startAfterId"] and "nextPageUrl" not in meta
+    params = {"locationId": LOC, "limit": 100, "startAfter": meta["startAfter"]}
+    after = api(
+        "contacts", "GET", "/contacts/", 200, params=params | {"startAfterId": meta["startAfterId"]}
+    )
+    assert after["contacts"] == []
+    assert not {"startAfter", "startAfterId", "nextPage", "nextPageUrl"} & set(after["meta"])
+    empty = api("contacts", "GET", "/contacts/", 200, params={"locationId": "EmptyLocation0000001"})
+    assert empty["contacts"] == [] and empty["meta"] == {
+        "total": 0,
+        "currentPage": 1,
+        "prevPage": None,
+    }
 
 
 def test_search_filters_on_date_updated(api: Client, crm: SandboxCRM) -> None:
