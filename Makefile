@@ -18,7 +18,6 @@ setup: $(VENV)/.installed
 
 migrate: setup
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
 
 ## run: web app and worker in the foreground on SQLite (Ctrl-C stops both)
 run: migrate

@@ -391,7 +391,6 @@ def main() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
     if not args.keep:
         load(args.contacts, args.attempts)
     slow = [r for r in measure(args.runs) if r[1] >= 1000]

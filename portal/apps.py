@@ -1,7 +1,18 @@
 from django.apps import AppConfig
+from django.core.management import call_command
+from django.db.models.signals import post_migrate
+
+
+def create_cache_table(using: str = "default", **_kwargs) -> None:
+    """The database cache's table comes with `migrate` (a no-op when the cache is Redis)."""
+    call_command("createcachetable", database=using, verbosity=0)
 
 
 class PortalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "portal"
     verbose_name = "Portal"
+
+    def ready(self) -> None:
+        # Every deploy runs `migrate`; nothing else should be needed for a working portal.
+        post_migrate.connect(create_cache_table, sender=self)
