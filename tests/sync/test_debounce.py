@@ -1,16 +1,16 @@
 """A push waits for its record to be quiet — in a timer, not in a worker — so a burst of
 changes becomes one call carrying the latest state."""
 
+import heapq
 import json
 import threading
-import time
 from datetime import timedelta
 
 import pytest
 
 from contacts.services import contact_update
 from sync import debounce, tasks
-from sync.debounce import Timer, push_soon, quiet_in
+from sync.debounce import Timer, quiet_in
 from sync.models import ChangeStatus, OutboundChange
 from sync.push import sweep
 from tests.sync.factories import CRM_BASE_URL as CRM
@@ -86,31 +86,41 @@ def test_a_held_row_is_left_to_the_sweeper_should_its_timer_die(
     assert enqueued == [(tasks.PUSH_TASK, row.pk)]
 
 
-def wait_for(condition, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
+class ManualTimer(Timer):
+    """The debounce timer without its thread: the test says when the quiet period is over."""
+
+    def call_later(self, delay: float, callback, *args) -> None:
+        heapq.heappush(self._heap, (delay, next(self._order), callback, args))
+
+    def delays(self) -> list[float]:
+        return [entry[0] for entry in self._heap]
+
+
+@pytest.fixture
+def timer(monkeypatch) -> ManualTimer:
+    manual = ManualTimer()
+    monkeypatch.setattr(debounce, "_timer", manual)
+    return manual
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_new_change_is_enqueued_after_the_quiet_period_not_at_commit(
-    linked_contact, actor, settings, enqueued
+    linked_contact, actor, settings, enqueued, timer
 ):
     settings.SYNC_PUSH_DEBOUNCE_SECONDS = 0.2
-    contact_update(linked_contact, actor=actor, data={"last_name": "Soon"})
+    enqueued.clear()  # the fixture's own contact, created before the debounce was set
+    contact_update(linked_contact, actor=actor, data={"last_name": "Soon"})  # commits
     row = OutboundChange.objects.get()
-    enqueued.clear()
-    push_soon([row.pk])
-    assert enqueued == []
-    wait_for(lambda: enqueued)
+    assert enqueued == [] and timer.delays() == [0.2]  # held for the quiet period
+    assert OutboundChange.objects.get(pk=row.pk).enqueued_at is None
+    timer.flush()  # the quiet period is over
     assert enqueued == [(tasks.PUSH_TASK, row.pk)]
-    wait_for(lambda: OutboundChange.objects.get(pk=row.pk).enqueued_at is not None)
     assert OutboundChange.objects.get(pk=row.pk).enqueued_at is not None
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_burst_is_held_then_pushed_once_with_the_latest_state(
-    crm, linked_contact, actor, settings, enqueued
+    crm, linked_contact, actor, settings, enqueued, timer
 ):
     settings.SYNC_PUSH_DEBOUNCE_SECONDS = 0.2
     crm.put(CRM + "/contacts/C1", json={"contact": {"id": "C1"}})
@@ -118,8 +128,10 @@ def test_a_burst_is_held_then_pushed_once_with_the_latest_state(
     for name in ("A", "B", "C"):
         contact_update(linked_contact, actor=actor, data={"last_name": name})
     rows = list(OutboundChange.objects.order_by("id").values_list("pk", flat=True))
-    assert enqueued == []  # held while the record changes
-    wait_for(lambda: len(enqueued) >= len(rows))
+    assert enqueued == [] and len(timer.delays()) == 3  # held while the record changes
+    for row in OutboundChange.objects.all():
+        age(row, 1)  # the quiet period is over ...
+    timer.flush()  # ... and the timer fires
     assert sorted(pk for _task, pk in enqueued) == rows
     results = [tasks.push_change(pk) for _task, pk in list(enqueued)]
     assert results.count("not claimed") == 2
