@@ -143,7 +143,10 @@ SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=14)
 SYNC_RETRY_BASE_SECONDS = env.int("SYNC_RETRY_BASE_SECONDS", default=10)
 SYNC_RETRY_MAX_SECONDS = env.int("SYNC_RETRY_MAX_SECONDS", default=6 * 3600)
 # How long a claimed push may run before the sweeper assumes its worker died.
-SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)
+# A claimed push or inbound event is leased for this long and renewed every third of it while
+# its worker lives (sync/leases.py): a killed worker's row runs again within about 40 s.
+SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=30)
+SYNC_LEASE_RENEWAL = env.bool("SYNC_LEASE_RENEWAL", default=True)
 SYNC_SWEEP_MINUTES = env.int("SYNC_SWEEP_MINUTES", default=1)
 # A push waits until its record has been quiet this long, so a burst of changes (an import,
 # a workflow touching several fields) becomes one call; 0 pushes every first change at once.

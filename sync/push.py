@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from sync import leases
 from sync.connectors import connector_class, connector_for
 from sync.http import RemoteError, excerpt
 from sync.mapping import MappingError, to_remote
@@ -44,7 +45,8 @@ def process_change(change_id: int) -> str:
     change = claim(change_id)
     if change is None:
         return "not claimed"
-    return execute(change)
+    with leases.holding(OutboundChange, change.lease_token):
+        return execute(change)
 
 
 def claim(change_id: int) -> OutboundChange | None:
@@ -61,7 +63,7 @@ def claim(change_id: int) -> OutboundChange | None:
                 status=ChangeStatus.IN_FLIGHT,
                 attempts=F("attempts") + 1,
                 lease_token=token,
-                lease_until=now + timedelta(seconds=settings.SYNC_LEASE_SECONDS),
+                lease_until=leases.lease_until(now),
                 updated_at=now,
             )
     except IntegrityError:
@@ -194,6 +196,21 @@ def _enqueue_next(change: OutboundChange) -> None:
 
 
 def release_expired_leases() -> dict[str, int]:
+    """Rows whose worker died (its lease ran out): due again, or dead after the last attempt."""
+    released = _release_expired()
+    return {"dead": released["dead"], "released": len(released["ids"])}
+
+
+def reap_expired_leases() -> int:
+    """Hand rows whose worker died straight back to the queue (sync/leases.py runs this)."""
+    from sync.outbox import enqueue_pushes
+
+    ids = _release_expired()["ids"]
+    enqueue_pushes(ids)
+    return len(ids)
+
+
+def _release_expired() -> dict[str, Any]:
     now = timezone.now()
     expired = OutboundChange.objects.filter(status=ChangeStatus.IN_FLIGHT, lease_until__lt=now)
     reset = {"lease_token": "", "lease_until": None, "enqueued_at": None, "updated_at": now}
@@ -205,13 +222,22 @@ def release_expired_leases() -> dict[str, int]:
     )
     if dead:
         logger.error("ALERT: %s outbox row(s) dead: their worker died on every attempt", dead)
-    retried = expired.update(
-        status=ChangeStatus.RETRYING,
-        available_at=now,
-        last_error="Lease expired: the worker running the push died or hung.",
-        **reset,
-    )
-    return {"dead": dead, "released": retried}
+    # Row by row (a crash leaves few): each process learns which rows it released itself, so
+    # two reapers never queue the same row.
+    released = [
+        pk
+        for pk in expired.values_list("pk", flat=True)[:1000]
+        if expired.filter(pk=pk).update(
+            status=ChangeStatus.RETRYING,
+            available_at=now,
+            last_error="Lease expired: the worker running the push died or hung.",
+            **reset,
+        )
+    ]
+    return {"dead": dead, "ids": released}
+
+
+leases.register_reaper(reap_expired_leases)
 
 
 def due_changes(now=None) -> QuerySet:
@@ -226,7 +252,7 @@ def sweep() -> dict[str, int]:
 
     counts = release_expired_leases()
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+    stale = now - timedelta(seconds=leases.QUEUED_TASK_LOST_SECONDS)
     due = due_changes(now).filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale))
     ids = list(due.values_list("id", flat=True)[:1000])
     enqueue_pushes(ids)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from sync import leases
 from sync.http import RemoteError
 from sync.mapping import MappingError
 from sync.models import InboundEvent, InboundSource, InboundStatus
@@ -36,6 +37,11 @@ def process_event(event_id: int) -> str:
     event = claim(event_id)
     if event is None:
         return "not claimed"
+    with leases.holding(InboundEvent, event.lease_token):
+        return _process(event)
+
+
+def _process(event: InboundEvent) -> str:
     try:
         outcome = apply_event(parse_event(event), event.connection)
     except RemoteError as exc:
@@ -71,7 +77,7 @@ def claim(event_id: int) -> InboundEvent | None:
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .update(
             lease_token=token,
-            lease_until=now + timedelta(seconds=settings.SYNC_LEASE_SECONDS),
+            lease_until=leases.lease_until(now),
             attempts=F("attempts") + 1,
         )
     )
@@ -140,7 +146,7 @@ def sweep() -> dict[str, int]:
     )
     if failed:
         logger.error("ALERT: %s inbound event(s) failed: their worker died every time", failed)
-    stale = now - timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+    stale = now - timedelta(seconds=leases.QUEUED_TASK_LOST_SECONDS)
     lost = Q(lease_until__isnull=True) & (Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale))
     due = waiting.filter(attempts__lt=settings.WEBHOOK_MAX_ATTEMPTS).filter(
         lost | Q(lease_until__lt=now)
@@ -148,6 +154,30 @@ def sweep() -> dict[str, int]:
     ids = list(due.order_by("id").values_list("id", flat=True)[:1000])
     enqueue_events(ids)
     return {"failed": failed, "enqueued": len(ids)}
+
+
+def reap_expired_leases() -> int:
+    """Events whose lease ran out (a dead worker, or a retry's "not before" passed): queued
+    again at once (sync/leases.py runs this). Row by row, so two reapers never queue one twice."""
+    from sync.webhooks.tasks import enqueue_events
+
+    now = timezone.now()
+    expired = InboundEvent.objects.filter(
+        status=InboundStatus.RECEIVED,
+        lease_until__lt=now,
+        attempts__lt=settings.WEBHOOK_MAX_ATTEMPTS,
+        connection__isnull=False,
+    )
+    ids = [
+        pk
+        for pk in expired.values_list("pk", flat=True)[:1000]
+        if expired.filter(pk=pk).update(lease_token="", lease_until=None, enqueued_at=now)
+    ]
+    enqueue_events(ids, marked=True)
+    return len(ids)
+
+
+leases.register_reaper(reap_expired_leases)
 
 
 def reprocess(events: QuerySet) -> int:
