@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.RequestIdMiddleware",
+    "portal.chunked.LengthRequiredMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -169,6 +170,10 @@ ADMINS = [tuple(a.split(":", 1)) for a in env.list("ADMINS", default=[]) if ":" 
 HIGHLEVEL_WEBHOOK_PUBLIC_KEYS = env.str("HIGHLEVEL_WEBHOOK_PUBLIC_KEYS", default="", multiline=True)
 # A signed webhook whose timestamp is further than this in the past or future is refused.
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Deliveries one client address may make to one webhook endpoint ("<count>/<second|minute|
+# hour|day>", counted in the shared cache); more are answered 429 with Retry-After, which the
+# CRM retries. Empty: no limit.
+WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="100/second")
 # Processing tries (crashes included) before an inbound event is marked failed.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
 
