@@ -246,6 +246,10 @@ if not DEBUG:
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SILENCED_SYSTEM_CHECKS = [] if env.bool("SECURE_HSTS_PRELOAD", default=False) else ["security.W021"]
 
+# Error pages and mails mask URL passwords (REDIS_URL, DATABASE_URL, ...), not only secret names.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.error_reports.PortalExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "portal.error_reports.PortalExceptionReporter"
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # 1 MB: the largest body the API and webhooks take
 
 # --- Logging --------------------------------------------------------------------------------
