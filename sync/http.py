@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -179,9 +180,10 @@ class HttpClient:
             self._acquire(limiter, method, path, request_excerpt)
         started = time.monotonic()
         try:
+            url = self._target(path)
             raw = self._session().request(
                 method,
-                self.connection.base_url.rstrip("/") + path,
+                url,
                 params=params,
                 json=json,
                 data=data,
@@ -220,6 +222,21 @@ class HttpClient:
         if error is not None:
             raise error
         return response
+
+    def _target(self, path: str) -> str:
+        """The URL to call, if the credentials may go there: the provider's policy on the base
+        URL (the CRM: its own API host), and a path that cannot leave the base URL's host
+        (a configured path "@evil.example/x" would otherwise change it). Else UnsafeURL."""
+        from sync.connectors import connector_class  # the connectors import this module
+
+        base_url = self.connection.base_url
+        connector_class(self.connection.provider).check_base_url(
+            base_url, sandbox=self.connection.sandbox
+        )
+        url = base_url.rstrip("/") + path
+        if urlsplit(url).netloc != urlsplit(base_url).netloc:
+            raise UnsafeURL(f"The path {path!r} would leave the connection's host.")
+        return url
 
     def _session(self) -> requests.Session:
         """Pinned and guarded for partner URLs, unless the operator allowed private networks."""
