@@ -30,7 +30,7 @@ CRM_PORT ?= 8765
 demo: migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_admin
-	$(PY) manage.py demo --port $(PORT) --crm-port $(CRM_PORT)
+	SSRF_ALLOWED_HOSTS=127.0.0.1 $(PY) manage.py demo --port $(PORT) --crm-port $(CRM_PORT)
 
 ## test: the whole suite (DATABASE_URL / REDIS_URL select PostgreSQL / Redis)
 test: $(VENV)/.installed

@@ -31,6 +31,7 @@ os.environ.setdefault("DATABASE_URL", f"sqlite:///{WORK}/portal.sqlite3")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # fixed test-only secrets
 os.environ.setdefault("DEBUG", "0")  # DEBUG keeps a log of every query
 os.environ.setdefault("ALLOWED_HOSTS", "localhost")
+os.environ.setdefault("SSRF_ALLOWED_HOSTS", "127.0.0.1")  # the in-process sandbox CRM
 
 import django  # noqa: E402
 

@@ -191,6 +191,10 @@ def contact_upsert(
     return contact, UPSERT_UPDATED if changed else UPSERT_UNCHANGED
 
 
+# The most items one bulk write commits at once (others' writes wait for at most this many).
+BULK_TRANSACTION_ROWS = 100
+
+
 @dataclass(frozen=True)
 class BulkItemResult:
     status: str  # created, updated, unchanged or error
@@ -201,14 +205,21 @@ class BulkItemResult:
 def contact_bulk_upsert(
     *, workspace: Workspace, actor: Actor, items: Sequence[Mapping[str, Any]]
 ) -> list[BulkItemResult]:
-    """Upsert each item in its own savepoint: a refused item does not undo the others."""
+    """Upsert each item in its own savepoint: a refused item does not undo the others.
+
+    Items are committed in transactions of at most BULK_TRANSACTION_ROWS: one transaction for
+    a thousand items held SQLite's single writer (and the workspace lock) for seconds, and
+    every other workspace's writes waited. A failure part-way leaves the earlier batches
+    committed; sending the same items again is safe, as each is an upsert.
+    """
     results = []
-    with transaction.atomic():
-        # Serialises upserts per workspace, so two concurrent calls cannot both create the
-        # same e-mail.
-        Workspace.objects.select_for_update().filter(pk=workspace.pk).exists()
-        for item in items:
-            results.append(_upsert_one(workspace, actor, item))
+    for start in range(0, len(items), BULK_TRANSACTION_ROWS):
+        with transaction.atomic():
+            # Serialises upserts per workspace, so two concurrent calls cannot both create
+            # the same e-mail.
+            Workspace.objects.select_for_update().filter(pk=workspace.pk).exists()
+            for item in items[start : start + BULK_TRANSACTION_ROWS]:
+                results.append(_upsert_one(workspace, actor, item))
     return results
 
 

@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from portal.admin import AuditedModelAdmin, operator
-from portal.apikeys import apikey_create, apikey_revoke, apikey_rotate
+from portal.apikeys import apikey_create, apikey_revoke_chain, apikey_rotate
 from portal.audit import field_changes, record_change
 from portal.models import ApiKey, ApiKeyScope, AuditAction
 
@@ -123,9 +123,10 @@ class ApiKeyAdmin(AuditedModelAdmin):
             return None
         return self._show_tokens(request, "rotated")
 
-    @admin.action(description="Revoke selected keys now")
+    @admin.action(description="Revoke selected keys now (with their rotation chains)")
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet) -> None:
-        revoked = sum(apikey_revoke(key=key, actor=operator(request)) for key in queryset)
+        actor = operator(request)
+        revoked = sum(apikey_revoke_chain(key=key, actor=actor) for key in queryset)
         self.message_user(request, f"Revoked {revoked} key(s).")
 
     def _show_tokens(self, request: HttpRequest, verb: str) -> TemplateResponse:

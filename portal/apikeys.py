@@ -181,12 +181,29 @@ def apikey_revoke(*, key: ApiKey, actor: Actor) -> bool:
     return True
 
 
+def apikey_revoke_chain(*, key: ApiKey, actor: Actor) -> int:
+    """Revoke `key` and every key of its rotation chain — the predecessors still in their grace
+    time and any successor — so revoking any one of them stops the credential (the admin
+    action and `apikeys revoke` both come here). Returns how many keys were revoked now."""
+    return sum(apikey_revoke(key=member, actor=actor) for member in rotation_chain(key))
+
+
 def apikey_revoke_name(*, name: str, actor: Actor) -> int:
-    """Revoke every unrevoked key of that name (the current one and those in grace)."""
+    """Revoke every unrevoked key of that name, each with its rotation chain."""
     keys = list(ApiKey.objects.filter(name=name, revoked_at=None))
     if not keys:
         raise ValidationError({"name": [f"No unrevoked key named {name!r}."]})
-    return sum(apikey_revoke(key=key, actor=actor) for key in keys)
+    return sum(apikey_revoke_chain(key=key, actor=actor) for key in keys)
+
+
+def rotation_chain(key: ApiKey) -> list[ApiKey]:
+    """`key` with every key it was rotated from and every key rotated from it, oldest first."""
+    chain = [key]
+    while chain[0].rotated_from_id is not None:
+        chain.insert(0, ApiKey.objects.get(pk=chain[0].rotated_from_id))
+    while (successor := ApiKey.objects.filter(rotated_from_id=chain[-1].pk).first()) is not None:
+        chain.append(successor)
+    return chain
 
 
 def _current(name: str, *, lock: bool = False) -> ApiKey:

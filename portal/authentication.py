@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -15,6 +13,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from portal import throttle
 from portal.apikeys import find_usable_key, touch_last_used
 from portal.models import ApiKey
 
@@ -100,35 +99,13 @@ def required_scope(resource: str, method: str) -> str:
 
 
 class ApiKeyRateThrottle(BaseThrottle):
-    """A fixed window counter per key in the shared cache: every web process on every machine
-    counts against the same window. `incr` is atomic on Redis (production); on the embedded
-    database cache it is read-then-write, so concurrent requests may undercount slightly.
-    """
+    """API_RATE_LIMIT per key, counted across all processes (portal/throttle.py)."""
 
     def allow_request(self, request: Request, view) -> bool:
         if not isinstance(request.auth, ApiKey):
             return True
-        limit, window = parse_rate(settings.API_RATE_LIMIT)
-        now = time.time()
-        start = int(now // window) * window
-        counter = f"api-throttle:{request.auth.pk}:{start}"
-        cache.add(counter, 0, timeout=window + 1)
-        try:
-            count = cache.incr(counter)
-        except ValueError:  # expired between add and incr
-            cache.add(counter, 1, timeout=window + 1)
-            count = 1
-        self._wait = start + window - now
-        return count <= limit
+        self._wait = throttle.hit(f"api:{request.auth.pk}", settings.API_RATE_LIMIT)
+        return self._wait == 0.0
 
     def wait(self) -> float:
         return max(1, math.ceil(self._wait))
-
-
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_rate(rate: str) -> tuple[int, int]:
-    """'600/minute' → (600, 60)."""
-    count, _, period = rate.partition("/")
-    return int(count), _PERIODS[period.strip()[0].lower()]

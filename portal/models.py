@@ -37,6 +37,8 @@ class AuditAction(models.TextChoices):
     CREATE = "create", "Create"
     UPDATE = "update", "Update"
     DELETE = "delete", "Delete"
+    # Something an actor tried and the portal did not allow (the attempt, with the reason).
+    REFUSE = "refuse", "Refused"
 
 
 class AuditEntry(models.Model):

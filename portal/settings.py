@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.RequestIdMiddleware",
+    "portal.chunked.LengthRequiredMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -172,6 +173,10 @@ ADMINS = [tuple(a.split(":", 1)) for a in env.list("ADMINS", default=[]) if ":" 
 HIGHLEVEL_WEBHOOK_PUBLIC_KEYS = env.str("HIGHLEVEL_WEBHOOK_PUBLIC_KEYS", default="", multiline=True)
 # A signed webhook whose timestamp is further than this in the past or future is refused.
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Deliveries one client address may make to one webhook endpoint ("<count>/<second|minute|
+# hour|day>", counted in the shared cache); more are answered 429 with Retry-After, which the
+# CRM retries. Empty: no limit.
+WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="100/second")
 # Processing tries (crashes included) before an inbound event is marked failed.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
 
@@ -243,6 +248,10 @@ if not DEBUG:
 # /healthz is probed over plain HTTP by load balancers.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SILENCED_SYSTEM_CHECKS = [] if env.bool("SECURE_HSTS_PRELOAD", default=False) else ["security.W021"]
+
+# Error pages and mails mask URL passwords (REDIS_URL, DATABASE_URL, ...), not only secret names.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.error_reports.PortalExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "portal.error_reports.PortalExceptionReporter"
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # 1 MB: the largest body the API and webhooks take
 

@@ -11,7 +11,11 @@ from django.utils.html import format_html
 from portal.admin import AuditedModelAdmin, https_formfield
 from portal.csv_export import CsvExportMixin
 from portal.pagination import EstimatedCountPaginator
-from sync.admin_partners import check_partner_url, rotate_webhook_secret
+from sync.admin_partners import (
+    check_partner_url,
+    require_credentials_for_new_target,
+    rotate_webhook_secret,
+)
 from sync.connectors import connector_for
 from sync.connectors.base import TestResult
 from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
@@ -64,6 +68,8 @@ class ConnectionForm(forms.ModelForm):
         "and the stored credentials keep working.",
     )
 
+    request_user = None  # set by ConnectionAdmin.get_form
+
     @property
     def changed_data(self) -> list[str]:
         # The audit records "credentials" as changed (masked), never the typed value.
@@ -79,6 +85,7 @@ class ConnectionForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         check_partner_url(self)  # SSRF guard for partner-supplied URLs
+        require_credentials_for_new_target(self, self.request_user)
         if (
             cleaned.get("new_credentials")
             and cleaned.get("test_new_credentials")
@@ -131,6 +138,11 @@ class ConnectionAdmin(AuditedModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The credentials column is never loaded here, so the page works even without the key.
         return super().get_queryset(request).defer("credentials")
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)  # a new class per call
+        form.request_user = request.user
+        return form
 
     @admin.action(description="Test connection (a cheap read; reports missing scopes)")
     def test_connections(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -1,6 +1,9 @@
 """Admin for partner connectors: REST presets (with the paths to confirm), the operations
-catalog, the webhook secret rotation action and the SSRF check of typed-in URLs.
+catalog, the webhook secret rotation action, the SSRF check of typed-in URLs and the rule that
+whoever changes where a connection's credentials go must type the credentials again.
 Imported by sync/admin.py."""
+
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,27 +15,69 @@ from django.utils.html import format_html_join
 from portal.admin import AuditedModelAdmin
 from sync.catalog import catalog
 from sync.connectors import connector_class
-from sync.connectors.partner import guard
+from sync.connectors.partner import ALLOW_PRIVATE, guard
 from sync.connectors.webhook_secrets import rotate_secret
-from sync.models import OperationsCatalog, RestPreset
+from sync.models import Connection, OperationsCatalog, RestPreset
 from sync.ssrf import UnsafeURL
 
 
 def check_partner_url(form: forms.ModelForm) -> None:
-    """Connection form validation: URLs of partner connectors pass the SSRF guard."""
+    """Connection form validation: the base URL passes the provider's policy (the CRM: its own
+    API host) and, for connectors that guard their URLs, the SSRF guard."""
     data = form.cleaned_data
     provider, url = data.get("provider"), data.get("base_url")
     if not provider or not url:
         return
     try:
-        guarded = getattr(connector_class(provider), "guards_urls", False)
+        connector = connector_class(provider)
     except ValueError:
         return
-    if guarded:
-        try:
+    try:
+        connector.check_base_url(url, sandbox=bool(data.get("sandbox")))
+        if getattr(connector, "guards_urls", False):
             guard(url, data.get("options") or {})
-        except UnsafeURL as exc:
-            form.add_error("base_url", str(exc))
+    except UnsafeURL as exc:
+        form.add_error("base_url", str(exc))
+
+
+# Options that decide where (and how) the credentials are sent.
+CREDENTIAL_TARGET_OPTIONS = ("auth", ALLOW_PRIVATE)
+
+
+def credential_target_changes(connection: Connection, new: dict[str, Any]) -> list[str]:
+    """The fields among `new` that would send the stored credentials somewhere else: the
+    provider, the base URL (its host above all), the auth options or private-network access."""
+    changed = [
+        name
+        for name in ("provider", "base_url")
+        if name in new and new[name] != getattr(connection, name)
+    ]
+    if "options" in new:
+        before, after = connection.options or {}, new["options"] or {}
+        changed += [
+            f"options.{key}"
+            for key in CREDENTIAL_TARGET_OPTIONS
+            if before.get(key) != after.get(key)
+        ]
+    return changed
+
+
+def require_credentials_for_new_target(form: forms.ModelForm, user: Any) -> None:
+    """Connection form validation: a staff user who may change connections but does not know
+    their credentials cannot point them at a listener of their own. Changing the target needs
+    the credentials typed again (or a superuser)."""
+    connection = form.instance
+    if connection.pk is None or form.cleaned_data.get("new_credentials"):
+        return
+    if user is not None and user.is_superuser:
+        return
+    changed = credential_target_changes(connection, form.cleaned_data)
+    if changed and connection.credentials:
+        form.add_error(
+            "new_credentials",
+            f"Changing {', '.join(changed)} changes where the stored credentials are sent: "
+            "type the credentials again to confirm (or ask a superuser).",
+        )
 
 
 @admin.action(description="Rotate webhook signing secret (old one signs 24 h more)")

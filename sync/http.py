@@ -7,7 +7,8 @@
 
 It owns: the shared rate limiter (per remote, all processes), connect/read timeouts (≤ 30 s),
 never following redirects, a DeliveryAttempt row per call (method, path, status, duration,
-redacted excerpts, error), redaction of secrets, and the classification of failures into
+redacted excerpts, error), redaction of secrets (by name, and every stored credential value
+wherever it appears: sync/redaction.py), and the classification of failures into
 `RemoteError(permanent=..., status=..., retry_after=...)`:
   - permanent: 3xx (redirects are not followed), 400, 401, 403, 404, 422 and other 4xx;
   - retryable: 408, 409, 429, 5xx, timeouts, connection errors, the local rate limit;
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -34,6 +36,7 @@ from portal.audit import MASK, is_secret_field
 from sync.models import Connection, DeliveryAttempt, OutboundChange
 from sync.pinned_http import guarded_session
 from sync.ratelimit import Limiter, RateLimited, limiter_for, seconds_to_next_utc_day
+from sync.redaction import SecretMask, credential_values, header_secrets
 from sync.ssrf import UnsafeURL
 
 logger = logging.getLogger(__name__)
@@ -99,7 +102,8 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: MASK if _SECRET_HEADER.search(k) else v for k, v in headers.items()}
 
 
-def excerpt(body: Any) -> str:
+def excerpt(body: Any, mask: Callable[[str], str] = str) -> str:
+    """A redacted excerpt of a body; `mask` runs before the cut, so no secret is half kept."""
     if body is None or body == "":
         return ""
     if isinstance(body, str | bytes):
@@ -107,8 +111,8 @@ def excerpt(body: Any) -> str:
         try:
             body = json.loads(text)
         except ValueError:
-            return text[:EXCERPT_LIMIT]
-    return json.dumps(redact(body), default=str)[:EXCERPT_LIMIT]
+            return mask(text)[:EXCERPT_LIMIT]
+    return mask(json.dumps(redact(body), default=str))[:EXCERPT_LIMIT]
 
 
 def _others_use_quota(limiter: Limiter) -> bool:
@@ -147,6 +151,7 @@ class HttpClient:
         self.change = change
         self.auth = auth
         self.headers = dict(headers or {})
+        self.mask = SecretMask(())  # set per request, from the credentials it may carry
 
     def request(
         self,
@@ -159,9 +164,14 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         rate_limited: bool = True,
     ) -> Response:
-        sent_headers = {**self.headers, **(headers or {}), **(self.auth() if self.auth else {})}
+        auth_headers = self.auth() if self.auth else {}
+        sent_headers = {**self.headers, **(headers or {}), **auth_headers}
+        self.mask = SecretMask(
+            credential_values(self.connection.credentials) + header_secrets(auth_headers)
+        )
         summary = {"params": dict(params or {}), "headers": redact_headers(sent_headers)}
-        request_excerpt = excerpt({**summary, "body": json if json is not None else data})
+        body = json if json is not None else data
+        request_excerpt = excerpt({**summary, "body": body}, self.mask)
         if self.connection.sandbox:
             self._record(method, path, None, 0, DeliveryAttempt.Outcome.SANDBOX, request_excerpt)
             return Response(status=0, sandbox=True)
@@ -170,9 +180,10 @@ class HttpClient:
             self._acquire(limiter, method, path, request_excerpt)
         started = time.monotonic()
         try:
+            url = self._target(path)
             raw = self._session().request(
                 method,
-                self.connection.base_url.rstrip("/") + path,
+                url,
                 params=params,
                 json=json,
                 data=data,
@@ -187,7 +198,7 @@ class HttpClient:
             raise error from exc
         except requests.RequestException as exc:
             duration = _ms(started)
-            error = RemoteError(f"{type(exc).__name__}: {exc}"[:500], permanent=False)
+            error = RemoteError(self.mask(f"{type(exc).__name__}: {exc}")[:500], permanent=False)
             self._record(method, path, None, duration, "retryable", request_excerpt, "", error)
             raise error from exc
         finally:
@@ -195,7 +206,8 @@ class HttpClient:
                 limiter.settle()
         response = Response(raw.status_code, raw.headers, raw.text)
         self._honour_limits(response, limiter or limiter_for(self.connection))
-        error = classify(response)
+        # The error quotes the body: masked before its cut (the caller still gets the raw text).
+        error = classify(Response(raw.status_code, raw.headers, self.mask(raw.text)))
         outcome = "ok" if error is None else "permanent" if error.permanent else "retryable"
         self._record(
             method,
@@ -204,12 +216,27 @@ class HttpClient:
             _ms(started),
             outcome,
             request_excerpt,
-            excerpt(raw.text),
+            excerpt(raw.text, self.mask),
             error,
         )
         if error is not None:
             raise error
         return response
+
+    def _target(self, path: str) -> str:
+        """The URL to call, if the credentials may go there: the provider's policy on the base
+        URL (the CRM: its own API host), and a path that cannot leave the base URL's host
+        (a configured path "@evil.example/x" would otherwise change it). Else UnsafeURL."""
+        from sync.connectors import connector_class  # the connectors import this module
+
+        base_url = self.connection.base_url
+        connector_class(self.connection.provider).check_base_url(
+            base_url, sandbox=self.connection.sandbox
+        )
+        url = base_url.rstrip("/") + path
+        if urlsplit(url).netloc != urlsplit(base_url).netloc:
+            raise UnsafeURL(f"The path {path!r} would leave the connection's host.")
+        return url
 
     def _session(self) -> requests.Session:
         """Pinned and guarded for partner URLs, unless the operator allowed private networks."""
@@ -249,16 +276,21 @@ class HttpClient:
         response_excerpt: str = "",
         error: RemoteError | None = None,
     ) -> DeliveryAttempt:
+        """The attempt's row; every credential value is masked in what it keeps, and in the
+        error the caller will raise (it reaches outbox rows, the connection and logs)."""
+        if error is not None:
+            error.message = self.mask(error.message)
+            error.args = (error.message,)
         return DeliveryAttempt.objects.create(
             connection=self.connection,
             change=self.change,
             method=method,
-            path=path[:500],
+            path=self.mask(path)[:500],
             status_code=status,
             duration_ms=duration_ms,
             outcome=outcome,
-            request_excerpt=request_excerpt,
-            response_excerpt=response_excerpt,
+            request_excerpt=self.mask(request_excerpt),
+            response_excerpt=self.mask(response_excerpt),
             error=error.message if error else "",
         )
 

@@ -9,7 +9,6 @@ a group is {"op": "AND"|"OR", "conditions": [...]} and groups nest. An empty gro
     triggered_actions(connection, obj, changes) -> list[Rule]   ACTION rules that became true
 """
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,10 +22,39 @@ class RuleError(ValueError):
 
 
 def _like(actual: Any, pattern: Any) -> bool:
-    regex = "".join(
-        ".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in str(pattern)
-    )
-    return re.fullmatch(regex, str(actual or ""), flags=re.IGNORECASE | re.DOTALL) is not None
+    """SQL LIKE (`%` any run, `_` one character), case-insensitive, without a regex.
+
+    A regex for `%a%a%b%` backtracks exponentially on a long value (seconds inside the write
+    transaction). Here the literal segments between `%`s are placed leftmost-first, which is
+    always a match when any placement is: O(len(value) * len(pattern)), no backtracking.
+    """
+    text = [ch.lower() for ch in str(actual or "")]
+    segments = [[ch.lower() for ch in part] for part in str(pattern).split("%")]
+    first, last = segments[0], segments[-1]
+    if len(segments) == 1:
+        return len(text) == len(first) and _fits(text, 0, first)
+    end = len(text) - len(last)
+    if end < len(first) or not (_fits(text, 0, first) and _fits(text, end, last)):
+        return False
+    position = len(first)
+    for segment in segments[1:-1]:
+        found = _find(text, segment, position, end)
+        if found < 0:
+            return False
+        position = found + len(segment)
+    return True
+
+
+def _fits(text: list[str], start: int, segment: list[str]) -> bool:
+    return all(ch == "_" or ch == text[start + i] for i, ch in enumerate(segment))
+
+
+def _find(text: list[str], segment: list[str], start: int, end: int) -> int:
+    """The first index ≥ start where `segment` fits and ends by `end`, else -1."""
+    for index in range(start, end - len(segment) + 1):
+        if _fits(text, index, segment):
+            return index
+    return -1
 
 
 def _as_list(value: Any) -> list[Any]:

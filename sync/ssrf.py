@@ -5,7 +5,10 @@
 
 A URL is refused when its host resolves to any address that is not public: loopback, private,
 link-local (incl. the cloud metadata address 169.254.169.254), multicast, reserved, unspecified,
-shared (100.64/10) — IPv4 and IPv6, an IPv4-mapped IPv6 address judged by its IPv4 part. Every
+shared (100.64/10) — IPv4 and IPv6. An IPv6 address that carries an IPv4 address (IPv4-mapped
+::ffff:a.b.c.d, 6to4 2002::/16, Teredo 2001::/32, NAT64 64:ff9b::/96) is refused when the IPv4
+address it carries is not public; IPv4-compatible ::a.b.c.d (deprecated) and local-use NAT64
+64:ff9b:1::/48 (whose layout depends on the operator's prefix) are refused outright. Every
 resolved address is checked, so one public record next to a private one does not pass.
 
 An operator allows a host explicitly with the setting SSRF_ALLOWED_HOSTS (host names or
@@ -22,6 +25,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
 class UnsafeURL(ValueError):
@@ -71,8 +77,13 @@ def resolve(host: str, port: int) -> list[IPAddress]:
 
 def why_not_public(address: IPAddress) -> str:
     """'' for a public unicast address, else the category that makes it unsafe."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            address = address.ipv4_mapped
+        else:
+            reason = _why_not_public_embedding(address)
+            if reason:
+                return reason
     checks = (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
@@ -85,3 +96,27 @@ def why_not_public(address: IPAddress) -> str:
         if hit:
             return name
     return "" if address.is_global else "non-public"
+
+
+def _why_not_public_embedding(address: ipaddress.IPv6Address) -> str:
+    """Why an IPv6 form that reaches an IPv4 address (through a relay or a translator) is
+    unsafe: the IPv4 address it carries is not public, or the form is refused as a whole."""
+    if address in _NAT64_LOCAL_USE:
+        return "local-use NAT64"
+    if address in _IPV4_COMPATIBLE and int(address) > 1:  # :: and ::1 are judged as themselves
+        return "IPv4-compatible (deprecated)"
+    for ipv4 in _carried_ipv4(address):
+        reason = why_not_public(ipv4)
+        if reason:
+            return f"{reason} IPv4 address ({ipv4}) embedded in an IPv6"
+    return ""
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    if address.teredo:  # (the Teredo server, the client's de-obfuscated address)
+        return list(address.teredo)
+    if address.sixtofour:
+        return [address.sixtofour]
+    if address in _NAT64:
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return []

@@ -1,6 +1,9 @@
+import socket
+
 import pytest
 from django.core.cache import cache
 
+from sync.connectors.highlevel import API_HOST
 from sync.webhooks.routing import forget_routes
 from tests.factories import TEST_ACTOR, WorkspaceFactory
 
@@ -34,3 +37,20 @@ def workspace(db):
 @pytest.fixture
 def actor():
     return TEST_ACTOR
+
+
+# A public address standing in for the CRM's API host: its connections go through the SSRF
+# guard, which resolves the host, and tests never use the real DNS (`responses` answers).
+CRM_TEST_ADDRESS = "104.18.0.10"
+
+
+@pytest.fixture(autouse=True)
+def _crm_host_resolves(monkeypatch):
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host == API_HOST:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (CRM_TEST_ADDRESS, port))]
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)

@@ -75,6 +75,11 @@ class Connector:
             connection, change=change, auth=self.auth_headers, headers=self.default_headers
         )
 
+    @classmethod
+    def check_base_url(cls, url: str, *, sandbox: bool) -> None:
+        """Raise sync.ssrf.UnsafeURL if this provider may not send credentials to `url` (a
+        policy on top of the SSRF guard; checked when saved and before every request)."""
+
     # --- `connections add <provider>` ----------------------------------------------------
 
     @classmethod

@@ -3,6 +3,7 @@ OAuth 2.0: highlevel_oauth.py. Every request validates against tests/specs/highl
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.cache import cache
 
@@ -14,7 +15,10 @@ from sync.connectors.highlevel_oauth import access_token, refresh_tokens
 from sync.http import RemoteError
 from sync.models import Link
 from sync.services import workspace_for_location
+from sync.ssrf import UnsafeURL, allowed_hosts
 
+API_HOST = "services.leadconnectorhq.com"
+API_BASE_URL = f"https://{API_HOST}"
 API_VERSION = "2021-07-28"
 CALENDARS_API_VERSION = "2021-04-15"  # the calendars API pins its own version
 REQUIRED_SCOPES = (
@@ -43,14 +47,36 @@ CHILD_LISTS = {
 }
 
 
+def check_crm_base_url(url: str, *, sandbox: bool) -> None:
+    """Where a CRM connection may send its token: the CRM's own API host over HTTPS — unless
+    the connection is a dry run (it sends nothing) or the host is allowed by the operator in
+    SSRF_ALLOWED_HOSTS (a stand-in CRM). Anything else would hand the token to whoever
+    listens there. Raises UnsafeURL."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if sandbox or (host and host in allowed_hosts()):
+        return
+    official = parts.scheme == "https" and host == API_HOST and parts.port in (None, 443)
+    if not official or parts.username or parts.password:
+        raise UnsafeURL(
+            f"A CRM connection sends its token only to {API_BASE_URL} ({url!r} given); "
+            "add a stand-in host to SSRF_ALLOWED_HOSTS, or make the connection a sandbox."
+        )
+
+
 class HighLevelConnector(Connector):
     provider = "highlevel"
     default_mappings = DEFAULT_MAPPINGS
     default_headers = {"Version": API_VERSION, "Accept": "application/json"}
+    guards_urls = True  # pinned and checked by the SSRF guard at every request, like partners
+
+    @classmethod
+    def check_base_url(cls, url: str, *, sandbox: bool) -> None:
+        check_crm_base_url(url, sandbox=sandbox)
 
     @classmethod
     def add_command_arguments(cls, parser: Any) -> None:
-        parser.add_argument("--base-url", default="https://services.leadconnectorhq.com")
+        parser.add_argument("--base-url", default=API_BASE_URL)
         parser.add_argument("--location-id", required=True)
         parser.add_argument("--token", help="private integration token")
         parser.add_argument("--client-id", help="OAuth app (then install it from the admin)")
@@ -63,12 +89,17 @@ class HighLevelConnector(Connector):
         token, client_id, secret = options["token"], options["client_id"], options["client_secret"]
         if not token and not (client_id and secret):
             raise ValueError("Give --token, or --client-id and --client-secret (OAuth).")
+        base_url = checked_url(options["base_url"])
+        try:
+            check_crm_base_url(base_url, sandbox=bool(options.get("sandbox")))
+        except UnsafeURL as exc:
+            raise ValueError(str(exc)) from exc
         workspace = workspace_for_location(options["location_id"], actor=actor)
         credentials = (
             {"token": token} if token else {"client_id": client_id, "client_secret": secret}
         )
         return workspace, {
-            "base_url": checked_url(options["base_url"]),
+            "base_url": base_url,
             "credentials": credentials,
             "location_id": options["location_id"],
             "company_id": options["company_id"],

@@ -24,10 +24,11 @@ class InboundSource(models.TextChoices):
 class InboundEvent(models.Model):
     """One verified webhook delivery: the raw body, where it came from and what became of it.
 
-    `webhook_id` is unique per `source_key` ("highlevel", or "connection:<id>" for partners), so
-    a repeated delivery is recognised however many processes receive it at once. Processing
-    claims the row with a lease (conditional update); the sweeper re-enqueues rows whose task
-    was lost or whose lease expired.
+    `webhook_id` is unique per `source_key` ("highlevel", or "connection:<id>" for partners) and
+    `routing_key` (the CRM location or company it names), so a repeated delivery is recognised
+    however many processes receive it at once, and one location's ids never mask another's.
+    Processing claims the row with a lease (conditional update); the sweeper re-enqueues rows
+    whose task was lost or whose lease expired.
     """
 
     source = models.CharField(max_length=16, choices=InboundSource.choices)
@@ -70,7 +71,8 @@ class InboundEvent(models.Model):
         ordering = ["-received_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["source_key", "webhook_id"], name="inbound_unique_webhook_id"
+                fields=["source_key", "routing_key", "webhook_id"],
+                name="inbound_unique_webhook_per_route",
             )
         ]
         indexes = [

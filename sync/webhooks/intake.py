@@ -1,12 +1,14 @@
 """Accepting a verified delivery: route it, store it raw once, enqueue its processing.
 
-Deduplication is the unique (source_key, webhook_id) constraint, so two processes receiving
-the same delivery at the same moment store it once: the loser's insert fails and it answers
-200 "duplicate" too. Processing is enqueued after commit with the event id only.
+Deduplication is the unique (source_key, routing_key, webhook_id) constraint — per CRM
+location (or company), never across them — so two processes receiving the same delivery at
+the same moment store it once: the loser's insert fails and it answers 200 "duplicate" too.
+Processing is enqueued after commit with the event id only.
 
-The insert is the request's only statement: outside a transaction it runs in autocommit, so
-it is committed (and durable: synchronous_commit stays on) before the answer, without the
-BEGIN and COMMIT round trips of a transaction block around it.
+The insert is the request's only statement (besides the rate-limit counter in the cache):
+outside a transaction it runs in autocommit, so it is committed (and durable:
+synchronous_commit stays on) before the answer, without the BEGIN and COMMIT round trips of a
+transaction block around it.
 """
 
 import hashlib

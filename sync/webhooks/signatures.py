@@ -35,6 +35,9 @@ ED25519_HEADER = "x-ghl-signature"
 RSA_HEADER = "x-wh-signature"
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 _PEM = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.S)
+# Unix seconds or milliseconds as sent: ASCII digits only ("²".isdigit() is True, and int() of
+# thousands of digits raises), at most 12 so the number stays a plausible moment.
+_UNIX_DIGITS = re.compile(r"[0-9]{1,12}", re.ASCII)
 
 PublicKey = ed25519.Ed25519PublicKey | rsa.RSAPublicKey
 
@@ -147,13 +150,17 @@ def parse_timestamp(value: object) -> datetime | None:
             return datetime.fromtimestamp(seconds, tz=UTC)
         if isinstance(value, str) and value.strip():
             text = value.strip()
-            if text.isdigit():
-                return parse_timestamp(int(text))
+            if text.isdigit():  # any Unicode digit: only 1-12 ASCII ones are a moment
+                return parse_timestamp(int(text)) if is_unix_digits(text) else None
             parsed = datetime.fromisoformat(text)
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
         return None
     return None
+
+
+def is_unix_digits(text: str) -> bool:
+    return _UNIX_DIGITS.fullmatch(text) is not None
 
 
 # --- Standard Webhooks (partners in, and our outbound webhooks) -----------------------------
@@ -183,8 +190,10 @@ def verify_standard(secrets: Sequence[str], headers: Mapping[str, str], body: by
         raise SignatureError(
             "missing_signature", "webhook-id, webhook-timestamp and webhook-signature are required."
         )
-    if not raw_timestamp.isdigit():
-        raise SignatureError("invalid_timestamp", "webhook-timestamp must be Unix seconds.")
+    if not is_unix_digits(raw_timestamp):
+        raise SignatureError(
+            "invalid_timestamp", "webhook-timestamp must be Unix seconds (1 to 12 digits 0-9)."
+        )
     check_timestamp(parse_timestamp(int(raw_timestamp)))
     offered = {part.strip() for part in signatures.split(" ") if part.startswith("v1,")}
     for secret in secrets:

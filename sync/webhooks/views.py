@@ -5,11 +5,14 @@
 
 Answers: 200 accepted or duplicate; 202 unmatched location or unknown event type (stored);
 400 not a JSON object / not UTF-8; 401 signature or timestamp; 404 unknown connection;
-413 over DATA_UPLOAD_MAX_MEMORY_SIZE; 415 not application/json. Errors are
+413 over DATA_UPLOAD_MAX_MEMORY_SIZE; 415 not application/json; 429 (with Retry-After) more than
+WEBHOOK_RATE_LIMIT deliveries from one client address to one endpoint. Errors are
 {"error": {"code", "message", "details"}}.
 """
 
+import hashlib
 import json
+import math
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +23,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.renderers import JSONRenderer
 
+from portal import throttle
 from sync.models import Connection
 from sync.webhooks import intake
 from sync.webhooks.signatures import (
@@ -36,9 +40,12 @@ ALLOWED_METHODS = "POST, OPTIONS"
 
 
 class Rejected(Exception):
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, retry_after: int = 0
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+        self.retry_after = retry_after
 
 
 def json_response(body: dict[str, Any], status: int) -> HttpResponse:
@@ -66,9 +73,13 @@ class WebhookView(View):
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         try:
+            _throttle(request)
             receipt = self.receive(request, _raw_body(request), **kwargs)
         except Rejected as exc:
-            return error_response(exc.status, exc.code, exc.message, exc.details)
+            response = error_response(exc.status, exc.code, exc.message, exc.details)
+            if exc.retry_after:
+                response["Retry-After"] = str(exc.retry_after)
+            return response
         except SignatureError as exc:
             return error_response(401, exc.code, exc.message)
         return json_response(receipt.body, status=receipt.status_code)
@@ -104,7 +115,7 @@ class PartnerWebhookView(WebhookView):
             raise Rejected(404, "not_found", "No active connection with this slug.")
         msg_id = verify_standard(_partner_secrets(connection), request.headers, raw)
         text, payload = _json_object(raw)
-        timestamp = parse_timestamp(int(request.headers["webhook-timestamp"]))
+        timestamp = parse_timestamp(request.headers["webhook-timestamp"])  # verified digits
         return intake.receive_partner(
             connection, text, payload, headers=request.headers, msg_id=msg_id, timestamp=timestamp
         )
@@ -118,6 +129,22 @@ def _partner_secrets(connection: Connection) -> list[str]:
     if not usable:
         raise Rejected(401, "not_configured", "This connection has no webhook secret.")
     return usable
+
+
+def _throttle(request: HttpRequest) -> None:
+    """WEBHOOK_RATE_LIMIT per client address and endpoint, counted in the shared cache. A flood
+    is refused before any parsing or signature check; the CRM retries a 429, so a genuine
+    delivery refused here arrives again later instead of being lost."""
+    rate = settings.WEBHOOK_RATE_LIMIT
+    if not rate:
+        return
+    source = f"{request.META.get('REMOTE_ADDR', '')} {request.path}"
+    name = "webhook:" + hashlib.sha256(source.encode()).hexdigest()[:32]
+    wait = throttle.hit(name, rate)
+    if wait:
+        retry_after = max(1, math.ceil(wait))
+        message = f"Too many deliveries from this address; retry in {retry_after} s."
+        raise Rejected(429, "rate_limited", message, {"retry_after": retry_after}, retry_after)
 
 
 def _raw_body(request: HttpRequest) -> bytes:

@@ -126,3 +126,34 @@ def test_outbox_rows_are_written_in_the_same_write_unless_suppressed(workspace, 
     with outbound_suppressed():
         mirror_bulk_create(Contact, workspace=workspace, actor=actor, rows=people(6)[3:])
     assert Contact.objects.count() == 6 and queued.count() == 3
+
+
+# Issue 15, row 9: one 1,000-item bulk upsert held the (SQLite) writer for 6-7 s.
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_upsert_commits_in_transactions_of_at_most_100_items(workspace, actor):
+    from django.db import transaction
+
+    from contacts.services import BULK_TRANSACTION_ROWS, contact_bulk_upsert
+
+    committed: list[int] = []
+    commits_seen_by_item: list[int] = []
+
+    def receiver(sender, **kwargs):
+        commits_seen_by_item.append(len(committed))
+        transaction.on_commit(lambda: committed.append(1))
+
+    items = [{"email": f"p{i}@example.com"} for i in range(250)]
+    items[120] = {"email": "not-an-email"}
+    mirror_changed.connect(receiver)
+    try:
+        results = contact_bulk_upsert(workspace=workspace, actor=actor, items=items)
+    finally:
+        mirror_changed.disconnect(receiver)
+    assert BULK_TRANSACTION_ROWS == 100
+    # Items written before the n-th commit share a transaction: 100, 99 (one refused), 50.
+    batches = [commits_seen_by_item.count(n) for n in sorted(set(commits_seen_by_item))]
+    assert batches == [100, 99, 50]
+    # Per-item results are what one transaction gave: in order, the refused one in place.
+    assert [r.status for r in results].count("created") == 249
+    assert results[120].status == "error" and "e-mail" in str(results[120].errors)
+    assert Contact.objects.filter(workspace=workspace).count() == 249

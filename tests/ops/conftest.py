@@ -11,8 +11,10 @@ from tests.sync.factories import ConnectionFactory
 
 
 @pytest.fixture
-def crm(tmp_path, workspace):
+def crm(tmp_path, workspace, settings):
     logging.getLogger("sandbox_crm").setLevel(logging.WARNING)  # one line per request otherwise
+    # A stand-in CRM on loopback is allowed explicitly, as an operator would (SSRF guard).
+    settings.SSRF_ALLOWED_HOSTS = ["127.0.0.1"]
     sandbox = SandboxCRM(
         str(tmp_path / "crm.sqlite3"), location_id=workspace.location_id, rate_limit=0
     )

@@ -12,7 +12,8 @@ from sync.sandbox import SandboxCRM
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_setup_puts_records_on_both_sides_and_can_run_again(tmp_path):
+def test_demo_setup_puts_records_on_both_sides_and_can_run_again(tmp_path, settings):
+    settings.SSRF_ALLOWED_HOSTS = ["127.0.0.1"]  # as `make demo` sets it
     with SandboxCRM(str(tmp_path / "crm.sqlite3")) as crm:
         command = Command(stdout=StringIO())
         for _ in range(2):  # a second `make demo` reuses the state

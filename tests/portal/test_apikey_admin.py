@@ -58,3 +58,35 @@ def test_rotate_and_revoke_actions(admin_client, api_key):
     admin_client.post(URL, {"action": "revoke_keys", "_selected_action": [key.pk, new.pk]})
     assert find_usable_key(old_token) is None and find_usable_key(new_token) is None
     assert admin_client.post(f"{URL}{key.pk}/delete/").status_code == 403  # revoke, never delete
+
+
+# Issue 15, row 3: revoking a rotated key left its predecessor working for the rest of the grace.
+@pytest.mark.parametrize("selected", ["new", "old"])
+def test_revoking_one_key_revokes_its_whole_rotation_chain(admin_client, api_key, selected):
+    key, old_token = api_key
+    response = admin_client.post(URL, {"action": "rotate_keys", "_selected_action": [key.pk]})
+    new = find_usable_key(new_token := token_on(response))
+    third = token_on(
+        admin_client.post(URL, {"action": "rotate_keys", "_selected_action": [new.pk]})
+    )
+    assert find_usable_key(old_token) and find_usable_key(new_token) and find_usable_key(third)
+    chosen = new if selected == "new" else key
+    admin_client.post(URL, {"action": "revoke_keys", "_selected_action": [chosen.pk]})
+    assert [find_usable_key(t) for t in (old_token, new_token, third)] == [None, None, None]
+    revokes = AuditEntry.objects.filter(object_type="portal.apikey", changes__has_key="revoked_at")
+    assert revokes.count() == 3
+
+
+def test_the_command_revokes_through_the_same_chain_service(api_key, monkeypatch):
+    from django.core.management import call_command
+
+    from portal import apikeys
+
+    key, token = api_key
+    seen = []
+    original = apikeys.apikey_revoke_chain
+    monkeypatch.setattr(
+        apikeys, "apikey_revoke_chain", lambda **kw: seen.append(kw["key"]) or original(**kw)
+    )
+    call_command("apikeys", "revoke", "--name", key.name)
+    assert seen == [key] and find_usable_key(token) is None

@@ -9,7 +9,6 @@ import requests
 
 from sync.connectors import connector_for
 from sync.connectors.highlevel_oauth import (
-    connection_from_state,
     exchange_code,
     install_url,
     refresh_tokens,
@@ -224,12 +223,11 @@ def test_oauth_install_link_callback_and_concurrent_refresh(crm, workspace):
         credentials={"client_id": "cid", "client_secret": "csecret"},
     )
     link = install_url(
-        conn, "https://portal.example.com/oauth/highlevel/callback", ["contacts.write"]
+        conn, "https://portal.example.com/oauth/highlevel/callback", ["contacts.write"], "n1"
     )
     query = parse_qs(urlsplit(link).query)
     assert query["client_id"] == ["cid"] and query["scope"] == ["contacts.write"]
-    state = query["state"][0]
-    assert connection_from_state(state) == conn
+    assert query["state"] == ["n1"]
     crm.post(
         CRM + "/oauth/token",
         json={
@@ -237,12 +235,13 @@ def test_oauth_install_link_callback_and_concurrent_refresh(crm, workspace):
             "refresh_token": "R1",
             "expires_in": 86399,
             "scope": "contacts.write",
-            "locationId": "LOC1",
+            "locationId": workspace.location_id,
         },
     )
     exchange_code(conn, "code-1", "https://portal.example.com/oauth/highlevel/callback")
     conn.refresh_from_db()
-    assert conn.credentials["access_token"] == "A1" and conn.location_id == "LOC1"
+    assert conn.credentials["access_token"] == "A1"
+    assert conn.location_id == workspace.location_id
     # Two workers holding the same old token: the second uses the first one's refresh.
     first, second = (type(conn).objects.get(pk=conn.pk) for _ in range(2))
     crm.replace("POST", CRM + "/oauth/token", json={"access_token": "A2", "refresh_token": "R2"})

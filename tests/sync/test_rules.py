@@ -98,3 +98,57 @@ def test_action_rules_fire_when_the_condition_becomes_true(workspace):
     contact = ContactFactory(workspace=workspace, tags=["vip"])
     assert triggered_actions(conn, contact, {"tags": [[], ["vip"]]}) == [rule]
     assert triggered_actions(conn, contact, {"tags": [["vip", "x"], ["vip"]]}) == []
+
+
+# Issue 15, row 7: LIKE compiled to a backtracking regex; `%a%a%b%` on 1.5 KB took 3.3 s.
+def _like_oracle(value: str, pattern: str) -> bool:
+    """SQL LIKE by dynamic programming: slow but obviously right (the reference)."""
+    text, pat = value.lower(), pattern.lower()
+    row = [True] + [False] * len(text)
+    for ch in pat:
+        if ch == "%":
+            row = [any(row[: i + 1]) for i in range(len(text) + 1)]
+        else:
+            row = [False] + [row[i] and ch in ("_", text[i]) for i in range(len(text))]
+    return row[-1]
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern"),
+    [
+        ("ada@acme.com", "%@acme.com"),
+        ("ada@acme.com", "a_a@%"),
+        ("ada@acme.com", "%a%a%b%"),
+        ("abcabd", "%ab_"),
+        ("abcabd", "a%c%d"),
+        ("ab", "a%b%"),
+        ("ab", "%a%%b"),
+        ("", "%"),
+        ("", "_"),
+        ("a", ""),
+        ("aXbXc", "a%b%c"),
+        ("aXbXc", "a%c%b"),
+        ("Straße", "STRAßE"),
+        ("100%", "100%"),
+        ("mississippi", "%iss%ipp%"),
+        ("mississippi", "m%iss_ppi"),
+    ],
+)
+def test_like_agrees_with_the_reference(value, pattern):
+    expected = _like_oracle(value, pattern)
+    assert matches(cond("email", "LIKE", pattern), {"email": value}) is expected
+    assert matches(cond("email", "NOT_LIKE", pattern), {"email": value}) is (not expected)
+
+
+def test_a_pathological_like_pattern_on_a_long_value_uses_no_regex(monkeypatch):
+    import re
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("LIKE must not use a (backtracking) regex")
+
+    for name in ("compile", "fullmatch", "match", "search"):
+        monkeypatch.setattr(re, name, refuse)
+    value = "a" * 1500
+    assert matches(cond("email", "LIKE", "%a%a%b%"), {"email": value}) is False
+    assert matches(cond("email", "NOT_LIKE", "%a%a%b%"), {"email": value}) is True
+    assert matches(cond("email", "LIKE", "%a%a%a%"), {"email": value + "b"}) is True

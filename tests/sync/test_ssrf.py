@@ -94,3 +94,32 @@ def test_unresolvable_hosts_are_refused(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", fail)
     with pytest.raises(UnsafeURL, match="does not resolve"):
         check_url("https://nowhere.example/")
+
+
+# Issue 15, row 13: IPv6 forms that reach an IPv4 address through a relay or translator.
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("2002:7f00:1::", r"loopback IPv4 address \(127\.0\.0\.1\) embedded"),  # 6to4
+        ("2002:a9fe:a9fe::1", r"link-local IPv4 address \(169\.254\.169\.254\) embedded"),
+        ("2002:c0a8:101::", r"private IPv4 address \(192\.168\.1\.1\) embedded"),
+        ("2001:0:7f00:1::f5ff:fffe", r"loopback IPv4 address \(127\.0\.0\.1\) embedded"),  # Teredo
+        ("2001:0:808:808::f5ff:fffe", r"private IPv4 address \(10\.0\.0\.1\) embedded"),
+        ("64:ff9b::7f00:1", r"loopback IPv4 address \(127\.0\.0\.1\) embedded"),  # NAT64
+        ("64:ff9b::a9fe:a9fe", r"link-local IPv4 address \(169\.254\.169\.254\) embedded"),
+        ("64:ff9b:1::a00:1", "local-use NAT64"),
+        ("::127.0.0.1", r"IPv4-compatible \(deprecated\)"),
+        ("::8.8.8.8", r"IPv4-compatible \(deprecated\)"),
+        ("::ffff:10.0.0.1", "private"),  # IPv4-mapped
+    ],
+)
+def test_ipv6_forms_embedding_a_non_public_ipv4_are_refused(resolves_to, address, reason):
+    resolves_to(address)
+    with pytest.raises(UnsafeURL, match=f"a {reason}"):
+        check_url("https://partner.example/hooks")
+
+
+@pytest.mark.parametrize("address", ["2002:808:808::1", "::ffff:8.8.8.8", "2606:4700::1111"])
+def test_ipv6_forms_carrying_a_public_ipv4_still_pass(resolves_to, address):
+    resolves_to(address)
+    check_url("https://partner.example/hooks")

@@ -22,6 +22,7 @@ from contacts.services import contact_create, task_create
 from portal.actors import Actor
 from sync.models import Connection
 from sync.sandbox import DEFAULT_LOCATION_ID, DEFAULT_TOKEN
+from sync.ssrf import allowed_hosts
 
 CONNECTION = "sandbox-crm"
 CRM_HEADERS = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "Version": "2021-07-28"}
@@ -42,6 +43,12 @@ class Command(BaseCommand):
         parser.add_argument("--dir", default="var/demo", help="sandbox state and key")
 
     def handle(self, *args, port: int, crm_port: int, dir: str, **options) -> None:
+        if "127.0.0.1" not in allowed_hosts():
+            # A CRM connection sends its token only to the CRM's own host unless allowed.
+            raise CommandError(
+                "The sandbox CRM listens on 127.0.0.1: set SSRF_ALLOWED_HOSTS=127.0.0.1 "
+                "(make demo does)."
+            )
         state = Path(dir)
         state.mkdir(parents=True, exist_ok=True)
         key_file = state / "crm_webhook_public_key.pem"
