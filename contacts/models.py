@@ -138,6 +138,10 @@ class Contact(MirrorModel):
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(max_length=254, blank=True)
     email_key = models.CharField(max_length=254, blank=True, editable=False)
+    # `email_key` again, only while the contact is live and its workspace does not allow
+    # duplicate contacts (else NULL): a unique index on it makes the database refuse a second
+    # live contact with the same e-mail, also when two requests race (services._derive).
+    unique_email_key = models.CharField(max_length=254, null=True, editable=False)  # noqa: DJ001
     phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +15550100000")
     gender = models.CharField(max_length=20, blank=True)
     company_name = models.CharField(max_length=200, blank=True)
@@ -173,7 +177,10 @@ class Contact(MirrorModel):
                 fields=["workspace", "external_id"],
                 condition=~Q(external_id=""),
                 name="ct_unique_external_id",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "unique_email_key"], name="ct_unique_email_per_workspace"
+            ),
         ]
 
     def __str__(self) -> str:

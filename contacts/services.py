@@ -9,7 +9,8 @@ its source's clock; a change older than the state we hold is ignored. Tombstones
 update to a deleted object changes nothing.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -49,7 +50,7 @@ def mirror_create(
     source_updated_at: datetime | None = None,
 ) -> M:
     instance, changes = _new_instance(model, workspace, data, source_updated_at)
-    with transaction.atomic():
+    with _duplicate_email_refused(instance), transaction.atomic():
         instance.save()
         _announce(instance, AuditAction.CREATE, changes, actor)
     return instance
@@ -74,13 +75,16 @@ def mirror_bulk_create(
     """
     results: list[M | ValidationError] = []
     prepared: list[tuple[M, dict[str, list[Any]]]] = []
+    taken = _taken_email_keys(model, workspace, rows)
     for row in rows:
         try:
-            prepared.append(_new_instance(model, workspace, row.data, row.source_updated_at))
+            instance, changes = _new_instance(model, workspace, row.data, row.source_updated_at)
+            _claim_email_key(instance, taken)
         except ValidationError as exc:
             results.append(exc)
             continue
-        results.append(prepared[-1][0])
+        prepared.append((instance, changes))
+        results.append(instance)
     if not prepared:
         return results
     with transaction.atomic():
@@ -107,7 +111,7 @@ def mirror_update(
 ) -> tuple[M, bool]:
     """Apply `data`; returns the current object and whether anything changed."""
     values = _normalized(type(instance), data)
-    with transaction.atomic():
+    with _duplicate_email_refused(instance), transaction.atomic():
         current = _locked(instance)
         if current.is_deleted or _is_stale(current, source_updated_at):
             return current, False
@@ -142,6 +146,7 @@ def mirror_delete(
                 mirror_delete(child, actor=actor, source_updated_at=source_updated_at)
         now = timezone.now()
         current.deleted_at = now
+        _derive(current)  # a tombstone frees its e-mail for a new contact
         current.version += 1
         current.source_updated_at = max(source_updated_at or now, current.source_updated_at or now)
         current.save()
@@ -298,6 +303,91 @@ def _clean_tags(tags: Any, errors: dict[str, list[str]]) -> list[str]:
 def _derive(instance: MirrorModel) -> None:
     if hasattr(instance, "email_key"):
         instance.email_key = email_key(instance.email)
+    if isinstance(instance, Contact):
+        unique = not instance.is_deleted and not instance.workspace.allow_duplicate_contacts
+        instance.unique_email_key = instance.email_key if unique and instance.email_key else None
+
+
+# --- E-mail uniqueness (Workspace.allow_duplicate_contacts) ---------------------------------
+
+DUPLICATE_EMAIL = "Another contact of this workspace has this e-mail (duplicates are not allowed)."
+
+
+class DuplicateEmail(ValidationError):
+    """A second live contact with an e-mail its workspace allows once (the database said so)."""
+
+    def __init__(self, existing_id: str | None = None) -> None:
+        super().__init__({"email": [DUPLICATE_EMAIL]}, code="duplicate")
+        self.existing_id = existing_id
+
+
+@contextmanager
+def _duplicate_email_refused(instance: MirrorModel) -> Iterator[None]:
+    """The unique index on `unique_email_key` is the rule; this turns its refusal (also of a
+    concurrent create) into a DuplicateEmail naming the contact that holds the e-mail."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if not isinstance(instance, Contact) or "unique_email" not in str(exc):
+            raise
+        holder = (
+            Contact.objects.filter(
+                workspace_id=instance.workspace_id, unique_email_key=email_key(instance.email)
+            )
+            .values_list("public_id", flat=True)
+            .first()
+        )
+        raise DuplicateEmail(holder) from exc
+
+
+def _taken_email_keys(model: type[MirrorModel], workspace: Workspace, rows) -> set[str]:
+    """The e-mail keys already held in the workspace, among those of `rows` (one query)."""
+    if model is not Contact or workspace.allow_duplicate_contacts:
+        return set()
+    keys = set()
+    for row in rows:
+        try:
+            keys.add(email_key(normalize_email(row.data.get("email"))))
+        except ValidationError:
+            continue
+    existing = Contact.objects.filter(workspace=workspace, unique_email_key__in=keys - {""})
+    return set(existing.values_list("unique_email_key", flat=True))
+
+
+def _claim_email_key(instance: MirrorModel, taken: set[str]) -> None:
+    """A bulk row whose e-mail is taken (in the database or earlier in the batch) is refused
+    alone, instead of failing the whole INSERT."""
+    key = getattr(instance, "unique_email_key", None)
+    if key is None:
+        return
+    if key in taken:
+        raise DuplicateEmail()
+    taken.add(key)
+
+
+def workspace_set_allow_duplicate_contacts(*, workspace: Workspace, allow: bool) -> None:
+    """Switch the workspace's e-mail uniqueness. Turning it on is refused (ValidationError,
+    listing the e-mails) while live contacts share an e-mail: merge or delete them first."""
+    with transaction.atomic():
+        locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
+        contacts = Contact.objects.filter(workspace=locked)
+        if allow:
+            contacts.update(unique_email_key=None)
+        else:
+            live = contacts.live().exclude(email_key="")
+            shared = (
+                live.values("email_key")
+                .annotate(n=models.Count("id"))
+                .filter(n__gt=1)
+                .values_list("email_key", flat=True)
+            )
+            if shared:
+                raise ValidationError(
+                    {"allow_duplicate_contacts": [f"Shared e-mails: {', '.join(shared[:20])}."]}
+                )
+            live.update(unique_email_key=models.F("email_key"))
+        Workspace.objects.filter(pk=locked.pk).update(allow_duplicate_contacts=allow)
+    workspace.allow_duplicate_contacts = allow
 
 
 def _validate(instance: MirrorModel) -> None:

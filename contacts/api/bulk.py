@@ -19,6 +19,7 @@ from contacts.api.views import api_actor
 from contacts.api.workspaces import target_workspace
 from contacts.services import BulkItemResult, contact_bulk_upsert
 from portal.idempotency import idempotent
+from portal.models import Workspace
 from portal.openapi import IDEMPOTENCY_KEY, WORKSPACE, WRITE_ERRORS, error_responses
 
 
@@ -38,10 +39,10 @@ class ContactBulkView(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        return idempotent(request, lambda: self._upsert(request))
-
-    def _upsert(self, request: Request) -> Response:
         workspace = target_workspace(request)
+        return idempotent(request, workspace, lambda: self._upsert(request, workspace))
+
+    def _upsert(self, request: Request, workspace: Workspace) -> Response:
         envelope = BulkContactsInput(data=request.data)
         envelope.is_valid(raise_exception=True)
         results: dict[int, dict[str, Any]] = {}

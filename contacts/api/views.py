@@ -25,6 +25,7 @@ from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Ta
 from portal.actors import Actor
 from portal.api_errors import Conflict
 from portal.idempotency import idempotent
+from portal.models import Workspace
 
 SYNC_FILTERS = ("updated_since", "include_deleted")
 _PUBLIC_ID = re.compile(r"^[a-z]{2}_[A-Za-z0-9]{1,29}$")
@@ -38,6 +39,10 @@ class ObjectDeleted(Conflict):
 class DuplicateValue(Conflict):
     default_detail = "Another object already has this external_id."
     default_code = "duplicate"
+
+    def __init__(self, detail: str | None = None, details: dict | None = None) -> None:
+        super().__init__(detail)
+        self.details = details
 
 
 def _public_id(value: str) -> str:
@@ -91,10 +96,13 @@ class MirrorViewSet(viewsets.GenericViewSet):
         return Response(self.output_serializer(self.get_object()).data)
 
     def create(self, request: Request, **kwargs: str) -> Response:
-        return idempotent(request, lambda: self._create(request))
+        workspace = self.create_workspace(request)
+        return idempotent(request, workspace, lambda: self._create(request, workspace))
 
-    def _create(self, request: Request) -> Response:
-        workspace = target_workspace(request)
+    def create_workspace(self, request: Request) -> Workspace:
+        return target_workspace(request)
+
+    def _create(self, request: Request, workspace: Workspace) -> Response:
         data = self._validated(request.data, workspace)
         with _duplicates_as_conflict():
             obj = type(self).create_service(
@@ -135,9 +143,12 @@ class MirrorViewSet(viewsets.GenericViewSet):
 
 @contextmanager
 def _duplicates_as_conflict() -> Iterator[None]:
-    """The external_id constraint can only be checked by the database (two writers may race)."""
+    """Unique external ids and e-mails can only be checked by the database (writers race)."""
     try:
         yield
+    except services.DuplicateEmail as exc:
+        details = {**exc.message_dict, "existing_id": exc.existing_id}
+        raise DuplicateValue(services.DUPLICATE_EMAIL, details) from exc
     except IntegrityError as exc:
         raise DuplicateValue() from exc
 
@@ -198,8 +209,11 @@ class ContactChildViewSet(MirrorViewSet):
     nested_input_serializer: type[s.StrictInputSerializer]
 
     def contact(self) -> Contact:
-        contacts = Contact.objects.filter(workspace__in=visible_workspace_ids(self.request))
-        return get_object_or_404(contacts, public_id=_public_id(self.kwargs["contact_id"]))
+        if not hasattr(self, "_contact"):
+            contacts = Contact.objects.filter(workspace__in=visible_workspace_ids(self.request))
+            public_id = _public_id(self.kwargs["contact_id"])
+            self._contact = get_object_or_404(contacts, public_id=public_id)
+        return self._contact
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -209,13 +223,16 @@ class ContactChildViewSet(MirrorViewSet):
     def get_serializer_class(self) -> type[Serializer]:
         return self.nested_input_serializer if self.action == "create" else self.output_serializer
 
-    def _create(self, request: Request) -> Response:
+    def create_workspace(self, request: Request) -> Workspace:
+        return self.contact().workspace
+
+    def _create(self, request: Request, workspace: Workspace) -> Response:
         contact = self.contact()
         if contact.is_deleted:
             raise ObjectDeleted()
-        data = self._validated(request.data, contact.workspace, self.nested_input_serializer)
+        data = self._validated(request.data, workspace, self.nested_input_serializer)
         obj = type(self).create_service(
-            workspace=contact.workspace, actor=api_actor(request), data={**data, "contact": contact}
+            workspace=workspace, actor=api_actor(request), data={**data, "contact": contact}
         )
         return Response(self.output_serializer(obj).data, status=status.HTTP_201_CREATED)
 
