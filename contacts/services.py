@@ -9,7 +9,7 @@ its source's clock; a change older than the state we hold is ignored. Tombstones
 update to a deleted object changes nothing.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,11 +108,15 @@ def mirror_update(
     actor: Actor,
     data: Mapping[str, Any],
     source_updated_at: datetime | None = None,
+    if_version: Collection[int] | None = None,
 ) -> tuple[M, bool]:
-    """Apply `data`; returns the current object and whether anything changed."""
+    """Apply `data`; returns the current object and whether anything changed.
+
+    `if_version`: the versions the caller read (HTTP If-Match); another current version raises
+    VersionMismatch, checked under the row lock so two writers cannot both pass."""
     values = _normalized(type(instance), data)
     with _duplicate_email_refused(instance), transaction.atomic():
-        current = _locked(instance)
+        current = _locked(instance, if_version)
         if current.is_deleted or _is_stale(current, source_updated_at):
             return current, False
         changes = _diff(current, values)
@@ -130,7 +134,11 @@ def mirror_update(
 
 
 def mirror_delete(
-    instance: M, *, actor: Actor, source_updated_at: datetime | None = None
+    instance: M,
+    *,
+    actor: Actor,
+    source_updated_at: datetime | None = None,
+    if_version: Collection[int] | None = None,
 ) -> tuple[M, bool]:
     """Tombstone the object (and a contact's tasks, notes and appointments).
 
@@ -138,7 +146,7 @@ def mirror_delete(
     would only push updates that can no longer land.
     """
     with transaction.atomic():
-        current = _locked(instance)
+        current = _locked(instance, if_version)
         if current.is_deleted:
             return current, False
         if isinstance(current, Contact):
@@ -418,8 +426,19 @@ def _diff(current: MirrorModel, values: dict[str, Any]) -> dict[str, list[Any]]:
     return changes
 
 
-def _locked(instance: M) -> M:
-    return type(instance).objects.select_for_update().get(pk=instance.pk)
+class VersionMismatch(Exception):
+    """The object's version is not one the caller expected (someone else changed it)."""
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"The current version is {current_version}.")
+        self.current_version = current_version
+
+
+def _locked(instance: M, if_version: Collection[int] | None = None) -> M:
+    current = type(instance).objects.select_for_update().get(pk=instance.pk)
+    if if_version is not None and current.version not in if_version:
+        raise VersionMismatch(current.version)
+    return current
 
 
 def _is_stale(current: MirrorModel, source_updated_at: datetime | None) -> bool:

@@ -17,6 +17,7 @@ from rest_framework.serializers import Serializer
 
 from contacts import services
 from contacts.api import serializers as s
+from contacts.api.conditional import if_match_versions, precondition_checked, with_etag
 from contacts.api.filters import MirrorFilterBackend
 from contacts.api.pagination import KeysetPagination
 from contacts.api.schema import document_mirror
@@ -93,7 +94,8 @@ class MirrorViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(self.output_serializer(page, many=True).data)
 
     def retrieve(self, request: Request, id: str) -> Response:
-        return Response(self.output_serializer(self.get_object()).data)
+        obj = self.get_object()
+        return with_etag(Response(self.output_serializer(obj).data), obj)
 
     def create(self, request: Request, **kwargs: str) -> Response:
         workspace = self.create_workspace(request)
@@ -108,7 +110,7 @@ class MirrorViewSet(viewsets.GenericViewSet):
             obj = type(self).create_service(
                 workspace=workspace, actor=api_actor(request), data=data
             )
-        return Response(self.output_serializer(obj).data, status=status.HTTP_201_CREATED)
+        return _created(self.output_serializer, obj)
 
     def update(self, request: Request, id: str) -> Response:
         return self._update(request, partial=False)
@@ -125,12 +127,17 @@ class MirrorViewSet(viewsets.GenericViewSet):
         )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data if partial else serializer.full_state()
-        with _duplicates_as_conflict():
-            obj, _changed = services.mirror_update(obj, actor=api_actor(request), data=data)
-        return Response(self.output_serializer(obj).data)
+        with _duplicates_as_conflict(), precondition_checked():
+            obj, _changed = services.mirror_update(
+                obj, actor=api_actor(request), data=data, if_version=if_match_versions(request)
+            )
+        return with_etag(Response(self.output_serializer(obj).data), obj)
 
     def destroy(self, request: Request, id: str) -> Response:
-        services.mirror_delete(self.get_object(), actor=api_actor(request))
+        with precondition_checked():
+            services.mirror_delete(
+                self.get_object(), actor=api_actor(request), if_version=if_match_versions(request)
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _validated(self, data: Any, workspace, serializer=None) -> dict[str, Any]:
@@ -139,6 +146,11 @@ class MirrorViewSet(viewsets.GenericViewSet):
         )
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
+
+
+def _created(output_serializer: type[Serializer], obj: MirrorModel) -> Response:
+    response = Response(output_serializer(obj).data, status=status.HTTP_201_CREATED)
+    return with_etag(response, obj)
 
 
 @contextmanager
@@ -234,7 +246,7 @@ class ContactChildViewSet(MirrorViewSet):
         obj = type(self).create_service(
             workspace=workspace, actor=api_actor(request), data={**data, "contact": contact}
         )
-        return Response(self.output_serializer(obj).data, status=status.HTTP_201_CREATED)
+        return _created(self.output_serializer, obj)
 
 
 @document_mirror("task", s.NestedTaskInput, s.TaskOutput, suffix=" of a contact")
