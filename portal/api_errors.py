@@ -85,7 +85,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
 
 
 def server_error_response(request_id: str) -> JsonResponse:
-    """What an unexpected exception answers (portal.middleware.JsonErrorMiddleware)."""
+    """What an unexpected exception answers (portal.middleware.ApiResponseMiddleware)."""
     message = "Internal error; it was logged. Quote the request id when reporting it."
     body = error_body("server_error", message, {"request_id": request_id})
     return JsonResponse(body, status=500)

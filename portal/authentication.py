@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
@@ -43,15 +44,11 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ApiKeyUser, ApiKey] | None:
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword.lower().encode():
+            throttle_unidentified(request)
             return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(INVALID_KEY)
-        try:
-            token = parts[1].decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise exceptions.AuthenticationFailed(INVALID_KEY) from exc
-        key = find_usable_key(token)
+        key = self._usable_key(parts)
         if key is None:
+            throttle_unidentified(request)
             raise exceptions.AuthenticationFailed(INVALID_KEY)
         touch_last_used(key)
         # Reads leave no audit row: this line attributes every request to its exact key.
@@ -63,6 +60,16 @@ class ApiKeyAuthentication(BaseAuthentication):
             key.pk,
         )
         return ApiKeyUser(key), key
+
+    @staticmethod
+    def _usable_key(parts: list[bytes]) -> ApiKey | None:
+        if len(parts) != 2:
+            return None
+        try:
+            token = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        return find_usable_key(token)
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'
@@ -99,30 +106,79 @@ def required_scope(resource: str, method: str) -> str:
     return f"{resource}.readonly" if method in SAFE_METHODS else f"{resource}.write"
 
 
+@dataclass(frozen=True)
+class RateWindow:
+    """Where a caller stands in its current window: sent as RateLimit-* headers."""
+
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window ends
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
+
+
+def count_request(request: Request, bucket: str, rate: str) -> RateWindow:
+    """Count one request in `bucket`'s fixed window in the shared cache: every web process on
+    every machine counts against the same window. `incr` is atomic on Redis (production); on
+    the embedded database cache it is read-then-write, so concurrent requests may undercount.
+    The window is kept on the request for the RateLimit-* headers (portal.middleware)."""
+    limit, period = parse_rate(rate)
+    now = time.time()
+    start = int(now // period) * period
+    counter = f"api-throttle:{bucket}:{start}"
+    cache.add(counter, 0, timeout=period + 1)
+    try:
+        count = cache.incr(counter)
+    except ValueError:  # expired between add and incr
+        cache.add(counter, 1, timeout=period + 1)
+        count = 1
+    window = RateWindow(limit, max(limit - count, 0), max(1, math.ceil(start + period - now)))
+    request._request.rate_window = window
+    if count > limit:
+        raise RateLimitExceeded(window)
+    return window
+
+
+class RateLimitExceeded(Exception):
+    def __init__(self, window: RateWindow) -> None:
+        super().__init__("rate limit exceeded")
+        self.window = window
+
+
+def client_address(request: Request) -> str:
+    """The peer address (behind a proxy: the proxy's, unless it rewrites REMOTE_ADDR)."""
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def throttle_unidentified(request: Request) -> None:
+    """A request without a usable key is counted per client address (API_ANON_RATE_LIMIT),
+    before its key is even looked up, so guessing keys is throttled too."""
+    try:
+        count_request(request, f"addr:{client_address(request)}", settings.API_ANON_RATE_LIMIT)
+    except RateLimitExceeded as exc:
+        raise exceptions.Throttled(wait=exc.window.reset) from None
+
+
 class ApiKeyRateThrottle(BaseThrottle):
-    """A fixed window counter per key in the shared cache: every web process on every machine
-    counts against the same window. `incr` is atomic on Redis (production); on the embedded
-    database cache it is read-then-write, so concurrent requests may undercount slightly.
-    """
+    """API_RATE_LIMIT per key (requests without a key are counted in ApiKeyAuthentication)."""
 
     def allow_request(self, request: Request, view) -> bool:
         if not isinstance(request.auth, ApiKey):
             return True
-        limit, window = parse_rate(settings.API_RATE_LIMIT)
-        now = time.time()
-        start = int(now // window) * window
-        counter = f"api-throttle:{request.auth.pk}:{start}"
-        cache.add(counter, 0, timeout=window + 1)
         try:
-            count = cache.incr(counter)
-        except ValueError:  # expired between add and incr
-            cache.add(counter, 1, timeout=window + 1)
-            count = 1
-        self._wait = start + window - now
-        return count <= limit
+            self._window = count_request(request, f"key:{request.auth.pk}", settings.API_RATE_LIMIT)
+        except RateLimitExceeded as exc:
+            self._window = exc.window
+            return False
+        return True
 
     def wait(self) -> float:
-        return max(1, math.ceil(self._wait))
+        return self._window.reset
 
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

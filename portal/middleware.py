@@ -42,9 +42,11 @@ class RequestIdLogFilter(logging.Filter):
 JSON_PATH_PREFIXES = ("/api/", "/webhooks/")
 
 
-class JsonErrorMiddleware:
+class ApiResponseMiddleware:
     """An unexpected exception in an API or webhook view answers the API's error shape with
-    the request id (the trace goes to the log), never Django's HTML error page."""
+    the request id (the trace goes to the log), never Django's HTML error page. Also: the
+    RateLimit-* headers of the caller's window (portal.authentication) on every response, and
+    a refused body drained so the connection stays usable."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -53,6 +55,10 @@ class JsonErrorMiddleware:
         response = self.get_response(request)
         if response.status_code == 413:
             discard_unread_body(request)
+        window = getattr(request, "rate_window", None)
+        if window is not None:
+            for name, value in window.headers().items():
+                response[name] = value
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -58,7 +58,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.RequestIdMiddleware",
-    "portal.middleware.JsonErrorMiddleware",
+    "portal.middleware.ApiResponseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -272,6 +272,8 @@ LOGGING = {
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="")
 # Per key, across all processes (shared cache): "<count>/<second|minute|hour|day>".
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/minute")
+# Requests without a usable key (none, unknown, revoked), per client address (REMOTE_ADDR).
+API_ANON_RATE_LIMIT = env.str("API_ANON_RATE_LIMIT", default="60/minute")
 # `updated_since` lists stop this many seconds before the first page was asked for, so a write
 # whose transaction was still open then cannot be skipped; the next sync pass picks it up.
 API_SYNC_LAG_SECONDS = env.int("API_SYNC_LAG_SECONDS", default=5)
