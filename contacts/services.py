@@ -287,6 +287,8 @@ def _normalized(model: type[MirrorModel], data: Mapping[str, Any]) -> dict[str, 
                 values[name] = normalize(values[name])
             except ValidationError as exc:
                 errors[name] = exc.messages
+    if isinstance(values.get("country"), str):
+        values["country"] = values["country"].strip().upper()
     if "tags" in values:
         values["tags"] = _clean_tags(values["tags"], errors)
     for name in ("custom_fields", "permissions"):

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -83,10 +84,23 @@ class JSONObjectField(serializers.DictField):
         return value
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON `true` or `false` only: "yes", 1 or "on" are 400, not silently a boolean."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class StrictInputSerializer(serializers.ModelSerializer):
     """Rejects fields it does not know, instead of silently ignoring them."""
 
     serializer_related_field = PublicIdField
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.BooleanField: StrictBooleanField,
+    }
 
     class Meta:
         validators: list = []
@@ -162,8 +176,9 @@ class NestedAppointmentInput(AppointmentInput):
 class BulkContactsInput(serializers.Serializer):
     """The envelope of a bulk upsert; each item is validated on its own (partial success)."""
 
+    # A null item is allowed here and refused on its own, like any other bad item.
     contacts = serializers.ListField(
-        child=serializers.JSONField(), min_length=1, max_length=MAX_BULK_ITEMS
+        child=serializers.JSONField(allow_null=True), min_length=1, max_length=MAX_BULK_ITEMS
     )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
