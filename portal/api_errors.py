@@ -28,6 +28,32 @@ _CODES = {
 }
 
 
+# Every `error.code` the API answers with (the schema's enum; a test keeps them honest).
+ERROR_CODES = (
+    "invalid",
+    "malformed_json",
+    "too_deep",
+    "unauthenticated",
+    "permission_denied",
+    "missing_scope",
+    "not_found",
+    "method_not_allowed",
+    "not_acceptable",
+    "unsupported_media_type",
+    "payload_too_large",
+    "rate_limited",
+    "conflict",
+    "deleted",
+    "duplicate",
+    "idempotency_key_reused",
+    "idempotency_in_progress",
+    "precondition_failed",
+    "unprocessable",
+    "crm_unavailable",
+    "server_error",
+)
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is larger than 1 MB."

@@ -1,4 +1,5 @@
-"""DRF pieces for partner keys: bearer authentication, scope permission, per-key throttle."""
+"""DRF pieces for partner keys: bearer authentication, scope permission, rate limits (per key,
+and per client address for requests without a usable key)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
-from rest_framework.throttling import BaseThrottle
 
 from portal.apikeys import find_usable_key, touch_last_used
 from portal.models import ApiKey
@@ -50,6 +50,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if key is None:
             throttle_unidentified(request)
             raise exceptions.AuthenticationFailed(INVALID_KEY)
+        throttle_key(request, key)
         touch_last_used(key)
         # Reads leave no audit row: this line attributes every request to its exact key.
         logger.info(
@@ -96,7 +97,7 @@ class HasScope(BasePermission):
         resource = getattr(view, "scope_resource", None)
         if not resource:
             raise ImproperlyConfigured(f"{type(view).__name__} must name its scope_resource.")
-        scope = required_scope(resource, request.method)
+        scope = view_scope(view, request.method)
         if not key.has_scope(scope):
             raise MissingScope(scope)
         return True
@@ -104,6 +105,13 @@ class HasScope(BasePermission):
 
 def required_scope(resource: str, method: str) -> str:
     return f"{resource}.readonly" if method in SAFE_METHODS else f"{resource}.write"
+
+
+def view_scope(view, method: str) -> str:
+    """The view's own scope for this method (`method_scopes`), else the rule above."""
+    return getattr(view, "method_scopes", {}).get(method) or required_scope(
+        view.scope_resource, method
+    )
 
 
 @dataclass(frozen=True)
@@ -164,21 +172,13 @@ def throttle_unidentified(request: Request) -> None:
         raise exceptions.Throttled(wait=exc.window.reset) from None
 
 
-class ApiKeyRateThrottle(BaseThrottle):
-    """API_RATE_LIMIT per key (requests without a key are counted in ApiKeyAuthentication)."""
-
-    def allow_request(self, request: Request, view) -> bool:
-        if not isinstance(request.auth, ApiKey):
-            return True
-        try:
-            self._window = count_request(request, f"key:{request.auth.pk}", settings.API_RATE_LIMIT)
-        except RateLimitExceeded as exc:
-            self._window = exc.window
-            return False
-        return True
-
-    def wait(self) -> float:
-        return self._window.reset
+def throttle_key(request: Request, key: ApiKey) -> None:
+    """API_RATE_LIMIT per key, counted as soon as the key is known (so a refused request — a
+    missing scope, bad input — counts and carries the RateLimit-* headers too)."""
+    try:
+        count_request(request, f"key:{key.pk}", settings.API_RATE_LIMIT)
+    except RateLimitExceeded as exc:
+        raise exceptions.Throttled(wait=exc.window.reset) from None
 
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -282,7 +282,8 @@ IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["portal.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["portal.authentication.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["portal.authentication.ApiKeyRateThrottle"],
+    # Rate limits are counted in ApiKeyAuthentication, before permissions (see there).
+    "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_PARSER_CLASSES": ["portal.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "portal.openapi.ScopedAutoSchema",
@@ -317,8 +318,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SERVERS": [{"url": "/", "description": "This portal"}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.openapi_contract.document_contract",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "AppointmentStatusEnum": "contacts.models.Appointment.Status",
+        "CrmUserTypeEnum": "contacts.models.CrmUser.Type",
+        "CourseMaterialTypeEnum": "sync.partner_api.MATERIAL_TYPES",
+        "ErrorCodeEnum": "portal.api_errors.ERROR_CODES",
         "BulkItemStatusEnum": ["created", "updated", "unchanged", "error"],
     },
 }

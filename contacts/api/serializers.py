@@ -35,6 +35,11 @@ class PublicIdField(serializers.SlugRelatedField):
         workspace = self.context.get("workspace")
         return queryset.live().filter(workspace=workspace) if workspace else queryset.none()
 
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if data == "":  # DRF would read "" as null; the schema says a public id or null
+            self.fail("invalid")
+        return super().run_validation(data)
+
     def to_internal_value(self, data: Any) -> MirrorModel:
         if not isinstance(data, str):
             self.fail("invalid")
@@ -173,12 +178,17 @@ class NestedAppointmentInput(AppointmentInput):
     Meta = _input_meta(Appointment, exclude=("contact",))
 
 
+@extend_schema_field({"allOf": [{"$ref": "#/components/schemas/ContactRequest"}]})
+class BulkItemField(serializers.JSONField):
+    """One bulk item: a contact's fields, validated on its own by the view (partial success)."""
+
+
 class BulkContactsInput(serializers.Serializer):
     """The envelope of a bulk upsert; each item is validated on its own (partial success)."""
 
     # A null item is allowed here and refused on its own, like any other bad item.
     contacts = serializers.ListField(
-        child=serializers.JSONField(allow_null=True), min_length=1, max_length=MAX_BULK_ITEMS
+        child=BulkItemField(allow_null=True), min_length=1, max_length=MAX_BULK_ITEMS
     )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
@@ -216,6 +226,12 @@ class MirrorOutput(serializers.ModelSerializer):
     """What every mirror object shows, including where it stands in each connected system."""
 
     serializer_related_field = PublicIdField
+    # An e-mail or website may be empty (""): no `format` is promised for what is shown.
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.EmailField: serializers.CharField,
+        models.URLField: serializers.CharField,
+    }
     id = serializers.CharField(source="public_id", read_only=True)
     workspace = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     sync = serializers.SerializerMethodField()
