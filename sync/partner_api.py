@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts.api.serializers import StrictCharField
 from contacts.api.workspaces import target_workspace, visible_workspace_ids
 from portal.idempotency import idempotent
 from portal.models import Workspace
@@ -132,25 +133,25 @@ MATERIAL_TYPES = [
 
 
 class CourseMaterialInput(_Strict):
-    title = serializers.CharField(**_TEXT)
+    title = StrictCharField(**_TEXT)
     type = serializers.ChoiceField(MATERIAL_TYPES)
-    url = serializers.CharField(**_TEXT)
+    url = StrictCharField(**_TEXT)
 
 
 class CoursePostInput(_Strict):
-    title = serializers.CharField(**_TEXT)
+    title = StrictCharField(**_TEXT)
     visibility = serializers.ChoiceField(VISIBILITY)
     contentType = serializers.ChoiceField(["video", "assignment", "quiz"])
-    description = serializers.CharField(allow_blank=True, max_length=20000)
-    thumbnailUrl = serializers.CharField(required=False, allow_blank=True, **_TEXT)
-    bucketVideoUrl = serializers.CharField(required=False, allow_blank=True, **_TEXT)
+    description = StrictCharField(allow_blank=True, max_length=20000)
+    thumbnailUrl = StrictCharField(required=False, allow_blank=True, **_TEXT)
+    bucketVideoUrl = StrictCharField(required=False, allow_blank=True, **_TEXT)
     postMaterials = CourseMaterialInput(many=True, required=False, max_length=100)
 
 
 class CourseSubCategoryInput(_Strict):
-    title = serializers.CharField(**_TEXT)
+    title = StrictCharField(**_TEXT)
     visibility = serializers.ChoiceField(VISIBILITY)
-    thumbnailUrl = serializers.CharField(required=False, allow_blank=True, **_TEXT)
+    thumbnailUrl = StrictCharField(required=False, allow_blank=True, **_TEXT)
     posts = CoursePostInput(many=True, required=False, max_length=500)
 
 
@@ -159,14 +160,14 @@ class CourseCategoryInput(CourseSubCategoryInput):
 
 
 class InstructorInput(_Strict):
-    name = serializers.CharField(**_TEXT)
-    description = serializers.CharField(allow_blank=True, max_length=20000)
+    name = StrictCharField(**_TEXT)
+    description = StrictCharField(allow_blank=True, max_length=20000)
 
 
 class CourseProductInput(_Strict):
-    title = serializers.CharField(**_TEXT)
-    description = serializers.CharField(allow_blank=True, max_length=20000)
-    imageUrl = serializers.CharField(required=False, allow_blank=True, **_TEXT)
+    title = StrictCharField(**_TEXT)
+    description = StrictCharField(allow_blank=True, max_length=20000)
+    imageUrl = StrictCharField(required=False, allow_blank=True, **_TEXT)
     categories = CourseCategoryInput(many=True, max_length=200)
     instructorDetails = InstructorInput(required=False)
 
@@ -175,7 +176,7 @@ class CoursesImportInput(_Strict):
     """The CRM's courses export (PublicExporterPayload, without `locationId`: the workspace's)."""
 
     products = CourseProductInput(many=True, min_length=1, max_length=100)
-    userId = serializers.CharField(required=False, max_length=64)
+    userId = StrictCharField(required=False, max_length=64)
 
 
 class CoursesImportStatus(serializers.Serializer):

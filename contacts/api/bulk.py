@@ -54,7 +54,7 @@ class ContactBulkView(APIView):
             try:
                 valid.append((index, dict(validator.run_validation(item))))
             except ValidationError as exc:
-                results[index] = _result(index, BulkItemResult("error", errors=exc.detail))
+                results[index] = _result(index, BulkItemResult("error", errors=_by_field(exc)))
         outcomes = contact_bulk_upsert(
             workspace=workspace, actor=api_actor(request), items=[data for _, data in valid]
         )
@@ -62,6 +62,12 @@ class ContactBulkView(APIView):
             results[index] = _result(index, outcome)
         ordered = [results[index] for index in sorted(results)]
         return Response(_summary(ordered))
+
+
+def _by_field(exc: ValidationError) -> dict[str, Any]:
+    """Item errors by field, as documented; an item that is no object has item-wide ones."""
+    detail = exc.detail
+    return detail if isinstance(detail, dict) else {"non_field_errors": detail}
 
 
 def _result(index: int, outcome: BulkItemResult) -> dict[str, Any]:

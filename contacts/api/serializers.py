@@ -46,7 +46,19 @@ class PublicIdField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-class _NormalisedCharField(serializers.CharField):
+class StrictCharField(serializers.CharField):
+    """A JSON string only (DRF would turn `0` into "0"), no longer than `max_length` as sent
+    (DRF would measure it after trimming blanks): what the schema's maxLength says."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
+class _NormalisedCharField(StrictCharField):
     normalise = staticmethod(lambda value: value)
 
     def to_internal_value(self, data: Any) -> str:
@@ -105,6 +117,8 @@ class StrictInputSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.BooleanField: StrictBooleanField,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
     }
 
     class Meta:
@@ -139,7 +153,7 @@ class UserInput(StrictInputSerializer):
     email = EmailField(max_length=254)
     phone = PhoneField(required=False, allow_blank=True, max_length=40)
     permissions = JSONObjectField(required=False)
-    location_ids = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    location_ids = serializers.ListField(child=StrictCharField(max_length=64), required=False)
     Meta = _input_meta(CrmUser)
 
 
@@ -147,7 +161,7 @@ class ContactInput(StrictInputSerializer):
     email = EmailField(required=False, allow_blank=True, max_length=254)
     phone = PhoneField(required=False, allow_blank=True, max_length=40)
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=100), required=False, max_length=200
+        child=StrictCharField(max_length=100), required=False, max_length=200
     )
     custom_fields = JSONObjectField(required=False)
     Meta = _input_meta(Contact)
@@ -178,7 +192,7 @@ class NestedAppointmentInput(AppointmentInput):
     Meta = _input_meta(Appointment, exclude=("contact",))
 
 
-@extend_schema_field({"allOf": [{"$ref": "#/components/schemas/ContactRequest"}]})
+@extend_schema_field({"allOf": [{"$ref": "#/components/schemas/ContactInputRequest"}]})
 class BulkItemField(serializers.JSONField):
     """One bulk item: a contact's fields, validated on its own by the view (partial success)."""
 
