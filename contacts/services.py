@@ -9,8 +9,7 @@ its source's clock; a change older than the state we hold is ignored. Tombstones
 update to a deleted object changes nothing.
 """
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -19,6 +18,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from contacts.email_uniqueness import (  # noqa: F401 - DuplicateEmail, … are part of this API
+    DUPLICATE_EMAIL,
+    DuplicateEmail,
+    claim_email_key,
+    duplicate_email_refused,
+    taken_email_keys,
+    unique_email_key,
+    workspace_set_allow_duplicate_contacts,
+)
 from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Task
 from contacts.normalize import email_key, normalize_email, normalize_phone
 from contacts.signals import mirror_changed
@@ -50,7 +58,7 @@ def mirror_create(
     source_updated_at: datetime | None = None,
 ) -> M:
     instance, changes = _new_instance(model, workspace, data, source_updated_at)
-    with _duplicate_email_refused(instance), transaction.atomic():
+    with duplicate_email_refused(instance), transaction.atomic():
         instance.save()
         _announce(instance, AuditAction.CREATE, changes, actor)
     return instance
@@ -75,11 +83,11 @@ def mirror_bulk_create(
     """
     results: list[M | ValidationError] = []
     prepared: list[tuple[M, dict[str, list[Any]]]] = []
-    taken = _taken_email_keys(model, workspace, rows)
+    taken = taken_email_keys(model, workspace, rows)
     for row in rows:
         try:
             instance, changes = _new_instance(model, workspace, row.data, row.source_updated_at)
-            _claim_email_key(instance, taken)
+            claim_email_key(instance, taken)
         except ValidationError as exc:
             results.append(exc)
             continue
@@ -115,7 +123,7 @@ def mirror_update(
     `if_version`: the versions the caller read (HTTP If-Match); another current version raises
     VersionMismatch, checked under the row lock so two writers cannot both pass."""
     values = _normalized(type(instance), data)
-    with _duplicate_email_refused(instance), transaction.atomic():
+    with duplicate_email_refused(instance), transaction.atomic():
         current = _locked(instance, if_version)
         if current.is_deleted or _is_stale(current, source_updated_at):
             return current, False
@@ -314,90 +322,7 @@ def _derive(instance: MirrorModel) -> None:
     if hasattr(instance, "email_key"):
         instance.email_key = email_key(instance.email)
     if isinstance(instance, Contact):
-        unique = not instance.is_deleted and not instance.workspace.allow_duplicate_contacts
-        instance.unique_email_key = instance.email_key if unique and instance.email_key else None
-
-
-# --- E-mail uniqueness (Workspace.allow_duplicate_contacts) ---------------------------------
-
-DUPLICATE_EMAIL = "Another contact of this workspace has this e-mail (duplicates are not allowed)."
-
-
-class DuplicateEmail(ValidationError):
-    """A second live contact with an e-mail its workspace allows once (the database said so)."""
-
-    def __init__(self, existing_id: str | None = None) -> None:
-        super().__init__({"email": [DUPLICATE_EMAIL]}, code="duplicate")
-        self.existing_id = existing_id
-
-
-@contextmanager
-def _duplicate_email_refused(instance: MirrorModel) -> Iterator[None]:
-    """The unique index on `unique_email_key` is the rule; this turns its refusal (also of a
-    concurrent create) into a DuplicateEmail naming the contact that holds the e-mail."""
-    try:
-        yield
-    except IntegrityError as exc:
-        if not isinstance(instance, Contact) or "unique_email" not in str(exc):
-            raise
-        holder = (
-            Contact.objects.filter(
-                workspace_id=instance.workspace_id, unique_email_key=email_key(instance.email)
-            )
-            .values_list("public_id", flat=True)
-            .first()
-        )
-        raise DuplicateEmail(holder) from exc
-
-
-def _taken_email_keys(model: type[MirrorModel], workspace: Workspace, rows) -> set[str]:
-    """The e-mail keys already held in the workspace, among those of `rows` (one query)."""
-    if model is not Contact or workspace.allow_duplicate_contacts:
-        return set()
-    keys = set()
-    for row in rows:
-        try:
-            keys.add(email_key(normalize_email(row.data.get("email"))))
-        except ValidationError:
-            continue
-    existing = Contact.objects.filter(workspace=workspace, unique_email_key__in=keys - {""})
-    return set(existing.values_list("unique_email_key", flat=True))
-
-
-def _claim_email_key(instance: MirrorModel, taken: set[str]) -> None:
-    """A bulk row whose e-mail is taken (in the database or earlier in the batch) is refused
-    alone, instead of failing the whole INSERT."""
-    key = getattr(instance, "unique_email_key", None)
-    if key is None:
-        return
-    if key in taken:
-        raise DuplicateEmail()
-    taken.add(key)
-
-
-def workspace_set_allow_duplicate_contacts(*, workspace: Workspace, allow: bool) -> None:
-    """Switch the workspace's e-mail uniqueness. Turning it on is refused (ValidationError,
-    listing the e-mails) while live contacts share an e-mail: merge or delete them first."""
-    with transaction.atomic():
-        locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
-        contacts = Contact.objects.filter(workspace=locked)
-        if allow:
-            contacts.update(unique_email_key=None)
-        else:
-            live = contacts.live().exclude(email_key="")
-            shared = (
-                live.values("email_key")
-                .annotate(n=models.Count("id"))
-                .filter(n__gt=1)
-                .values_list("email_key", flat=True)
-            )
-            if shared:
-                raise ValidationError(
-                    {"allow_duplicate_contacts": [f"Shared e-mails: {', '.join(shared[:20])}."]}
-                )
-            live.update(unique_email_key=models.F("email_key"))
-        Workspace.objects.filter(pk=locked.pk).update(allow_duplicate_contacts=allow)
-    workspace.allow_duplicate_contacts = allow
+        instance.unique_email_key = unique_email_key(instance)
 
 
 def _validate(instance: MirrorModel) -> None:
