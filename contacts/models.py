@@ -6,9 +6,11 @@ the source's timestamp of its current state (for newest-wins conflicts) and a to
 
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from contacts.validators import validate_country, validate_not_in_future, validate_time_zone
 from portal.models import Workspace
 
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -138,6 +140,10 @@ class Contact(MirrorModel):
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(max_length=254, blank=True)
     email_key = models.CharField(max_length=254, blank=True, editable=False)
+    # `email_key` again, only while the contact is live and its workspace does not allow
+    # duplicate contacts (else NULL): a unique index on it makes the database refuse a second
+    # live contact with the same e-mail, also when two requests race (services._derive).
+    unique_email_key = models.CharField(max_length=254, null=True, editable=False)  # noqa: DJ001
     phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +15550100000")
     gender = models.CharField(max_length=20, blank=True)
     company_name = models.CharField(max_length=200, blank=True)
@@ -145,12 +151,16 @@ class Contact(MirrorModel):
     city = models.CharField(max_length=100, blank=True)
     state = models.CharField(max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 alpha-2")
+    country = models.CharField(
+        max_length=2, blank=True, help_text="ISO 3166 alpha-2", validators=[validate_country]
+    )
     website = models.URLField(max_length=255, blank=True)
-    timezone = models.CharField(max_length=64, blank=True)
+    timezone = models.CharField(
+        max_length=64, blank=True, help_text="IANA time zone", validators=[validate_time_zone]
+    )
     dnd = models.BooleanField("do not disturb", default=False)
     source = models.CharField(max_length=100, blank=True)
-    date_of_birth = models.DateField(null=True, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True, validators=[validate_not_in_future])
     tags = models.JSONField(default=list, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True, help_text="{key: value}")
     assigned_user = models.ForeignKey(
@@ -173,7 +183,10 @@ class Contact(MirrorModel):
                 fields=["workspace", "external_id"],
                 condition=~Q(external_id=""),
                 name="ct_unique_external_id",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "unique_email_key"], name="ct_unique_email_per_workspace"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -253,6 +266,10 @@ class Appointment(MirrorModel):
 
     def __str__(self) -> str:
         return self.title or f"Appointment {self.start_time:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        if self.end_time and self.start_time and self.end_time < self.start_time:
+            raise ValidationError({"end_time": ["An appointment cannot end before it starts."]})
 
 
 MIRROR_MODELS: tuple[type[MirrorModel], ...] = (CrmUser, Contact, Task, Note, Appointment)

@@ -9,7 +9,7 @@ its source's clock; a change older than the state we hold is ignored. Tombstones
 update to a deleted object changes nothing.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -18,6 +18,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from contacts.email_uniqueness import (  # noqa: F401 - DuplicateEmail, … are part of this API
+    DUPLICATE_EMAIL,
+    DuplicateEmail,
+    claim_email_key,
+    duplicate_email_refused,
+    taken_email_keys,
+    unique_email_key,
+    workspace_set_allow_duplicate_contacts,
+)
 from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Task
 from contacts.normalize import email_key, normalize_email, normalize_phone
 from contacts.signals import mirror_changed
@@ -49,7 +58,7 @@ def mirror_create(
     source_updated_at: datetime | None = None,
 ) -> M:
     instance, changes = _new_instance(model, workspace, data, source_updated_at)
-    with transaction.atomic():
+    with duplicate_email_refused(instance), transaction.atomic():
         instance.save()
         _announce(instance, AuditAction.CREATE, changes, actor)
     return instance
@@ -74,13 +83,16 @@ def mirror_bulk_create(
     """
     results: list[M | ValidationError] = []
     prepared: list[tuple[M, dict[str, list[Any]]]] = []
+    taken = taken_email_keys(model, workspace, rows)
     for row in rows:
         try:
-            prepared.append(_new_instance(model, workspace, row.data, row.source_updated_at))
+            instance, changes = _new_instance(model, workspace, row.data, row.source_updated_at)
+            claim_email_key(instance, taken)
         except ValidationError as exc:
             results.append(exc)
             continue
-        results.append(prepared[-1][0])
+        prepared.append((instance, changes))
+        results.append(instance)
     if not prepared:
         return results
     with transaction.atomic():
@@ -104,11 +116,15 @@ def mirror_update(
     actor: Actor,
     data: Mapping[str, Any],
     source_updated_at: datetime | None = None,
+    if_version: Collection[int] | None = None,
 ) -> tuple[M, bool]:
-    """Apply `data`; returns the current object and whether anything changed."""
+    """Apply `data`; returns the current object and whether anything changed.
+
+    `if_version`: the versions the caller read (HTTP If-Match); another current version raises
+    VersionMismatch, checked under the row lock so two writers cannot both pass."""
     values = _normalized(type(instance), data)
-    with transaction.atomic():
-        current = _locked(instance)
+    with duplicate_email_refused(instance), transaction.atomic():
+        current = _locked(instance, if_version)
         if current.is_deleted or _is_stale(current, source_updated_at):
             return current, False
         changes = _diff(current, values)
@@ -126,7 +142,11 @@ def mirror_update(
 
 
 def mirror_delete(
-    instance: M, *, actor: Actor, source_updated_at: datetime | None = None
+    instance: M,
+    *,
+    actor: Actor,
+    source_updated_at: datetime | None = None,
+    if_version: Collection[int] | None = None,
 ) -> tuple[M, bool]:
     """Tombstone the object (and a contact's tasks, notes and appointments).
 
@@ -134,7 +154,7 @@ def mirror_delete(
     would only push updates that can no longer land.
     """
     with transaction.atomic():
-        current = _locked(instance)
+        current = _locked(instance, if_version)
         if current.is_deleted:
             return current, False
         if isinstance(current, Contact):
@@ -142,6 +162,7 @@ def mirror_delete(
                 mirror_delete(child, actor=actor, source_updated_at=source_updated_at)
         now = timezone.now()
         current.deleted_at = now
+        _derive(current)  # a tombstone frees its e-mail for a new contact
         current.version += 1
         current.source_updated_at = max(source_updated_at or now, current.source_updated_at or now)
         current.save()
@@ -285,6 +306,8 @@ def _normalized(model: type[MirrorModel], data: Mapping[str, Any]) -> dict[str, 
                 values[name] = normalize(values[name])
             except ValidationError as exc:
                 errors[name] = exc.messages
+    if isinstance(values.get("country"), str):
+        values["country"] = values["country"].strip().upper()
     if "tags" in values:
         values["tags"] = _clean_tags(values["tags"], errors)
     for name in ("custom_fields", "permissions"):
@@ -309,6 +332,8 @@ def _clean_tags(tags: Any, errors: dict[str, list[str]]) -> list[str]:
 def _derive(instance: MirrorModel) -> None:
     if hasattr(instance, "email_key"):
         instance.email_key = email_key(instance.email)
+    if isinstance(instance, Contact):
+        instance.unique_email_key = unique_email_key(instance)
 
 
 def _validate(instance: MirrorModel) -> None:
@@ -339,8 +364,19 @@ def _diff(current: MirrorModel, values: dict[str, Any]) -> dict[str, list[Any]]:
     return changes
 
 
-def _locked(instance: M) -> M:
-    return type(instance).objects.select_for_update().get(pk=instance.pk)
+class VersionMismatch(Exception):
+    """The object's version is not one the caller expected (someone else changed it)."""
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"The current version is {current_version}.")
+        self.current_version = current_version
+
+
+def _locked(instance: M, if_version: Collection[int] | None = None) -> M:
+    current = type(instance).objects.select_for_update().get(pk=instance.pk)
+    if if_version is not None and current.version not in if_version:
+        raise VersionMismatch(current.version)
+    return current
 
 
 def _is_stale(current: MirrorModel, source_updated_at: datetime | None) -> bool:

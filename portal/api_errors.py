@@ -7,6 +7,8 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -26,10 +28,49 @@ _CODES = {
 }
 
 
+# Every `error.code` the API answers with (the schema's enum; a test keeps them honest).
+ERROR_CODES = (
+    "invalid",
+    "malformed_json",
+    "too_deep",
+    "unauthenticated",
+    "permission_denied",
+    "missing_scope",
+    "not_found",
+    "method_not_allowed",
+    "not_acceptable",
+    "unsupported_media_type",
+    "payload_too_large",
+    "length_required",
+    "rate_limited",
+    "conflict",
+    "deleted",
+    "duplicate",
+    "idempotency_key_reused",
+    "idempotency_in_progress",
+    "precondition_failed",
+    "unprocessable",
+    "crm_unavailable",
+    "server_error",
+)
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is larger than 1 MB."
     default_code = "payload_too_large"
+
+
+class PreconditionFailed(exceptions.APIException):
+    """`If-Match` named another version than the object's current one (a lost update)."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The object changed since you read it (If-Match does not match its ETag)."
+    default_code = "precondition_failed"
+
+    def __init__(self, current_etag: str) -> None:
+        super().__init__()
+        self.details = {"etag": current_etag}
 
 
 class Conflict(exceptions.APIException):
@@ -70,6 +111,13 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+def server_error_response(request_id: str) -> JsonResponse:
+    """What an unexpected exception answers (portal.middleware.ApiResponseMiddleware)."""
+    message = "Internal error; it was logged. Quote the request id when reporting it."
+    body = error_body("server_error", message, {"request_id": request_id})
+    return JsonResponse(body, status=500)
+
+
 def _describe(exc: exceptions.APIException) -> tuple[str, str, Any]:
     if isinstance(exc, exceptions.ValidationError):
         return "invalid", "The request has invalid fields.", exc.detail
@@ -85,6 +133,20 @@ def _describe(exc: exceptions.APIException) -> tuple[str, str, Any]:
     return _CODES.get(code, code), str(message), details
 
 
+@csrf_exempt  # a program's request: never a CSRF refusal, whatever the method
 def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
-    """Unknown paths under /api/ answer in the API's shape, not with an HTML page."""
+    """Unknown paths under /api/ answer in the API's shape, not with an HTML page; a path that
+    only lacks its trailing slash names the right URL (a redirect would turn a POST into GET)."""
+    with_slash = request.path + "/"
+    if not request.path.endswith("/") and _is_endpoint(with_slash):
+        message = f"No such endpoint; did you mean {with_slash}?"
+        return JsonResponse(error_body("not_found", message, {"url": with_slash}), status=404)
     return JsonResponse(error_body("not_found", "No such endpoint."), status=404)
+
+
+def _is_endpoint(path: str) -> bool:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return match.func is not api_not_found

@@ -1,4 +1,5 @@
-"""DRF pieces for partner keys: bearer authentication, scope permission, per-key throttle."""
+"""DRF pieces for partner keys: bearer authentication, scope permission, rate limits (per key,
+and per client address for requests without a usable key)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
-from rest_framework.throttling import BaseThrottle
 
 from portal import throttle
 from portal.apikeys import find_usable_key, touch_last_used
@@ -42,16 +42,13 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ApiKeyUser, ApiKey] | None:
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword.lower().encode():
+            throttle_unidentified(request)
             return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(INVALID_KEY)
-        try:
-            token = parts[1].decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise exceptions.AuthenticationFailed(INVALID_KEY) from exc
-        key = find_usable_key(token)
+        key = self._usable_key(parts)
         if key is None:
+            throttle_unidentified(request)
             raise exceptions.AuthenticationFailed(INVALID_KEY)
+        throttle_key(request, key)
         touch_last_used(key)
         # Reads leave no audit row: this line attributes every request to its exact key.
         logger.info(
@@ -62,6 +59,16 @@ class ApiKeyAuthentication(BaseAuthentication):
             key.pk,
         )
         return ApiKeyUser(key), key
+
+    @staticmethod
+    def _usable_key(parts: list[bytes]) -> ApiKey | None:
+        if len(parts) != 2:
+            return None
+        try:
+            token = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        return find_usable_key(token)
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'
@@ -88,7 +95,7 @@ class HasScope(BasePermission):
         resource = getattr(view, "scope_resource", None)
         if not resource:
             raise ImproperlyConfigured(f"{type(view).__name__} must name its scope_resource.")
-        scope = required_scope(resource, request.method)
+        scope = view_scope(view, request.method)
         if not key.has_scope(scope):
             raise MissingScope(scope)
         return True
@@ -98,14 +105,35 @@ def required_scope(resource: str, method: str) -> str:
     return f"{resource}.readonly" if method in SAFE_METHODS else f"{resource}.write"
 
 
-class ApiKeyRateThrottle(BaseThrottle):
-    """API_RATE_LIMIT per key, counted across all processes (portal/throttle.py)."""
+def view_scope(view, method: str) -> str:
+    """The view's own scope for this method (`method_scopes`), else the rule above."""
+    return getattr(view, "method_scopes", {}).get(method) or required_scope(
+        view.scope_resource, method
+    )
 
-    def allow_request(self, request: Request, view) -> bool:
-        if not isinstance(request.auth, ApiKey):
-            return True
-        self._wait = throttle.hit(f"api:{request.auth.pk}", settings.API_RATE_LIMIT)
-        return self._wait == 0.0
 
-    def wait(self) -> float:
-        return max(1, math.ceil(self._wait))
+def throttle_request(request: Request, bucket: str, rate: str) -> None:
+    """Count one request in `bucket` (portal/throttle.py: the shared cache's fixed window);
+    429 past the rate. The window is kept on the request for the RateLimit-* headers
+    (portal.middleware)."""
+    window = throttle.count(f"api:{bucket}", rate)
+    request._request.rate_window = window
+    if window.exceeded:
+        raise exceptions.Throttled(wait=max(1, math.ceil(window.reset)))
+
+
+def client_address(request: Request) -> str:
+    """The peer address (behind a proxy: the proxy's, unless it rewrites REMOTE_ADDR)."""
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def throttle_unidentified(request: Request) -> None:
+    """A request without a usable key is counted per client address (API_ANON_RATE_LIMIT),
+    before its key is even looked up, so guessing keys is throttled too."""
+    throttle_request(request, f"addr:{client_address(request)}", settings.API_ANON_RATE_LIMIT)
+
+
+def throttle_key(request: Request, key: ApiKey) -> None:
+    """API_RATE_LIMIT per key, counted as soon as the key is known (so a refused request — a
+    missing scope, bad input — counts and carries the RateLimit-* headers too)."""
+    throttle_request(request, f"key:{key.pk}", settings.API_RATE_LIMIT)

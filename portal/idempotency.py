@@ -1,4 +1,4 @@
-"""`Idempotency-Key` for POSTs: the first response is stored per (API key, idempotency key).
+"""`Idempotency-Key` for POSTs: the first response is stored per (API key, workspace, key).
 
 The same key with the same request replays that response; with another request it is 409.
 The claim is a row insert guarded by a unique constraint, so of two identical requests at the
@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.api_errors import Conflict
-from portal.models import ApiKey, IdempotencyRecord
+from portal.models import ApiKey, IdempotencyRecord, Workspace
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -46,14 +46,15 @@ def fingerprint(request: Request) -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
 
-def idempotent(request: Request, produce: Callable[[], Response]) -> Response:
-    """Run `produce` once per Idempotency-Key; replay its response for the same request."""
+def idempotent(request: Request, workspace: Workspace, produce: Callable[[], Response]) -> Response:
+    """Run `produce` once per Idempotency-Key in `workspace` (the one the request writes in);
+    replay its response for the same request."""
     idem_key = request.headers.get(HEADER, "").strip()
     if not idem_key or not isinstance(request.auth, ApiKey):
         return produce()
     if not _VALID_KEY.match(idem_key):
         raise ValidationError({HEADER: [f"1 to {MAX_KEY_LENGTH} visible ASCII characters."]})
-    record, stored = _claim(request.auth, idem_key, fingerprint(request))
+    record, stored = _claim(request.auth, workspace, idem_key, fingerprint(request))
     if stored is not None:
         return stored
     try:
@@ -68,7 +69,7 @@ def idempotent(request: Request, produce: Callable[[], Response]) -> Response:
 
 
 def _claim(
-    api_key: ApiKey, idem_key: str, print_: str
+    api_key: ApiKey, workspace: Workspace, idem_key: str, print_: str
 ) -> tuple[IdempotencyRecord, Response | None]:
     now = timezone.now()
     ttl = datetime.timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
@@ -78,6 +79,7 @@ def _claim(
         with transaction.atomic():
             record = IdempotencyRecord.objects.create(
                 api_key=api_key,
+                workspace=workspace,
                 key=idem_key,
                 fingerprint=print_,
                 created_at=now,
@@ -86,7 +88,7 @@ def _claim(
         return record, None
     except IntegrityError:
         pass
-    existing = IdempotencyRecord.objects.get(api_key=api_key, key=idem_key)
+    existing = IdempotencyRecord.objects.get(api_key=api_key, workspace=workspace, key=idem_key)
     if existing.fingerprint != print_:
         raise IdempotencyKeyReused()
     if existing.state == State.DONE:

@@ -20,6 +20,12 @@ class Workspace(models.Model):
         "CRM location id", max_length=64, unique=True, help_text="The CRM sub-account id."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    allow_duplicate_contacts = models.BooleanField(
+        default=False,
+        help_text="Mirrors the CRM's “Allow duplicate contacts” setting: off, two live contacts "
+        "of this workspace cannot share an e-mail address (case-insensitive). Change it with "
+        "contacts.services.workspace_set_allow_duplicate_contacts.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -156,6 +162,8 @@ class IdempotencyRecord(models.Model):
         DONE = "done", "Done"
 
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    # The workspace the request acted in: one key of several workspaces has one key space each.
+    workspace = models.ForeignKey(Workspace, null=True, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
     state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
@@ -166,7 +174,9 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_unique_key")
+            models.UniqueConstraint(
+                fields=["api_key", "workspace", "key"], name="idempotency_unique_workspace_key"
+            )
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,9 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from portal.authentication import required_scope
+from portal.api_errors import ERROR_CODES
+from portal.authentication import view_scope
+from portal.models import ApiKeyScope
 
 
 class ScopedAutoSchema(AutoSchema):
@@ -24,9 +26,9 @@ class ScopedAutoSchema(AutoSchema):
         resource = getattr(self.view, "scope_resource", None)
         if resource is None:
             return description
-        scope = required_scope(resource, self.method)
+        scope = view_scope(self.view, self.method)
         note = f"Required scope: `{scope}`"
-        if scope.endswith(".readonly"):
+        if scope.endswith(".readonly") and f"{resource}.write" in ApiKeyScope.values:
             note += f" (or `{resource}.write`)"
         return f"{description}\n\n{note}.".strip()
 
@@ -53,7 +55,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 class ErrorDetail(serializers.Serializer):
-    code = serializers.CharField()
+    code = serializers.ChoiceField(ERROR_CODES)
     message = serializers.CharField()
     details = serializers.JSONField(allow_null=True)
 
@@ -68,10 +70,13 @@ _ERRORS = {
     403: "The key lacks the scope named in `details.required_scope`.",
     404: "No such object in this key's workspaces.",
     409: "Idempotency-Key reused with another body, in progress, a deleted object or a duplicate.",
+    412: "`If-Match` names another version than the object's current ETag.",
     413: "Body larger than 1 MB.",
     415: "Content type is not application/json.",
     422: "Refused by the write path (field details).",
-    429: "Too many requests for this key; see Retry-After.",
+    429: "Too many requests for this key (or, without a usable key, this address); see "
+    "Retry-After.",
+    502: "The CRM did not answer as expected; try again later.",
 }
 
 
@@ -94,4 +99,11 @@ WORKSPACE = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     description="Workspace slug or CRM location id; required when the key has several.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description='The ETag you read (`"3"`), or `*`: the write happens only if the object is '
+    "still at that version, else 412.",
 )

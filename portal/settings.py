@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.RequestIdMiddleware",
     "portal.chunked.LengthRequiredMiddleware",
+    "portal.middleware.ApiResponseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -283,6 +284,8 @@ LOGGING = {
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="")
 # Per key, across all processes (shared cache): "<count>/<second|minute|hour|day>".
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/minute")
+# Requests without a usable key (none, unknown, revoked), per client address (REMOTE_ADDR).
+API_ANON_RATE_LIMIT = env.str("API_ANON_RATE_LIMIT", default="60/minute")
 # `updated_since` lists stop this many seconds before the first page was asked for, so a write
 # whose transaction was still open then cannot be skipped; the next sync pass picks it up.
 API_SYNC_LAG_SECONDS = env.int("API_SYNC_LAG_SECONDS", default=5)
@@ -291,8 +294,9 @@ IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["portal.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["portal.authentication.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["portal.authentication.ApiKeyRateThrottle"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Rate limits are counted in ApiKeyAuthentication, before permissions (see there).
+    "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_PARSER_CLASSES": ["portal.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "portal.openapi.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "portal.api_errors.api_exception_handler",
@@ -326,8 +330,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SERVERS": [{"url": "/", "description": "This portal"}],
+    # Operation ids without the version prefix: `contacts_create`, what generated clients name.
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.openapi_contract.document_contract",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "AppointmentStatusEnum": "contacts.models.Appointment.Status",
+        "CrmUserTypeEnum": "contacts.models.CrmUser.Type",
+        "CourseMaterialTypeEnum": "sync.partner_api.MATERIAL_TYPES",
+        "ErrorCodeEnum": "portal.api_errors.ERROR_CODES",
         "BulkItemStatusEnum": ["created", "updated", "unchanged", "error"],
     },
 }

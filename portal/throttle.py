@@ -3,18 +3,46 @@ every machine counts against the same window. Used by the partner API (per key) 
 webhook endpoints (per client address and endpoint).
 
     parse_rate("600/minute") -> (600, 60)
-    hit("api:<key id>", "600/minute") -> 0.0 when allowed, else seconds until the window ends
+    count("api:<key id>", "600/minute") -> Window(limit, count, reset): for RateLimit-* headers
+    hit("webhook:<address>", "100/second") -> 0.0 when allowed, else seconds until the window ends
 
 `incr` is atomic on Redis; on the embedded database cache it is read-then-write, so concurrent
 requests may undercount slightly (a limit there is a guard, not an exact quota).
 """
 
+import math
 import time
+from dataclasses import dataclass
 
 from django.core.cache import cache
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 clock = time.time  # tests pin it, so a window never ends mid-test
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where a caller stands in its current window."""
+
+    limit: int
+    count: int
+    reset: float  # seconds until the window ends
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.count, 0)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.count > self.limit
+
+    def headers(self) -> dict[str, str]:
+        """The RateLimit-* response headers (IETF draft names) for this window."""
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(max(1, math.ceil(self.reset))),
+        }
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -23,14 +51,20 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()[0].lower()]
 
 
-def hit(name: str, rate: str) -> float:
-    """Count one request under `name`; 0.0 if it is within `rate`, else the wait in seconds."""
-    limit, window = parse_rate(rate)
+def count(name: str, rate: str) -> Window:
+    """Count one request under `name` in the current window of `rate`."""
+    limit, period = parse_rate(rate)
     now = clock()
-    start = int(now // window) * window
+    start = int(now // period) * period
     counter = f"throttle:{name}:{start}"
     try:
-        count = cache.incr(counter)  # the common case: the window's counter exists
+        seen = cache.incr(counter)  # the common case: the window's counter exists
     except ValueError:
-        count = 1 if cache.add(counter, 1, timeout=window + 1) else cache.incr(counter)
-    return 0.0 if count <= limit else max(start + window - now, 0.001)
+        seen = 1 if cache.add(counter, 1, timeout=period + 1) else cache.incr(counter)
+    return Window(limit, seen, max(start + period - now, 0.001))
+
+
+def hit(name: str, rate: str) -> float:
+    """Count one request under `name`; 0.0 if it is within `rate`, else the wait in seconds."""
+    window = count(name, rate)
+    return window.reset if window.exceeded else 0.0

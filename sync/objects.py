@@ -13,6 +13,11 @@ class ObjectType(models.TextChoices):
     APPOINTMENT = "appointment", "Appointment"
 
 
+# Not a mirror record: an outbox row of this type forwards a partner's courses export to the
+# CRM (sync/partner_api.py); its `action` holds the payload.
+COURSES_IMPORT = "courses_import"
+
+
 MODEL_BY_TYPE: dict[str, type[MirrorModel]] = {
     ObjectType.USER: CrmUser,
     ObjectType.CONTACT: Contact,

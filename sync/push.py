@@ -36,6 +36,7 @@ from sync.models import (
     Operation,
     OutboundChange,
 )
+from sync.objects import COURSES_IMPORT
 from sync.rules import RuleError
 
 logger = logging.getLogger(__name__)
@@ -106,9 +107,10 @@ def execute(change: OutboundChange) -> str:
     try:
         if not connection.active or connection.deleted_at:
             raise RemoteError("The connection is inactive or deleted.", permanent=True)
+        # A courses import is no mirror record: its sandbox call is recorded by the HTTP helper.
         result = (
             _sandbox(change)
-            if connection.sandbox
+            if connection.sandbox and change.object_type != COURSES_IMPORT
             else connector_for(connection, change=change).push(change)
         )
     except RemoteError as exc:

@@ -19,6 +19,7 @@ from contacts.api.views import api_actor
 from contacts.api.workspaces import target_workspace
 from contacts.services import BulkItemResult, contact_bulk_upsert
 from portal.idempotency import idempotent
+from portal.models import Workspace
 from portal.openapi import IDEMPOTENCY_KEY, WORKSPACE, WRITE_ERRORS, error_responses
 
 
@@ -38,10 +39,10 @@ class ContactBulkView(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        return idempotent(request, lambda: self._upsert(request))
-
-    def _upsert(self, request: Request) -> Response:
         workspace = target_workspace(request)
+        return idempotent(request, workspace, lambda: self._upsert(request, workspace))
+
+    def _upsert(self, request: Request, workspace: Workspace) -> Response:
         envelope = BulkContactsInput(data=request.data)
         envelope.is_valid(raise_exception=True)
         results: dict[int, dict[str, Any]] = {}
@@ -53,7 +54,7 @@ class ContactBulkView(APIView):
             try:
                 valid.append((index, dict(validator.run_validation(item))))
             except ValidationError as exc:
-                results[index] = _result(index, BulkItemResult("error", errors=exc.detail))
+                results[index] = _result(index, BulkItemResult("error", errors=_by_field(exc)))
         outcomes = contact_bulk_upsert(
             workspace=workspace, actor=api_actor(request), items=[data for _, data in valid]
         )
@@ -61,6 +62,12 @@ class ContactBulkView(APIView):
             results[index] = _result(index, outcome)
         ordered = [results[index] for index in sorted(results)]
         return Response(_summary(ordered))
+
+
+def _by_field(exc: ValidationError) -> dict[str, Any]:
+    """Item errors by field, as documented; an item that is no object has item-wide ones."""
+    detail = exc.detail
+    return detail if isinstance(detail, dict) else {"non_field_errors": detail}
 
 
 def _result(index: int, outcome: BulkItemResult) -> dict[str, Any]:

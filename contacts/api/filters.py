@@ -63,6 +63,10 @@ class MirrorFilterBackend(BaseFilterBackend):
         unknown = sorted(set(request.query_params) - allowed)
         if unknown:
             raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        # An empty value is a mistake (`?updated_since=`), not "no filter": say so.
+        empty = sorted(name for name, value in request.query_params.items() if value == "")
+        if empty:
+            raise ValidationError({name: ["May not be empty."] for name in empty})
         query = ListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         return _apply(queryset, query.validated_data)

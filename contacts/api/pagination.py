@@ -10,7 +10,9 @@ pass began minus API_SYNC_LAG_SECONDS (so transactions still open then are not s
 from __future__ import annotations
 
 import datetime
+import hashlib
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
@@ -37,7 +39,8 @@ class KeysetPagination(BasePagination):
     def paginate_queryset(self, queryset: QuerySet, request: Request, view=None) -> list[Any]:
         query = PageQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        after, self.sync_from = _decode(query.validated_data.get("cursor"))
+        self.listing = _listing(request)
+        after, self.sync_from = _decode(query.validated_data.get("cursor"), self.listing)
         limit = query.validated_data["limit"]
         rows = list(queryset.filter(id__gt=after).order_by("id")[: limit + 1])
         self.has_next = len(rows) > limit
@@ -46,7 +49,9 @@ class KeysetPagination(BasePagination):
         return self.page
 
     def get_paginated_response(self, data: list[Any]) -> Response:
-        next_cursor = _encode(self.page[-1].id, self.sync_from) if self.has_next else None
+        next_cursor = (
+            _encode(self.page[-1].id, self.sync_from, self.listing) if self.has_next else None
+        )
         next_url = None
         if next_cursor:
             url = self.request.build_absolute_uri()
@@ -100,16 +105,34 @@ def _iso(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _encode(after: int, sync_from: datetime.datetime) -> str:
-    return signing.dumps({"a": after, "s": sync_from.isoformat()}, salt=_SALT, compress=True)
+def _listing(request: Request) -> str:
+    """What a cursor belongs to: the endpoint and its filters (not the page size), hashed."""
+    filters = sorted(
+        (name, value)
+        for name, values in request.query_params.lists()
+        for value in values
+        if name not in ("cursor", "limit")
+    )
+    text = f"{request.path}?{urlencode(filters)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _decode(cursor: str | None) -> tuple[int, datetime.datetime]:
+def _encode(after: int, sync_from: datetime.datetime, listing: str) -> str:
+    payload = {"a": after, "s": sync_from.isoformat(), "l": listing}
+    return signing.dumps(payload, salt=_SALT, compress=True)
+
+
+def _decode(cursor: str | None, listing: str) -> tuple[int, datetime.datetime]:
+    """A signed cursor, valid only for the listing (endpoint and filters) that issued it."""
     if not cursor:
         lag = datetime.timedelta(seconds=settings.API_SYNC_LAG_SECONDS)
         return 0, timezone.now() - lag
     try:
         payload = signing.loads(cursor, salt=_SALT)
-        return int(payload["a"]), datetime.datetime.fromisoformat(payload["s"])
+        after, sync_from = int(payload["a"]), datetime.datetime.fromisoformat(payload["s"])
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise ValidationError({"cursor": ["Invalid cursor."]}) from exc
+    if payload.get("l") != listing:
+        message = "This cursor belongs to another listing (endpoint or filters); start over."
+        raise ValidationError({"cursor": [message]})
+    return after, sync_from

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -34,13 +35,30 @@ class PublicIdField(serializers.SlugRelatedField):
         workspace = self.context.get("workspace")
         return queryset.live().filter(workspace=workspace) if workspace else queryset.none()
 
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if data == "":  # DRF would read "" as null; the schema says a public id or null
+            self.fail("invalid")
+        return super().run_validation(data)
+
     def to_internal_value(self, data: Any) -> MirrorModel:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
-class _NormalisedCharField(serializers.CharField):
+class StrictCharField(serializers.CharField):
+    """A JSON string only (DRF would turn `0` into "0"), no longer than `max_length` as sent
+    (DRF would measure it after trimming blanks): what the schema's maxLength says."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
+class _NormalisedCharField(StrictCharField):
     normalise = staticmethod(lambda value: value)
 
     def to_internal_value(self, data: Any) -> str:
@@ -83,10 +101,25 @@ class JSONObjectField(serializers.DictField):
         return value
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON `true` or `false` only: "yes", 1 or "on" are 400, not silently a boolean."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class StrictInputSerializer(serializers.ModelSerializer):
     """Rejects fields it does not know, instead of silently ignoring them."""
 
     serializer_related_field = PublicIdField
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.BooleanField: StrictBooleanField,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+    }
 
     class Meta:
         validators: list = []
@@ -120,7 +153,7 @@ class UserInput(StrictInputSerializer):
     email = EmailField(max_length=254)
     phone = PhoneField(required=False, allow_blank=True, max_length=40)
     permissions = JSONObjectField(required=False)
-    location_ids = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    location_ids = serializers.ListField(child=StrictCharField(max_length=64), required=False)
     Meta = _input_meta(CrmUser)
 
 
@@ -128,7 +161,7 @@ class ContactInput(StrictInputSerializer):
     email = EmailField(required=False, allow_blank=True, max_length=254)
     phone = PhoneField(required=False, allow_blank=True, max_length=40)
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=100), required=False, max_length=200
+        child=StrictCharField(max_length=100), required=False, max_length=200
     )
     custom_fields = JSONObjectField(required=False)
     Meta = _input_meta(Contact)
@@ -159,11 +192,17 @@ class NestedAppointmentInput(AppointmentInput):
     Meta = _input_meta(Appointment, exclude=("contact",))
 
 
+@extend_schema_field({"allOf": [{"$ref": "#/components/schemas/ContactInputRequest"}]})
+class BulkItemField(serializers.JSONField):
+    """One bulk item: a contact's fields, validated on its own by the view (partial success)."""
+
+
 class BulkContactsInput(serializers.Serializer):
     """The envelope of a bulk upsert; each item is validated on its own (partial success)."""
 
+    # A null item is allowed here and refused on its own, like any other bad item.
     contacts = serializers.ListField(
-        child=serializers.JSONField(), min_length=1, max_length=MAX_BULK_ITEMS
+        child=BulkItemField(allow_null=True), min_length=1, max_length=MAX_BULK_ITEMS
     )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
@@ -201,6 +240,12 @@ class MirrorOutput(serializers.ModelSerializer):
     """What every mirror object shows, including where it stands in each connected system."""
 
     serializer_related_field = PublicIdField
+    # An e-mail or website may be empty (""): no `format` is promised for what is shown.
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.EmailField: serializers.CharField,
+        models.URLField: serializers.CharField,
+    }
     id = serializers.CharField(source="public_id", read_only=True)
     workspace = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     sync = serializers.SerializerMethodField()

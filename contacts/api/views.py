@@ -17,6 +17,7 @@ from rest_framework.serializers import Serializer
 
 from contacts import services
 from contacts.api import serializers as s
+from contacts.api.conditional import if_match_versions, precondition_checked, with_etag
 from contacts.api.filters import MirrorFilterBackend
 from contacts.api.pagination import KeysetPagination
 from contacts.api.schema import document_mirror
@@ -25,6 +26,7 @@ from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Ta
 from portal.actors import Actor
 from portal.api_errors import Conflict
 from portal.idempotency import idempotent
+from portal.models import Workspace
 
 SYNC_FILTERS = ("updated_since", "include_deleted")
 _PUBLIC_ID = re.compile(r"^[a-z]{2}_[A-Za-z0-9]{1,29}$")
@@ -38,6 +40,10 @@ class ObjectDeleted(Conflict):
 class DuplicateValue(Conflict):
     default_detail = "Another object already has this external_id."
     default_code = "duplicate"
+
+    def __init__(self, detail: str | None = None, details: dict | None = None) -> None:
+        super().__init__(detail)
+        self.details = details
 
 
 def _public_id(value: str) -> str:
@@ -88,19 +94,23 @@ class MirrorViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(self.output_serializer(page, many=True).data)
 
     def retrieve(self, request: Request, id: str) -> Response:
-        return Response(self.output_serializer(self.get_object()).data)
+        obj = self.get_object()
+        return with_etag(Response(self.output_serializer(obj).data), obj)
 
     def create(self, request: Request, **kwargs: str) -> Response:
-        return idempotent(request, lambda: self._create(request))
+        workspace = self.create_workspace(request)
+        return idempotent(request, workspace, lambda: self._create(request, workspace))
 
-    def _create(self, request: Request) -> Response:
-        workspace = target_workspace(request)
+    def create_workspace(self, request: Request) -> Workspace:
+        return target_workspace(request)
+
+    def _create(self, request: Request, workspace: Workspace) -> Response:
         data = self._validated(request.data, workspace)
         with _duplicates_as_conflict():
             obj = type(self).create_service(
                 workspace=workspace, actor=api_actor(request), data=data
             )
-        return Response(self.output_serializer(obj).data, status=status.HTTP_201_CREATED)
+        return _created(self.output_serializer, obj)
 
     def update(self, request: Request, id: str) -> Response:
         return self._update(request, partial=False)
@@ -117,12 +127,17 @@ class MirrorViewSet(viewsets.GenericViewSet):
         )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data if partial else serializer.full_state()
-        with _duplicates_as_conflict():
-            obj, _changed = services.mirror_update(obj, actor=api_actor(request), data=data)
-        return Response(self.output_serializer(obj).data)
+        with _duplicates_as_conflict(), precondition_checked():
+            obj, _changed = services.mirror_update(
+                obj, actor=api_actor(request), data=data, if_version=if_match_versions(request)
+            )
+        return with_etag(Response(self.output_serializer(obj).data), obj)
 
     def destroy(self, request: Request, id: str) -> Response:
-        services.mirror_delete(self.get_object(), actor=api_actor(request))
+        with precondition_checked():
+            services.mirror_delete(
+                self.get_object(), actor=api_actor(request), if_version=if_match_versions(request)
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _validated(self, data: Any, workspace, serializer=None) -> dict[str, Any]:
@@ -133,11 +148,19 @@ class MirrorViewSet(viewsets.GenericViewSet):
         return dict(serializer.validated_data)
 
 
+def _created(output_serializer: type[Serializer], obj: MirrorModel) -> Response:
+    response = Response(output_serializer(obj).data, status=status.HTTP_201_CREATED)
+    return with_etag(response, obj)
+
+
 @contextmanager
 def _duplicates_as_conflict() -> Iterator[None]:
-    """The external_id constraint can only be checked by the database (two writers may race)."""
+    """Unique external ids and e-mails can only be checked by the database (writers race)."""
     try:
         yield
+    except services.DuplicateEmail as exc:
+        details = {**exc.message_dict, "existing_id": exc.existing_id}
+        raise DuplicateValue(services.DUPLICATE_EMAIL, details) from exc
     except IntegrityError as exc:
         raise DuplicateValue() from exc
 
@@ -198,8 +221,11 @@ class ContactChildViewSet(MirrorViewSet):
     nested_input_serializer: type[s.StrictInputSerializer]
 
     def contact(self) -> Contact:
-        contacts = Contact.objects.filter(workspace__in=visible_workspace_ids(self.request))
-        return get_object_or_404(contacts, public_id=_public_id(self.kwargs["contact_id"]))
+        if not hasattr(self, "_contact"):
+            contacts = Contact.objects.filter(workspace__in=visible_workspace_ids(self.request))
+            public_id = _public_id(self.kwargs["contact_id"])
+            self._contact = get_object_or_404(contacts, public_id=public_id)
+        return self._contact
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -209,15 +235,18 @@ class ContactChildViewSet(MirrorViewSet):
     def get_serializer_class(self) -> type[Serializer]:
         return self.nested_input_serializer if self.action == "create" else self.output_serializer
 
-    def _create(self, request: Request) -> Response:
+    def create_workspace(self, request: Request) -> Workspace:
+        return self.contact().workspace
+
+    def _create(self, request: Request, workspace: Workspace) -> Response:
         contact = self.contact()
         if contact.is_deleted:
             raise ObjectDeleted()
-        data = self._validated(request.data, contact.workspace, self.nested_input_serializer)
+        data = self._validated(request.data, workspace, self.nested_input_serializer)
         obj = type(self).create_service(
-            workspace=contact.workspace, actor=api_actor(request), data={**data, "contact": contact}
+            workspace=workspace, actor=api_actor(request), data={**data, "contact": contact}
         )
-        return Response(self.output_serializer(obj).data, status=status.HTTP_201_CREATED)
+        return _created(self.output_serializer, obj)
 
 
 @document_mirror("task", s.NestedTaskInput, s.TaskOutput, suffix=" of a contact")

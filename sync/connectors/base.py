@@ -43,7 +43,7 @@ from sync.http import HttpClient, RemoteError, Response
 from sync.mapping import cleared_fields, merge_payloads, payload_hash, to_remote
 from sync.mapping_specs import FieldSpec
 from sync.models import Connection, Link, Operation, OutboundChange
-from sync.objects import object_type_of
+from sync.objects import COURSES_IMPORT, object_type_of
 
 
 @dataclass
@@ -121,6 +121,9 @@ class Connector:
 
     def push(self, change: OutboundChange) -> str:
         """Bring the remote to the record's current state; returns what was done."""
+        if change.object_type == COURSES_IMPORT:
+            self.import_courses(change.action.get("payload") or {})
+            return "courses imported"
         obj = change.mirror_object()
         object_type = object_type_of(obj)
         link = Link.objects.filter(
@@ -226,6 +229,9 @@ class Connector:
 
     def run_action(self, action: dict[str, Any], obj: MirrorModel, remote_id: str) -> None:
         raise self.unsupported(f"the action {action.get('type')!r}")
+
+    def import_courses(self, payload: dict[str, Any]) -> dict[str, Any]:
+        raise self.unsupported("importing courses")
 
     def fetch_page(self, object_type: str, cursor: Any = None) -> Page:
         raise self.unsupported(f"listing {object_type}s")

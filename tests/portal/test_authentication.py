@@ -163,3 +163,28 @@ def test_a_write_is_audited_with_the_key(api, workspace):
     api.patch(f"{URL}{contact.public_id}/", {"first_name": "Changed"})
     entry = AuditEntry.objects.filter(object_id=contact.public_id, action="update").get()
     assert entry.actor_kind == "api_key" and entry.changes["first_name"][1] == "Changed"
+
+
+def test_every_api_response_carries_rate_limit_headers(api, workspace, client):
+    for response in (api.get(URL), api.post(URL, {"email": "bad"}), client.get(URL)):
+        assert int(response["RateLimit-Limit"]) > 0
+        assert 0 <= int(response["RateLimit-Remaining"]) < int(response["RateLimit-Limit"])
+        assert 1 <= int(response["RateLimit-Reset"]) <= 60
+    first, second = api.get(URL), api.get(URL)
+    assert int(second["RateLimit-Remaining"]) == int(first["RateLimit-Remaining"]) - 1
+
+
+@override_settings(API_ANON_RATE_LIMIT="3/minute")
+def test_unknown_keys_are_throttled_per_client_address(make_key):
+    _key, token = make_key()
+    guesser = client_for("psk_guess_wrong")
+    assert [guesser.get(URL).status_code for _ in range(3)] == [401, 401, 401]
+    response = guesser.get(URL)
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response["RateLimit-Remaining"] == "0"
+    assert client_for("").get(URL).status_code == 429  # no key at all: the same address
+    elsewhere = client_for("psk_guess_wrong")
+    assert elsewhere.get(URL, REMOTE_ADDR="10.0.0.9").status_code == 401
+    assert client_for(token).get(URL).status_code == 200  # a real key has its own window

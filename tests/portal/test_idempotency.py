@@ -12,6 +12,7 @@ from django.utils import timezone
 from contacts.models import Contact
 from portal.models import IdempotencyRecord
 from tests.api_fixtures import client_for
+from tests.factories import WorkspaceFactory
 
 URL = "/api/v1/contacts/"
 
@@ -61,6 +62,7 @@ def test_a_refused_request_does_not_use_up_its_key(api):
 def test_a_request_in_progress_is_409_and_an_abandoned_one_is_taken_over(api):
     IdempotencyRecord.objects.create(
         api_key=api.key,
+        workspace=api.key.workspaces.get(),
         key="k-1",
         fingerprint=_fingerprint_of({"first_name": "Ann"}),
         created_at=timezone.now(),
@@ -110,3 +112,19 @@ def test_two_identical_requests_at_once_create_one_object(api_key):
     assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}
     created = {r.json()["id"] for r in responses if r.status_code == 201}
     assert len(created) == 1
+
+
+@pytest.mark.django_db
+def test_the_same_key_and_body_in_another_workspace_is_another_request(make_key, workspace):
+    other = WorkspaceFactory()
+    _key, token = make_key(workspaces=[workspace, other])
+    client = client_for(token)
+    body = {"first_name": "Ann"}
+    first = client.post(URL, body, HTTP_IDEMPOTENCY_KEY="k-1", HTTP_X_WORKSPACE=workspace.slug)
+    second = client.post(URL, body, HTTP_IDEMPOTENCY_KEY="k-1", HTTP_X_WORKSPACE=other.slug)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in second
+    assert second.json()["id"] != first.json()["id"]
+    assert second.json()["workspace"] == other.slug
+    again = client.post(URL, body, HTTP_IDEMPOTENCY_KEY="k-1", HTTP_X_WORKSPACE=other.slug)
+    assert again["Idempotent-Replayed"] == "true" and again.json() == second.json()
