@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contacts', '0001_initial'),
-        ('portal', '0004_idempotency_per_workspace_allow_duplicate_contacts'),
+        ('portal', '0005_idempotency_per_workspace_allow_duplicate_contacts'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0003_audit_filter_indexes'),
+        ('portal', '0004_audit_action_refuse'),
     ]
 
     operations = [
