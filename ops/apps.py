@@ -11,6 +11,14 @@ class OpsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_setup_schedules, sender=self, dispatch_uid="ops.schedules")
+        _register_dashboard_panels()
+
+
+def _register_dashboard_panels() -> None:
+    from ops.dashboard import build_push_all_panel
+    from portal.dashboard import register_panel
+
+    register_panel("ops-push-all", "admin/ops/dashboard_push_all.html", build_push_all_panel, 20)
 
 
 def _setup_schedules(**kwargs) -> None:

@@ -62,3 +62,51 @@ class BackfillRun(models.Model):
             "unchanged": self.unchanged,
             "failed": self.failed,
         }
+
+
+class PushAllRun(models.Model):
+    """One first sync outward (`push_all`) of one connection.
+
+    Queuing is checkpointed: `phase` is the object type being queued and `last_id` the highest
+    mirror id already queued in it, both saved in the same transaction as each batch of outbox
+    rows, so a killed run resumes after its last committed batch. Its outbox rows carry the
+    request id `push_all-<pk>`, which is how the dashboard follows their delivery.
+    """
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="push_all_runs"
+    )
+    objects_requested = models.JSONField(default=list, help_text='e.g. ["contact", "task"]')
+    since = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    phase = models.CharField(max_length=16, blank=True, help_text="Object type being queued.")
+    last_id = models.BigIntegerField(default=0, help_text="Highest mirror id queued in phase.")
+    queued = models.PositiveIntegerField(default=0)
+    filtered = models.PositiveIntegerField(default=0, help_text="Left out by filter rules.")
+    to_look_up = models.PositiveIntegerField(
+        default=0, help_text="Not linked yet: looked up at the remote before any create."
+    )
+    started_by = models.CharField(max_length=200, blank=True)
+    last_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "first sync (push all)"
+        verbose_name_plural = "first syncs (push all)"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=Q(status__in=["running", "failed"]),
+                name="push_all_one_unfinished_per_connection",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"push_all #{self.pk} to {self.connection} ({self.status})"
+
+    @property
+    def request_id(self) -> str:
+        return f"push_all-{self.pk}"
