@@ -34,7 +34,10 @@ def reconcile_all() -> dict[str, int]:
 def prune_logs() -> dict[str, int]:
     from datetime import timedelta
 
-    return prune(timedelta(days=settings.PRUNE_LOGS_DAYS))
+    from ops.prune import prune_tombstones
+
+    tombstones = prune_tombstones(timedelta(days=settings.TOMBSTONE_RETENTION_DAYS))
+    return {**prune(timedelta(days=settings.PRUNE_LOGS_DAYS)), **tombstones}
 
 
 def check_alerts() -> int:

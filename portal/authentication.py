@@ -79,7 +79,8 @@ class MissingScope(exceptions.PermissionDenied):
 class HasScope(BasePermission):
     """Reads need `<resource>.readonly` (or `.write`), writes need `<resource>.write`.
 
-    The view names its resource in `scope_resource`.
+    The view names its resource in `scope_resource`; a view needing one exact scope for every
+    method (e.g. `contacts.erase`) names it in `exact_scope` instead.
     """
 
     def has_permission(self, request: Request, view) -> bool:
@@ -89,7 +90,7 @@ class HasScope(BasePermission):
         resource = getattr(view, "scope_resource", None)
         if not resource:
             raise ImproperlyConfigured(f"{type(view).__name__} must name its scope_resource.")
-        scope = required_scope(resource, request.method)
+        scope = getattr(view, "exact_scope", None) or required_scope(resource, request.method)
         if not key.has_scope(scope):
             raise MissingScope(scope)
         return True

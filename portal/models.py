@@ -37,6 +37,7 @@ class AuditAction(models.TextChoices):
     CREATE = "create", "Create"
     UPDATE = "update", "Update"
     DELETE = "delete", "Delete"
+    ERASE = "erase", "Erase personal data"
 
 
 class AuditEntry(models.Model):
@@ -89,6 +90,8 @@ class ApiKeyScope(models.TextChoices):
     APPOINTMENTS_WRITE = "appointments.write"
     WORKFLOWS_READONLY = "workflows.readonly"
     COURSES_WRITE = "courses.write"
+    # Not implied by contacts.write: erasing a person's data is its own grant.
+    CONTACTS_ERASE = "contacts.erase"
 
 
 class ApiKey(models.Model):
@@ -142,8 +145,9 @@ class ApiKey(models.Model):
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
     def has_scope(self, scope: str) -> bool:
-        resource, _, _level = scope.partition(".")
-        return scope in self.scopes or f"{resource}.write" in self.scopes
+        """A `.write` scope implies its `.readonly` twin, nothing else (e.g. not `.erase`)."""
+        resource, _, level = scope.partition(".")
+        return scope in self.scopes or (level == "readonly" and f"{resource}.write" in self.scopes)
 
 
 class IdempotencyRecord(models.Model):

@@ -24,7 +24,7 @@ class ScopedAutoSchema(AutoSchema):
         resource = getattr(self.view, "scope_resource", None)
         if resource is None:
             return description
-        scope = required_scope(resource, self.method)
+        scope = getattr(self.view, "exact_scope", None) or required_scope(resource, self.method)
         note = f"Required scope: `{scope}`"
         if scope.endswith(".readonly"):
             note += f" (or `{resource}.write`)"

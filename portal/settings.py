@@ -176,6 +176,9 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
 # Daily reconcile queues repairs (False: report only). Logs older than PRUNE_LOGS_DAYS go daily.
 RECONCILE_REPAIR = env.bool("RECONCILE_REPAIR", default=True)
 PRUNE_LOGS_DAYS = env.int("PRUNE_LOGS_DAYS", default=90)
+# Tombstones (deleted mirror rows, erased contacts) are kept this long (a late update must not
+# bring a record back), then deleted by the daily prune.
+TOMBSTONE_RETENTION_DAYS = env.int("TOMBSTONE_RETENTION_DAYS", default=365)
 # Every ALERT_CHECK_MINUTES the admins (active superusers with an e-mail, and ADMINS) are
 # e-mailed about a connection whose error share over the last ALERT_WINDOW_MINUTES (at least
 # ALERT_MIN_ATTEMPTS calls) reaches ALERT_ERROR_RATE, or whose dead letters reach
