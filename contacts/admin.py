@@ -144,6 +144,7 @@ class ContactAdmin(MirrorAdmin):
                     "email",
                     "phone",
                     "company_name",
+                    "business_id",
                     "assigned_user",
                 )
             },

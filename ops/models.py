@@ -26,6 +26,9 @@ class BackfillRun(models.Model):
     )
     objects_requested = models.JSONField(default=list, help_text='e.g. ["user", "contact"]')
     since = models.DateTimeField(null=True, blank=True)
+    business_id = models.CharField(
+        max_length=64, blank=True, help_text="Only the contacts of this CRM business."
+    )
     propagate = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
     phase = models.CharField(max_length=16, blank=True, help_text="Object type being paged.")

@@ -17,13 +17,16 @@ from ops.models import BackfillRun
 from portal.models import AuditAction, AuditEntry
 from sync.models import DeliveryAttempt, InboundEvent, Link
 from sync.push import drain
-from tests.api_fixtures import client_for, make_key  # noqa: F401
+from tests import api_fixtures
+from tests.api_fixtures import client_for
 from tests.factories import ContactFactory, NoteFactory, TaskFactory
-from tests.ops.conftest import conn, crm  # noqa: F401
+from tests.ops import conftest as sandbox_fixtures
 from tests.sync.connectors.conftest import dns  # noqa: F401 (no real DNS: autouse)
 from tests.sync.connectors.factories import NOTIFY, notifications_connection
 
 pytestmark = pytest.mark.django_db
+# Fixtures shared with other test packages: the sandbox CRM and partner keys.
+crm, conn, make_key = sandbox_fixtures.crm, sandbox_fixtures.conn, api_fixtures.make_key
 
 PERSON = {
     "first_name": "Zebulon",
@@ -60,7 +63,7 @@ def full_dump() -> str:
 
 
 @pytest.fixture
-def notify(crm):  # noqa: F811
+def notify(crm):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as remote:
         remote.add_passthru(crm.base_url)
         remote.post(f"{NOTIFY}/v1/subscribers", status=201, json={"ok": True})
@@ -69,7 +72,7 @@ def notify(crm):  # noqa: F811
 
 
 @pytest.fixture
-def person(conn, workspace, make_key, notify, admin_user):  # noqa: F811
+def person(conn, workspace, make_key, notify, admin_user):
     """A contact known everywhere: pushed to the CRM and the notification platform, edited in
     the admin, created through the API with an Idempotency-Key, quoted in a webhook body, a
     backfill page and a backfill failure."""
@@ -116,7 +119,7 @@ def test_erasure_leaves_no_personal_value_and_deletes_everywhere(
     workspace,
     make_key,
     notify,
-    admin_client,  # noqa: F811
+    admin_client,
 ):
     contact, link = person
     bystander = ContactFactory(workspace=workspace, first_name="Ann", email="ann@example.com")
