@@ -1,4 +1,5 @@
-"""Operations in the admin: the first sync (push_all) of a connection.
+"""Operations in the admin: the first sync (push_all) of a connection, alert channels and the
+alerts sent.
 
 The connection admin gains an action and a page; it is re-registered as a subclass so that
 sync's own admin module stays unaware of ops (ops depends on sync, never the reverse).
@@ -10,11 +11,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from ops.admin_alerts import AlertChannelAdmin, AlertNoticeAdmin
 from ops.admin_push_all import PushAllRunAdmin, push_all_view
 from sync.admin import ConnectionAdmin
 from sync.models import Connection
 
-__all__ = ["ConnectionOperationsAdmin", "PushAllRunAdmin"]
+__all__ = ["AlertChannelAdmin", "AlertNoticeAdmin", "ConnectionOperationsAdmin", "PushAllRunAdmin"]
 
 
 class ConnectionOperationsAdmin(ConnectionAdmin):

@@ -189,6 +189,10 @@ ALERT_ERROR_RATE = env.float("ALERT_ERROR_RATE", default=0.5)
 ALERT_MIN_ATTEMPTS = env.int("ALERT_MIN_ATTEMPTS", default=10)
 ALERT_DEAD_LETTERS = env.int("ALERT_DEAD_LETTERS", default=10)
 ALERT_REPEAT_MINUTES = env.int("ALERT_REPEAT_MINUTES", default=60)
+# A connection's oldest waiting push older than this alerts; so does a partner API key or a
+# webhook signing secret expiring within ALERT_EXPIRY_DAYS.
+ALERT_LAG_MINUTES = env.int("ALERT_LAG_MINUTES", default=30)
+ALERT_EXPIRY_DAYS = env.int("ALERT_EXPIRY_DAYS", default=14)
 # Alert mail: printed to the console in development; SMTP (EMAIL_HOST, ...) in production.
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",

@@ -21,10 +21,11 @@ from tests import api_fixtures
 from tests.api_fixtures import client_for
 from tests.factories import ContactFactory, NoteFactory, TaskFactory
 from tests.ops import conftest as sandbox_fixtures
-from tests.sync.connectors.conftest import dns  # noqa: F401 (no real DNS: autouse)
+from tests.sync.connectors import conftest as connector_fixtures
 from tests.sync.connectors.factories import NOTIFY, notifications_connection
 
 pytestmark = pytest.mark.django_db
+dns = connector_fixtures.dns  # no real DNS (autouse)
 # Fixtures shared with other test packages: the sandbox CRM and partner keys.
 crm, conn, make_key = sandbox_fixtures.crm, sandbox_fixtures.conn, api_fixtures.make_key
 

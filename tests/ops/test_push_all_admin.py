@@ -15,10 +15,11 @@ from sync.models import Link
 from sync.outbox import outbound_suppressed
 from sync.push import drain
 from tests.factories import ContactFactory
-from tests.sync.connectors.conftest import dns  # noqa: F401 (no real DNS: autouse)
+from tests.sync.connectors import conftest as connector_fixtures
 from tests.sync.connectors.factories import NOTIFY, notifications_connection
 
 pytestmark = pytest.mark.django_db
+dns = connector_fixtures.dns  # no real DNS (autouse)
 
 
 @pytest.fixture
