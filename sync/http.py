@@ -249,7 +249,9 @@ class HttpClient:
         response_excerpt: str = "",
         error: RemoteError | None = None,
     ) -> DeliveryAttempt:
-        return DeliveryAttempt.objects.create(
+        # A connection being added is tested before it exists: no row can point at it yet.
+        save = DeliveryAttempt.objects.create if self.connection.pk else DeliveryAttempt
+        return save(
             connection=self.connection,
             change=self.change,
             method=method,
