@@ -1,5 +1,5 @@
-"""Operations in the admin: the first sync (push_all) of a connection, alert channels and the
-alerts sent.
+"""Operations in the admin: the first sync (push_all) and the go-live check of a connection,
+alert channels and the alerts sent.
 
 The connection admin gains an action and a page; it is re-registered as a subclass so that
 sync's own admin module stays unaware of ops (ops depends on sync, never the reverse).
@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from ops.admin_alerts import AlertChannelAdmin, AlertNoticeAdmin
+from ops.admin_golive import go_live_view
 from ops.admin_push_all import PushAllRunAdmin, push_all_view
 from sync.admin import ConnectionAdmin
 from sync.models import Connection
@@ -20,11 +21,14 @@ __all__ = ["AlertChannelAdmin", "AlertNoticeAdmin", "ConnectionOperationsAdmin",
 
 
 class ConnectionOperationsAdmin(ConnectionAdmin):
-    actions = (*ConnectionAdmin.actions, "first_sync")
+    actions = (*ConnectionAdmin.actions, "first_sync", "go_live")
 
     def get_urls(self):
         view = self.admin_site.admin_view
-        extra = [path("<int:pk>/push-all/", view(push_all_view), name="ops_push_all")]
+        extra = [
+            path("<int:pk>/push-all/", view(push_all_view), name="ops_push_all"),
+            path("<int:pk>/go-live/", view(go_live_view), name="ops_go_live"),
+        ]
         return [*extra, *super().get_urls()]
 
     @admin.action(description="First sync: send every record to this connection")
@@ -33,6 +37,13 @@ class ConnectionOperationsAdmin(ConnectionAdmin):
             self.message_user(request, "Choose one connection for a first sync.", messages.ERROR)
             return None
         return HttpResponseRedirect(reverse("admin:ops_push_all", args=[queryset.first().pk]))
+
+    @admin.action(description="Go-live check: test records pushed, read back, compared, deleted")
+    def go_live(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Choose one connection to check.", messages.ERROR)
+            return None
+        return HttpResponseRedirect(reverse("admin:ops_go_live", args=[queryset.first().pk]))
 
     def response_add(self, request: HttpRequest, obj: Connection, post_url_continue=None):
         # Offered, not forced: a new connection only receives changes made from now on.

@@ -47,6 +47,11 @@ class HighLevelConnector(Connector):
     provider = "highlevel"
     default_mappings = DEFAULT_MAPPINGS
     default_headers = {"Version": API_VERSION, "Accept": "application/json"}
+    # Where a record read back holds what a write sent elsewhere (UserSuccessfulResponseDto
+    # nests type/role/locationIds under "roles"; CreateUserDto takes them at the top level).
+    read_paths = {
+        "user": {"type": "roles.type", "role": "roles.role", "locationIds": "roles.locationIds"}
+    }
 
     @classmethod
     def add_command_arguments(cls, parser: Any) -> None:
