@@ -197,8 +197,11 @@ class PushAll:
         with transaction.atomic():
             unlinked = _unlinked(self.connection, object_type, sent)
             Link.objects.bulk_create(
-                Link(connection=self.connection, object_type=object_type, object_id=pk)
-                for pk in unlinked
+                (
+                    Link(connection=self.connection, object_type=object_type, object_id=pk)
+                    for pk in unlinked
+                ),
+                ignore_conflicts=True,  # a push may have linked one meanwhile: keep its link
             )
             rows = OutboundChange.objects.bulk_create(
                 self._change(object_type, obj.pk) for obj in sent
