@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, QuerySet
 
+from contacts.admin_erasure import erase_personal_data
 from contacts.forms import MirrorForm
 from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Task
 from contacts.normalize import normalize_phone
@@ -131,6 +132,7 @@ class ContactAdmin(MirrorAdmin):
     search_fields = ("first_name", "last_name", "email", "phone", "company_name", "=public_id")
     raw_id_fields = ("assigned_user",)
     inlines = (TaskInline, NoteInline, AppointmentInline)
+    actions = (erase_personal_data,)
     fieldsets = (
         (
             None,
@@ -142,6 +144,7 @@ class ContactAdmin(MirrorAdmin):
                     "email",
                     "phone",
                     "company_name",
+                    "business_id",
                     "assigned_user",
                 )
             },

@@ -169,6 +169,9 @@ class Contact(MirrorModel):
     external_id = models.CharField(
         max_length=100, blank=True, help_text="A partner's own id for this contact (bulk upsert)."
     )
+    business_id = models.CharField(
+        "CRM business id", max_length=64, blank=True, help_text="The business it belongs to."
+    )
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
@@ -177,6 +180,7 @@ class Contact(MirrorModel):
             models.Index(fields=["workspace", "email_key"], name="ct_ws_email"),
             models.Index(fields=["workspace", "phone"], name="ct_ws_phone"),
             models.Index(fields=["workspace", "last_name", "first_name"], name="ct_ws_name"),
+            models.Index(fields=["workspace", "business_id"], name="ct_ws_business"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -11,3 +11,9 @@ actor (portal.actors.Actor).
 from django.dispatch import Signal
 
 mirror_changed = Signal()
+
+# Sent by contacts.erasure.contact_erase inside its transaction, after the contact and its
+# children are tombstoned and blanked. Arguments: contact, rows (the contact and its children),
+# terms (its personal values as they may appear in stored text), actor. Receivers scrub what
+# they store about these rows (the sync layer: pushes, delivery attempts, webhook bodies).
+contact_erased = Signal()

@@ -11,9 +11,28 @@ class OpsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_setup_schedules, sender=self, dispatch_uid="ops.schedules")
+        _register_dashboard_panels()
+        from contacts.signals import contact_erased
+
+        contact_erased.connect(_scrub_backfill_errors, dispatch_uid="ops.erasure")
+
+
+def _register_dashboard_panels() -> None:
+    from ops.dashboard import build_push_all_panel
+    from portal.dashboard import register_panel
+
+    register_panel("ops-push-all", "admin/ops/dashboard_push_all.html", build_push_all_panel, 20)
 
 
 def _setup_schedules(**kwargs) -> None:
     from ops.schedules import setup_schedules
 
     setup_schedules()
+
+
+def _scrub_backfill_errors(sender, *, terms: list[str], **kwargs) -> None:
+    """A backfill's kept failures may quote an erased contact's values."""
+    from ops.models import BackfillRun
+    from portal.erasure import scrub_rows
+
+    scrub_rows(BackfillRun.objects.all(), ["errors", "last_error"], terms)

@@ -1,7 +1,9 @@
 """Backfill: page a connection's remote records into the mirror, resumably.
 
-    run = start_run(connection, objects, since=..., propagate=..., restart=...)
+    run = start_run(connection, objects, since=..., business=..., propagate=..., restart=...)
     Backfill(run, progress=callback).execute() -> Tally      (dry_run=True: writes nothing)
+
+With `business`, the contacts are those of one CRM business (GET /contacts/business/{id}).
 
 Phases: users (one list per location), then contacts page by page — with each contact page its
 contacts' tasks, notes and appointments. Every page is fetched first (no transaction is held
@@ -58,6 +60,7 @@ def start_run(
     objects: list[str],
     *,
     since: datetime | None = None,
+    business: str = "",
     propagate: bool = False,
     restart: bool = False,
 ) -> tuple[BackfillRun, bool]:
@@ -70,16 +73,18 @@ def start_run(
             unfinished.update(status=RunStatus.ABANDONED, finished_at=timezone.now())
         current = unfinished.first() if not restart else None
         if current is not None:
-            same = (current.objects_requested, current.since, current.propagate) == (
-                objects,
-                since,
-                propagate,
-            )
+            same = (
+                current.objects_requested,
+                current.since,
+                current.business_id,
+                current.propagate,
+            ) == (objects, since, business, propagate)
             if not same:
                 raise BackfillError(
                     f"Backfill #{current.pk} of this connection is unfinished with other options "
                     f"(objects {','.join(current.objects_requested)}, since {current.since}, "
-                    f"propagate {current.propagate}); resume it with those, or give --restart."
+                    f"business {current.business_id or '-'}, propagate {current.propagate}); "
+                    "resume it with those, or give --restart."
                 )
             BackfillRun.objects.filter(pk=current.pk).update(status=RunStatus.RUNNING)
             current.status = RunStatus.RUNNING
@@ -88,6 +93,7 @@ def start_run(
             connection=connection,
             objects_requested=objects,
             since=since,
+            business_id=business,
             propagate=propagate,
             phase=first_phase(objects),
         )
@@ -99,11 +105,15 @@ def first_phase(objects: list[str]) -> str:
 
 
 def dry_run(
-    connection: Connection, objects: list[str], since: datetime | None = None
+    connection: Connection, objects: list[str], since: datetime | None = None, business: str = ""
 ) -> BackfillRun:
     """An unsaved run: executing it writes nothing (each page is rolled back)."""
     return BackfillRun(
-        connection=connection, objects_requested=objects, since=since, phase=first_phase(objects)
+        connection=connection,
+        objects_requested=objects,
+        since=since,
+        business_id=business,
+        phase=first_phase(objects),
     )
 
 
@@ -151,6 +161,8 @@ class Backfill:
         self._commit(page, lambda: self._write_contacts(page.items, children))
 
     def _contact_cursor(self, cursor: Any) -> Any:
+        if self.run.business_id:
+            return {"businessId": self.run.business_id, **(cursor or {})}
         if self.run.since is None:
             return cursor
         return {"updatedSince": self.run.since.isoformat(), **(cursor or {})}

@@ -1,8 +1,11 @@
-"""Checkpoints of backfill runs: a killed run resumes from its last committed page."""
+"""Operations' records: checkpoints of backfill and first-sync runs (a killed run resumes from
+its last committed page or batch), alert channels and the alerts sent."""
 
 from django.db import models
 from django.db.models import Q
 
+from portal.models import Workspace
+from sync.crypto import EncryptedJSONField
 from sync.models import Connection
 
 
@@ -26,6 +29,9 @@ class BackfillRun(models.Model):
     )
     objects_requested = models.JSONField(default=list, help_text='e.g. ["user", "contact"]')
     since = models.DateTimeField(null=True, blank=True)
+    business_id = models.CharField(
+        max_length=64, blank=True, help_text="Only the contacts of this CRM business."
+    )
     propagate = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
     phase = models.CharField(max_length=16, blank=True, help_text="Object type being paged.")
@@ -62,3 +68,105 @@ class BackfillRun(models.Model):
             "unchanged": self.unchanged,
             "failed": self.failed,
         }
+
+
+class PushAllRun(models.Model):
+    """One first sync outward (`push_all`) of one connection.
+
+    Queuing is checkpointed: `phase` is the object type being queued and `last_id` the highest
+    mirror id already queued in it, both saved in the same transaction as each batch of outbox
+    rows, so a killed run resumes after its last committed batch. Its outbox rows carry the
+    request id `push_all-<pk>`, which is how the dashboard follows their delivery.
+    """
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="push_all_runs"
+    )
+    objects_requested = models.JSONField(default=list, help_text='e.g. ["contact", "task"]')
+    since = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    phase = models.CharField(max_length=16, blank=True, help_text="Object type being queued.")
+    last_id = models.BigIntegerField(default=0, help_text="Highest mirror id queued in phase.")
+    queued = models.PositiveIntegerField(default=0)
+    filtered = models.PositiveIntegerField(default=0, help_text="Left out by filter rules.")
+    to_look_up = models.PositiveIntegerField(
+        default=0, help_text="Not linked yet: looked up at the remote before any create."
+    )
+    started_by = models.CharField(max_length=200, blank=True)
+    last_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "first sync (push all)"
+        verbose_name_plural = "first syncs (push all)"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=Q(status__in=["running", "failed"]),
+                name="push_all_one_unfinished_per_connection",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"push_all #{self.pk} to {self.connection} ({self.status})"
+
+    @property
+    def request_id(self) -> str:
+        return f"push_all-{self.pk}"
+
+
+class AlertChannel(models.Model):
+    """Where a workspace's alerts go: e-mail addresses, or a webhook URL (Slack-compatible
+    JSON, or the portal's Standard-Webhooks-signed format). Admins are always e-mailed too."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        SLACK = "slack", "Webhook, Slack-compatible payload"
+        SIGNED = "signed_webhook", "Webhook, signed (Standard Webhooks)"
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="alert_channels"
+    )
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    target = models.CharField(
+        max_length=500, help_text="E-mail addresses (comma separated), or the webhook URL."
+    )
+    # Encrypted at rest: the signing secret of a signed webhook channel ({"secret": "whsec_…"}).
+    credentials = EncryptedJSONField(default=dict, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["workspace", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class AlertNotice(models.Model):
+    """One alert (a rule about one subject) and when it was last sent: the same alert is not
+    sent again within ALERT_REPEAT_MINUTES, however many processes run the check."""
+
+    rule = models.CharField(max_length=32)
+    subject = models.CharField(max_length=200, help_text='e.g. "connection:5", "apikey:3"')
+    workspaces = models.JSONField(default=list, help_text="Ids of the workspaces concerned.")
+    title = models.CharField(max_length=200)
+    message = models.TextField()
+    first_sent_at = models.DateTimeField()
+    last_sent_at = models.DateTimeField()
+    times_sent = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-last_sent_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "subject"], name="alert_notice_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.title

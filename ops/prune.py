@@ -6,17 +6,23 @@ until replayed or resolved); finished backfill runs; processed inbound events wh
 depend on the webhooks code; processed, ignored and echo events — failed and unmatched ones
 stay). Audit entries are kept unless `include_audit` is given: they are
 the record of who changed what, usually kept for longer (or forever) by policy.
+
+Tombstones (deleted mirror rows, erased contacts included) older than their own retention
+(`TOMBSTONE_RETENTION_DAYS`) are deleted with their links and outbox rows, children first; one
+whose delete is still waiting to reach a connection stays until it has.
 """
 
 from datetime import timedelta
 
 from django.apps import apps
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
+from contacts.erasure import purge_tombstones
 from ops.models import BackfillRun, RunStatus
 from portal.models import AuditEntry
-from sync.models import ChangeStatus, DeliveryAttempt, OutboundChange
+from sync.models import WAITING, ChangeStatus, DeliveryAttempt, Link, OutboundChange
+from sync.objects import mirror_model
 
 BATCH = 5000
 # Inbound event states that need no more attention (failed / unmatched ones are kept).
@@ -41,6 +47,35 @@ def prune(older_than: timedelta, *, include_audit: bool = False) -> dict[str, in
     if include_audit:
         querysets["audit entries"] = AuditEntry.objects.filter(created_at__lt=cutoff)
     return {label: delete_in_batches(qs) for label, qs in querysets.items()}
+
+
+# Children before their contact (a contact's tasks, notes and appointments protect it).
+TOMBSTONE_ORDER = ("appointment", "note", "task", "contact", "user")
+
+
+def prune_tombstones(older_than: timedelta) -> dict[str, int]:
+    """Tombstones deleted per object type."""
+    cutoff = timezone.now() - older_than
+    return {f"{t} tombstones": _prune_type(t, cutoff) for t in TOMBSTONE_ORDER}
+
+
+def _prune_type(object_type: str, cutoff) -> int:
+    model = mirror_model(object_type)
+    waiting = OutboundChange.objects.filter(object_type=object_type, status__in=WAITING)
+    tombstones = model.objects.filter(deleted_at__lt=cutoff).exclude(
+        pk__in=waiting.values("object_id")
+    )
+    if object_type == "contact":
+        tombstones = tombstones.filter(
+            tasks__isnull=True, notes__isnull=True, appointments__isnull=True
+        )
+    deleted = 0
+    while ids := list(tombstones.values_list("pk", flat=True)[:BATCH]):
+        with transaction.atomic():
+            Link.objects.filter(object_type=object_type, object_id__in=ids).delete()
+            OutboundChange.objects.filter(object_type=object_type, object_id__in=ids).delete()
+            deleted += purge_tombstones(model, ids)
+    return deleted
 
 
 def processed_inbound_events(cutoff) -> models.QuerySet | None:

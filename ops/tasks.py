@@ -34,8 +34,22 @@ def reconcile_all() -> dict[str, int]:
 def prune_logs() -> dict[str, int]:
     from datetime import timedelta
 
-    return prune(timedelta(days=settings.PRUNE_LOGS_DAYS))
+    from ops.prune import prune_tombstones
+
+    tombstones = prune_tombstones(timedelta(days=settings.TOMBSTONE_RETENTION_DAYS))
+    return {**prune(timedelta(days=settings.PRUNE_LOGS_DAYS)), **tombstones}
 
 
 def check_alerts() -> int:
     return run_alert_check()
+
+
+def push_all(run_id: int) -> str:
+    """Queue a first sync's records (started from the admin); resumes a checkpointed run."""
+    from ops.models import PushAllRun
+    from ops.push_all import PushAll, summary
+
+    run = PushAllRun.objects.get(pk=run_id)
+    if run.status != "running":
+        return f"first sync #{run_id} is {run.status}"
+    return summary(PushAll(run).execute())

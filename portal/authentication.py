@@ -85,7 +85,8 @@ class MissingScope(exceptions.PermissionDenied):
 class HasScope(BasePermission):
     """Reads need `<resource>.readonly` (or `.write`), writes need `<resource>.write`.
 
-    The view names its resource in `scope_resource`.
+    The view names its resource in `scope_resource`; a view needing another scope for a method
+    (e.g. `contacts.erase` for POST) names it in `method_scopes` (see `view_scope`).
     """
 
     def has_permission(self, request: Request, view) -> bool:

@@ -45,6 +45,7 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", "Delete"
     # Something an actor tried and the portal did not allow (the attempt, with the reason).
     REFUSE = "refuse", "Refused"
+    ERASE = "erase", "Erase personal data"
 
 
 class AuditEntry(models.Model):
@@ -97,6 +98,8 @@ class ApiKeyScope(models.TextChoices):
     APPOINTMENTS_WRITE = "appointments.write"
     WORKFLOWS_READONLY = "workflows.readonly"
     COURSES_WRITE = "courses.write"
+    # Not implied by contacts.write: erasing a person's data is its own grant.
+    CONTACTS_ERASE = "contacts.erase"
 
 
 class ApiKey(models.Model):
@@ -150,8 +153,9 @@ class ApiKey(models.Model):
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
     def has_scope(self, scope: str) -> bool:
-        resource, _, _level = scope.partition(".")
-        return scope in self.scopes or f"{resource}.write" in self.scopes
+        """A `.write` scope implies its `.readonly` twin, nothing else (e.g. not `.erase`)."""
+        resource, _, level = scope.partition(".")
+        return scope in self.scopes or (level == "readonly" and f"{resource}.write" in self.scopes)
 
 
 class IdempotencyRecord(models.Model):

@@ -185,6 +185,9 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
 # Daily reconcile queues repairs (False: report only). Logs older than PRUNE_LOGS_DAYS go daily.
 RECONCILE_REPAIR = env.bool("RECONCILE_REPAIR", default=True)
 PRUNE_LOGS_DAYS = env.int("PRUNE_LOGS_DAYS", default=90)
+# Tombstones (deleted mirror rows, erased contacts) are kept this long (a late update must not
+# bring a record back), then deleted by the daily prune.
+TOMBSTONE_RETENTION_DAYS = env.int("TOMBSTONE_RETENTION_DAYS", default=365)
 # Every ALERT_CHECK_MINUTES the admins (active superusers with an e-mail, and ADMINS) are
 # e-mailed about a connection whose error share over the last ALERT_WINDOW_MINUTES (at least
 # ALERT_MIN_ATTEMPTS calls) reaches ALERT_ERROR_RATE, or whose dead letters reach
@@ -195,6 +198,10 @@ ALERT_ERROR_RATE = env.float("ALERT_ERROR_RATE", default=0.5)
 ALERT_MIN_ATTEMPTS = env.int("ALERT_MIN_ATTEMPTS", default=10)
 ALERT_DEAD_LETTERS = env.int("ALERT_DEAD_LETTERS", default=10)
 ALERT_REPEAT_MINUTES = env.int("ALERT_REPEAT_MINUTES", default=60)
+# A connection's oldest waiting push older than this alerts; so does a partner API key or a
+# webhook signing secret expiring within ALERT_EXPIRY_DAYS.
+ALERT_LAG_MINUTES = env.int("ALERT_LAG_MINUTES", default=30)
+ALERT_EXPIRY_DAYS = env.int("ALERT_EXPIRY_DAYS", default=14)
 # Alert mail: printed to the console in development; SMTP (EMAIL_HOST, ...) in production.
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",

@@ -8,12 +8,14 @@ class SyncConfig(AppConfig):
     verbose_name = "Sync"
 
     def ready(self) -> None:
-        from contacts.signals import mirror_changed
+        from contacts.signals import contact_erased, mirror_changed
         from contacts.sync_state import register_sync_state_provider
+        from sync.erasure import on_contact_erased
         from sync.outbox import record_outbound_changes
         from sync.sync_state import sync_states
 
         mirror_changed.connect(record_outbound_changes, dispatch_uid="sync.outbox")
+        contact_erased.connect(on_contact_erased, dispatch_uid="sync.erasure")
         register_sync_state_provider(sync_states)
         _register_dashboard_panels()
         _watch_webhook_routing()

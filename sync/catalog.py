@@ -5,19 +5,35 @@
 A trigger is an event the portal can react to (a change a provider tells us about); an action
 is an operation a connector performs remotely. Each names the partner-API scope that governs
 the same data and its fields (remote ← mirror). A connector can refine its entry with the
-classmethods `catalog_actions()` / `catalog_triggers()`; by default both come from its
+classmethods `catalog_actions()` / `catalog_triggers()`; actions come by default from its
 `default_mappings` and the push hooks it implements.
+
+Triggers list only what a provider really emits, each with its `mode`: "real-time" (a webhook,
+or the portal's own change event) or "polled" (found by a scheduled read, every
+`interval_seconds`). The CRM's are its webhook events (sync/webhooks/highlevel_events.py, the
+files in tests/specs/highlevel/webhooks/) plus the changes only the daily reconcile can see; a
+REST partner's are the partner webhook events it may send to /webhooks/in/<slug>/; the
+outbound-only providers (e-mail API, notification platform, outbound webhooks) emit none.
 """
 
+import re
 from typing import Any
 
 from sync.connectors import CONNECTORS, connector_class
 from sync.connectors.base import Connector
+from sync.mapping_specs import FieldSpec
 from sync.models import Rule
 from sync.objects import ObjectType, mirror_model
+from sync.webhooks import highlevel_events, partner_events
 
 VERBS = {"create_remote": "create", "update_remote": "update", "delete_remote": "delete"}
 EVENT_VERBS = ("created", "updated", "deleted")
+REAL_TIME = {"mode": "real-time", "interval_seconds": None}
+DAY = 86_400
+# What the daily reconcile (ops.tasks.reconcile_all) compares: changes no webhook reported.
+RECONCILED_TYPES = ("contact", "user")
+# Providers whose connections may send partner webhooks (Standard Webhooks, partner events).
+PARTNER_WEBHOOK_PROVIDERS = ("rest",)
 
 
 def catalog() -> dict[str, Any]:
@@ -29,7 +45,9 @@ def portal_entry() -> dict[str, Any]:
     """The portal's own triggers: mirror changes from any source (API, admin, webhooks) —
     what rules and outbound webhook subscriptions react to."""
     triggers = [
-        operation("trigger", f"{object_type}.{verb}", f"{object_type}s.readonly", fields)
+        operation(
+            "trigger", f"{object_type}.{verb}", f"{object_type}s.readonly", fields, **REAL_TIME
+        )
         for object_type in ObjectType.values
         for fields in [mirror_fields(object_type)]
         for verb in EVENT_VERBS
@@ -83,10 +101,65 @@ def default_actions(cls: type[Connector]) -> list[dict[str, Any]]:
 
 
 def default_triggers(cls: type[Connector]) -> list[dict[str, Any]]:
+    if cls.provider == "highlevel":
+        return crm_triggers(cls)
+    if cls.provider in PARTNER_WEBHOOK_PROVIDERS:
+        return partner_triggers()
+    return []
+
+
+def inbound_fields(specs: list[FieldSpec]) -> list[str]:
+    return [f"{s.mirror_field} ← {s.remote_path}" for s in specs if s.inbound]
+
+
+def crm_triggers(cls: type[Connector]) -> list[dict[str, Any]]:
+    """The CRM's webhook events (real-time) and what only the daily reconcile finds (polled)."""
+    webhooks = [
+        operation(
+            "trigger",
+            f"{spec.object_type}.{event_verb(event_type, spec.object_type)}",
+            f"{spec.object_type}s.readonly",
+            inbound_fields(cls.default_mappings.get(spec.object_type, [])),
+            event=event_type,
+            **REAL_TIME,
+        )
+        for event_type, spec in highlevel_events.EVENTS.items()
+    ]
+    polled = [
+        operation(
+            "trigger",
+            f"{object_type}.changed",
+            f"{object_type}s.readonly",
+            inbound_fields(cls.default_mappings.get(object_type, [])),
+            mode="polled",
+            interval_seconds=DAY,
+            label="Updates and deletions no webhook reported, found by the daily reconcile",
+        )
+        for object_type in RECONCILED_TYPES
+    ]
+    return webhooks + polled
+
+
+def event_verb(event_type: str, object_type: str) -> str:
+    """ "ContactCreate" → "created", "TaskComplete" → "completed", "ContactTagUpdate" →
+    "tag_updated"."""
+    rest = event_type.removeprefix(object_type.capitalize())
+    words = re.findall(r"[A-Z][a-z]*", rest)
+    last = words[-1].lower() if words else "changed"
+    verb = last + ("d" if last.endswith("e") else "ed")
+    return "_".join([*(w.lower() for w in words[:-1]), verb])
+
+
+def partner_triggers() -> list[dict[str, Any]]:
+    """Partner webhook events (the partner API's shape) a REST partner may send us."""
     return [
-        operation("trigger", f"{object_type}.{verb}", f"{object_type}s.readonly", fields)
-        for object_type, specs in cls.default_mappings.items()
-        for fields in [[f"{s.mirror_field} ← {s.remote_path}" for s in specs if s.inbound]]
-        if fields
-        for verb in EVENT_VERBS
+        operation(
+            "trigger",
+            event_type,
+            f"{object_type}s.readonly",
+            mirror_fields(object_type),
+            event=event_type,
+            **REAL_TIME,
+        )
+        for event_type, (object_type, _operation) in partner_events.EVENTS.items()
     ]

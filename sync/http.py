@@ -281,7 +281,9 @@ class HttpClient:
         if error is not None:
             error.message = self.mask(error.message)
             error.args = (error.message,)
-        return DeliveryAttempt.objects.create(
+        # A connection being added is tested before it exists: no row can point at it yet.
+        save = DeliveryAttempt.objects.create if self.connection.pk else DeliveryAttempt
+        return save(
             connection=self.connection,
             change=self.change,
             method=method,

@@ -1,4 +1,4 @@
-"""List filters: updated_since, email, tag, contact, include_deleted.
+"""List filters: updated_since, email, tag, contact, business, include_deleted.
 
 Without `updated_since` or `include_deleted=true` only live objects are listed. With
 `updated_since`, tombstones changed since then are listed too (with `deleted_at`), so a partner
@@ -25,6 +25,7 @@ class ListQuery(serializers.Serializer):
     email = serializers.CharField(required=False, max_length=254)
     tag = serializers.CharField(required=False, max_length=100)
     contact = serializers.CharField(required=False, max_length=32)
+    business = serializers.CharField(required=False, max_length=64)
     include_deleted = serializers.BooleanField(required=False, default=False)
 
     def validate_email(self, value: str) -> str:
@@ -39,6 +40,7 @@ _DESCRIPTIONS = {
     "email": "Objects with this e-mail (case-insensitive).",
     "tag": "Contacts carrying this tag (exact match).",
     "contact": "Objects of this contact (public id `ct_…`).",
+    "business": "Contacts of this CRM business (its `business_id`).",
     "include_deleted": "Also list deleted objects (with `deleted_at`).",
 }
 
@@ -99,4 +101,6 @@ def _apply(queryset: QuerySet, params: dict) -> QuerySet:
         queryset = queryset.filter(has_tag(params["tag"]))
     if "contact" in params:
         queryset = queryset.filter(contact__public_id=params["contact"])
+    if "business" in params:
+        queryset = queryset.filter(business_id=params["business"])
     return queryset

@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from contacts.api import views  # schema: registers the bearer scheme
 from contacts.api.bulk import ContactBulkView
+from contacts.api.erasure import ContactEraseView
 
 router = SimpleRouter(use_regex_path=False)
 router.register("users", views.UserViewSet, basename="user")
@@ -17,6 +18,7 @@ _nested = {"get": "list", "post": "create"}
 
 urlpatterns = [
     path("contacts/bulk/", ContactBulkView.as_view(), name="contact-bulk"),
+    path("contacts/<str:contact_id>/erase", ContactEraseView.as_view(), name="contact-erase"),
     path(
         "contacts/<str:contact_id>/tasks/",
         views.ContactTaskViewSet.as_view(_nested),

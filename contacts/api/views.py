@@ -182,7 +182,7 @@ class ContactViewSet(MirrorViewSet):
     input_serializer = s.ContactInput
     output_serializer = s.ContactOutput
     create_service = staticmethod(services.contact_create)
-    filter_names = (*SYNC_FILTERS, "email", "tag")
+    filter_names = (*SYNC_FILTERS, "email", "tag", "business")
 
 
 @document_mirror("task", s.TaskInput, s.TaskOutput)

@@ -74,6 +74,12 @@ class HighLevelConnector(Connector):
     def check_base_url(cls, url: str, *, sandbox: bool) -> None:
         check_crm_base_url(url, sandbox=sandbox)
 
+    # Where a record read back holds what a write sent elsewhere (UserSuccessfulResponseDto
+    # nests type/role/locationIds under "roles"; CreateUserDto takes them at the top level).
+    read_paths = {
+        "user": {"type": "roles.type", "role": "roles.role", "locationIds": "roles.locationIds"}
+    }
+
     @classmethod
     def add_command_arguments(cls, parser: Any) -> None:
         parser.add_argument("--base-url", default=API_BASE_URL)
@@ -140,6 +146,8 @@ class HighLevelConnector(Connector):
         remote_id = item.get("id") if isinstance(item, dict) else None
         if not remote_id:
             raise RemoteError("The CRM's create response carried no id.", permanent=False)
+        if object_type == "contact" and payload.get("businessId"):
+            self._set_business(str(remote_id), payload["businessId"])
         return str(remote_id)
 
     def update_remote(self, object_type: str, remote_id: str, payload: dict, obj) -> None:
@@ -149,6 +157,14 @@ class HighLevelConnector(Connector):
             self.call("PUT", path + "/completed", json={"completed": obj.completed})
             return
         self.call("PUT", path, json=self._body(object_type, payload, obj, create=False))
+        # A full-state push (no changed fields: first sync, repair) sets a business too.
+        business = payload.get("businessId")
+        if object_type == "contact" and ("business_id" in changed or (business and not changed)):
+            self._set_business(remote_id, business)
+
+    def _set_business(self, remote_id: str, business_id: str | None) -> None:
+        body = {"locationId": self.location, "ids": [remote_id], "businessId": business_id or None}
+        self.call("POST", "/contacts/bulk/business", json=body)
 
     def delete_remote(self, object_type: str, remote_id: str, obj: MirrorModel) -> None:
         if object_type == "appointment":
@@ -191,6 +207,8 @@ class HighLevelConnector(Connector):
             return self._fetch_children(object_type, cursor or {})
         if object_type == "contact" and (cursor or {}).get("updatedSince"):
             return self._search_contacts(cursor)
+        if object_type == "contact" and (cursor or {}).get("businessId"):
+            return self._business_contacts(cursor)
         if object_type == "user":
             data = self.call("GET", "/users/", params={"locationId": self.location}).json()
             return Page(data.get("users", []))
@@ -226,6 +244,17 @@ class HighLevelConnector(Connector):
         next_cursor = {**cursor, "searchAfter": last} if last and len(items) == 100 else None
         return Page(items, next_cursor, data.get("total"))
 
+    def _business_contacts(self, cursor: dict[str, Any]) -> Page:
+        """GET /contacts/business/{businessId}: offset paging (limit/skip, as strings)."""
+        skip = int(cursor.get("skip") or 0)
+        params = {"locationId": self.location, "limit": "100", "skip": str(skip)}
+        path = f"/contacts/business/{cursor['businessId']}"
+        data = self.call("GET", path, params=params).json()
+        items = data.get("contacts") or []
+        more = len(items) == 100
+        next_cursor = {**cursor, "skip": skip + len(items)} if more else None
+        return Page(items, next_cursor, data.get("count"))
+
     def _fetch_children(self, object_type: str, cursor: dict[str, Any]) -> Page:
         contact_id = cursor.get("contactId")
         if not contact_id:
@@ -255,6 +284,8 @@ class HighLevelConnector(Connector):
 
     def _body(self, object_type: str, payload: dict, obj: MirrorModel, *, create: bool) -> dict:
         body = dict(payload)
+        if object_type == "contact":
+            body.pop("businessId", None)  # not in the DTOs: see _set_business
         if object_type == "appointment":
             body.pop("contactId", None)
             if create:

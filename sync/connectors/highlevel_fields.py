@@ -24,6 +24,8 @@ CONTACT = [
     FieldSpec("tags", "tags"),
     FieldSpec("custom_fields", "customFields", transform=CUSTOM_FIELDS),
     FieldSpec("assigned_user", "assignedTo", transform=REFERENCE),
+    # Not in the create/update DTOs: sent with POST /contacts/bulk/business (highlevel.py).
+    FieldSpec("business_id", "businessId"),
 ]
 USER = [
     FieldSpec("first_name", "firstName"),

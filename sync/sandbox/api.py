@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import appointments, contacts, directory, queries, tasks_notes
+from . import appointments, businesses, contacts, directory, queries, tasks_notes
 from .core import Core
 from .util import check_body
 
@@ -73,6 +73,16 @@ def search_contacts(core: Core, req: Request) -> Response:
 @route("GET", "/contacts/search/duplicate")
 def duplicate_contact(core: Core, req: Request) -> Response:
     return ok(queries.find_duplicate(core, req.query))
+
+
+@route("POST", "/contacts/bulk/business")
+def contacts_business(core: Core, req: Request) -> Response:
+    return ok(businesses.set_business(core, req.body))
+
+
+@route("GET", "/contacts/business/{businessId}")
+def contacts_of_business(core: Core, req: Request, businessId: str) -> Response:
+    return ok(businesses.list_by_business(core, businessId, req.query))
 
 
 @route("POST", "/contacts/upsert")

@@ -77,3 +77,24 @@ def test_catalog_admin_page_is_linked_from_the_index(admin_client):
     page = admin_client.get(page_url).content.decode()
     assert "Operations catalog" in page and "deliver contact.created" in page
     assert "subscriberId ← public_id" in page
+
+
+def test_crm_triggers_are_its_webhook_events_and_its_reconciled_changes():
+    from tests.specs import HIGHLEVEL_SPECS
+
+    crm = entry("highlevel")["triggers"]
+    documented = {p.stem for p in (HIGHLEVEL_SPECS / "webhooks").glob("*.json")}
+    real_time = [t for t in crm if t["mode"] == "real-time"]
+    assert {t["event"] for t in real_time} == documented
+    assert {"user.updated", "user.deleted", "task.updated"}.isdisjoint(names(crm))
+    assert {"task.completed", "contact.tag_updated", "user.created"} <= names(crm)
+    polled = {t["name"]: t["interval_seconds"] for t in crm if t["mode"] == "polled"}
+    assert polled == {"contact.changed": 86400, "user.changed": 86400}
+
+
+def test_partner_triggers_are_marked_and_outbound_only_providers_emit_none():
+    assert all(t["mode"] == "real-time" for t in entry("portal")["triggers"])
+    rest = entry("rest")["triggers"]
+    assert "contact.updated" in names(rest) and all(t["mode"] == "real-time" for t in rest)
+    for provider in ("notifications", "email_api", "webhook"):
+        assert entry(provider)["triggers"] == []

@@ -1,5 +1,6 @@
-"""`backfill N --objects contacts,tasks,notes,appointments,users [--since T] [--dry-run]
-[--restart] [--propagate]`: bring a connection's remote records into the mirror (resumable)."""
+"""`backfill N --objects contacts,tasks,notes,appointments,users [--since T] [--business ID]
+[--dry-run] [--restart] [--propagate]`: bring a connection's remote records into the mirror
+(resumable)."""
 
 import sys
 
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("connection", help="name or slug")
         parser.add_argument("--objects", default="contacts", help="comma separated")
         parser.add_argument("--since", help="only records updated since (ISO 8601, or 7d / 12h)")
+        parser.add_argument("--business", default="", help="only the contacts of a CRM business")
         parser.add_argument("--dry-run", action="store_true", help="write nothing, report")
         parser.add_argument("--restart", action="store_true", help="abandon an unfinished run")
         parser.add_argument(
@@ -32,16 +34,19 @@ class Command(BaseCommand):
             connection = find_connection(options["connection"])
             objects = parse_objects(options["objects"])
             since = parse_since(options["since"]) if options["since"] else None
+            if since and options["business"]:
+                raise ValueError("Give --since or --business, not both.")
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if options["dry_run"]:
-            run, resumed = dry_run(connection, objects, since), False
+            run, resumed = dry_run(connection, objects, since, options["business"]), False
         else:
             try:
                 run, resumed = start_run(
                     connection,
                     objects,
                     since=since,
+                    business=options["business"],
                     propagate=options["propagate"],
                     restart=options["restart"],
                 )

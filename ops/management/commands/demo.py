@@ -3,6 +3,10 @@
 Started by `make demo` (after migrate and ensure_admin). Ctrl-C stops everything. State lives
 in --dir (default var/demo): the sandbox's SQLite file and its webhook public key, which the
 portal is given through HIGHLEVEL_WEBHOOK_PUBLIC_KEYS so it accepts the sandbox's signatures.
+
+A stand-in notification platform (sync/standins/notifications.py) also listens on
+--notify-port, so a newcomer can add a notification-platform connection in the admin and run
+its first sync (`make demo` allows 127.0.0.1 in SSRF_ALLOWED_HOSTS for the demo's processes).
 """
 
 import os
@@ -23,6 +27,7 @@ from portal.actors import Actor
 from sync.models import Connection
 from sync.sandbox import DEFAULT_LOCATION_ID, DEFAULT_TOKEN
 from sync.ssrf import allowed_hosts
+from sync.standins.notifications import NotificationStandIn
 
 CONNECTION = "sandbox-crm"
 CRM_HEADERS = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "Version": "2021-07-28"}
@@ -32,6 +37,7 @@ CRM_PEOPLE = [
     ("Alan", "Turing", "alan@example.com", "Review the test plan"),
 ]
 PORTAL_PEOPLE = [("Katherine", "Johnson", "katherine@example.com")]
+NOTIFY_API_KEY = "demo-notify-key"
 
 
 class Command(BaseCommand):
@@ -40,13 +46,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
         parser.add_argument("--crm-port", type=int, default=8765)
+        parser.add_argument("--notify-port", type=int, default=8766)
         parser.add_argument("--dir", default="var/demo", help="sandbox state and key")
 
-    def handle(self, *args, port: int, crm_port: int, dir: str, **options) -> None:
+    def handle(
+        self, *args, port: int, crm_port: int, notify_port: int, dir: str, **options
+    ) -> None:
         if "127.0.0.1" not in allowed_hosts():
-            # A CRM connection sends its token only to the CRM's own host unless allowed.
+            # The sandbox CRM and the stand-ins listen on 127.0.0.1; a connection sends its
+            # credentials only to an allowed host.
             raise CommandError(
-                "The sandbox CRM listens on 127.0.0.1: set SSRF_ALLOWED_HOSTS=127.0.0.1 "
+                "The demo's stand-ins listen on 127.0.0.1: set SSRF_ALLOWED_HOSTS=127.0.0.1 "
                 "(make demo does)."
             )
         state = Path(dir)
@@ -79,7 +89,8 @@ class Command(BaseCommand):
             self._seed_portal()
             call_command("setup_schedules", stdout=open(os.devnull, "w"))  # noqa: SIM115
             os.environ["HIGHLEVEL_WEBHOOK_PUBLIC_KEYS"] = str(key_file.resolve())
-            self.stdout.write(self.style.SUCCESS(instructions(port, crm_url)))
+            notify = start_notification_standin(notify_port)
+            self.stdout.write(self.style.SUCCESS(instructions(port, crm_url, notify.base_url)))
             call_command("serve", port=port)
         finally:
             if crm.poll() is None:
@@ -169,7 +180,12 @@ class Command(BaseCommand):
             )
 
 
-def instructions(port: int, crm_url: str) -> str:
+def start_notification_standin(port: int) -> NotificationStandIn:
+    """The stand-in notification platform, in this process (it lives while `serve` runs)."""
+    return NotificationStandIn(NOTIFY_API_KEY, port).start()
+
+
+def instructions(port: int, crm_url: str, notify_url: str = "") -> str:
     portal = f"http://127.0.0.1:{port}"
     return f"""
 Demo ready.
@@ -187,5 +203,11 @@ Try, CRM → portal:
 Try, portal → CRM:
   - edit Katherine Johnson (or any contact) in the admin: the worker pushes the change and the
     sandbox page shows it; each call is a row under Delivery attempts.
+Try, a new system's first sync (a stand-in notification platform listens on {notify_url}):
+  - {portal}/admin/sync/connection/add/ — provider "Notification platform", base URL
+    {notify_url}, new credentials {{"api_key": "{NOTIFY_API_KEY}"}}, users/tasks/notes/
+    appointments directions "Off"; save, then follow "run its first sync" and start it;
+  - watch "First syncs" on {portal}/admin/dashboard/ and the subscribers arrive on
+    {notify_url}/ .
 Ctrl-C stops the portal, the worker and the sandbox.
 """
