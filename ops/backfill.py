@@ -50,6 +50,10 @@ class BackfillError(Exception):
     """A backfill cannot start or continue (bad options, permanent remote error)."""
 
 
+class OtherOptions(BackfillError):
+    """The connection's unfinished run was started with other options (see --restart)."""
+
+
 def parse_objects(text: str) -> list[str]:
     """ "contacts,tasks" → ["contact", "task"] in phase order; ValueError for unknown names."""
     names = [name.strip().lower().removesuffix("s") for name in text.split(",") if name.strip()]
@@ -122,7 +126,7 @@ def unfinished_run(
         since,
         propagate,
     ):
-        raise BackfillError(
+        raise OtherOptions(
             f"Backfill #{current.pk} of this connection is unfinished with other options "
             f"(objects {','.join(current.objects_requested)}, since {current.since}, "
             f"propagate {current.propagate}); resume it with those, or give --restart."
