@@ -107,10 +107,11 @@ def seed_appointments(crm: SandboxCRM, rows: list[dict]) -> None:
     records = []
     for n, contact in enumerate(rows):
         start = now + timedelta(days=n % 730 - 365, hours=n % 9)
+        end = start + timedelta(minutes=30)
         records.append(
             {"id": new_id(), "contactId": contact["id"], "locationId": contact["locationId"]}
             | {"calendarId": CALENDARS[n % 2], "title": "Intro", "appointmentStatus": "confirmed"}
-            | {"startTime": start.isoformat(), "endTime": (start + timedelta(minutes=30)).isoformat()}
+            | {"startTime": start.isoformat(), "endTime": end.isoformat()}
             | {"dateAdded": now.isoformat(), "dateUpdated": now.isoformat()}
         )
     for record in records:
@@ -124,9 +125,10 @@ def calls(contacts: int) -> None:
     started = time.monotonic()
     tally = Backfill(run).execute()
     elapsed = time.monotonic() - started
-    made = DeliveryAttempt.objects.filter(connection=connection).count()
+    paths = DeliveryAttempt.objects.filter(connection=connection).values_list("path", flat=True)
+    made = paths.count()
     by_path: dict[str, int] = {}
-    for path in DeliveryAttempt.objects.filter(connection=connection).values_list("path", flat=True):
+    for path in paths:
         key = "/contacts/{id}/notes" if path.endswith("/notes") else path
         by_path[key] = by_path.get(key, 0) + 1
     crm.stop()
