@@ -229,7 +229,10 @@ class Prefetcher:
         while True:
             kind, value = self._inbox.get()
             if kind == "batch":
-                self._ahead = max(1, len(value.calls))
+                # The next page of the same phase makes about as many calls as this one; a new
+                # phase or the end needs few (unused permits still count in the window).
+                same_phase = value.position[0] == value.phase
+                self._ahead = max(1, len(value.calls)) if same_phase else 1
                 yield value
                 self._auth = self.main_connector.auth_headers()  # refreshed here if due
                 self._grant_ahead()
