@@ -194,6 +194,11 @@ def test_a_second_start_is_refused_while_a_run_holds_its_lease(crm, conn):
         start_run(conn, ["contact"])
     with pytest.raises(CommandError, match="is running"):
         run_command("sandbox-crm")
+    with pytest.raises(CommandError, match="is running"):
+        run_command("sandbox-crm", "--queue")
+    options = {"objects": ["contact"], "since": None, "propagate": False, "restart": True}
+    with pytest.raises(BackfillError, match="is running"):  # a second task refuses too
+        tasks.backfill_connection(conn.pk, options)
     BackfillRun.objects.filter(pk=run.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     out = run_command("sandbox-crm")  # its process died: the lease ran out, the run resumes
     assert "Resuming backfill" in out and "created 10" in out
