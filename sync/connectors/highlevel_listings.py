@@ -59,10 +59,12 @@ def calendar_events(connector: Any, cursor: dict[str, Any] | None) -> Page:
         "endTime": str(end - 1),
     }
     data = connector.call("GET", "/calendars/events", params=params).json()
-    events = [
+    events = [  # an event without a contact (a blocked slot) is no contact's appointment
         event
         for event in data.get("events") or []
-        if isinstance(event, dict) and start <= (_millis(event.get("startTime")) or -1) < end
+        if isinstance(event, dict)
+        and event.get("contactId")
+        and start <= (_millis(event.get("startTime")) or -1) < end
     ]
     return Page(events, _next_window(cursor, end, len(events)))
 

@@ -46,7 +46,8 @@ def test_calendar_events_are_listed_per_calendar_window_by_window(crm, conn):
     inside["startTime"] = datetime.fromtimestamp(EVENTS_FROM / 1000 + 3600, UTC).isoformat()
     # The window after: an event the CRM also returns but that starts in the next window.
     later = {**inside, "id": "E2", "startTime": "2099-01-01T00:00:00+00:00"}
-    crm.get(f"{CRM}/calendars/events", json={"events": [inside, later]})
+    blocked = {"id": "E3", "calendarId": "CalA", "startTime": inside["startTime"]}  # no contact
+    crm.get(f"{CRM}/calendars/events", json={"events": [inside, later, blocked]})
     connector = connector_for(conn)
     page = connector.fetch_page("appointment", None)
     assert [e["id"] for e in page.items] == ["E1"]
