@@ -71,7 +71,8 @@ def test_calendar_events_are_listed_per_calendar_window_by_window(crm, conn):
 def test_a_dense_window_halves_the_next(crm, conn):
     crm.get(f"{CRM}/calendars/", json={"calendars": [{"id": "CalA"}]})
     start = datetime.fromtimestamp(EVENTS_FROM / 1000 + 60, UTC).isoformat()
-    busy = [{"id": f"E{i}", "calendarId": "CalA", "startTime": start} for i in range(DENSE + 1)]
+    event = {"calendarId": "CalA", "contactId": "C1", "startTime": start}
+    busy = [{"id": f"E{i}", **event} for i in range(DENSE + 1)]
     crm.get(f"{CRM}/calendars/events", json={"events": busy})
     page = connector_for(conn).fetch_page("appointment", None)
     assert len(page.items) == DENSE + 1 and page.next_cursor["span"] == FIRST_SPAN // 2
