@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark (each in its own process, on its own fresh database), print
 the figures against the issue's targets, and write bench/results.json. Not a test; not in CI.
 
-    python bench/run.py [--quick] [--only intake,e2e,...]
+    python bench/run.py [--quick] [--only intake,e2e,...]   (--only backfill: its three steps)
 
 `--quick` shortens every run (for trying the harness); the figures in BENCHMARKS.md come from
 the default lengths. Each step has a time limit, so the whole run always ends.
@@ -223,14 +223,14 @@ def machine() -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", default="", help="comma-separated step names")
+    parser.add_argument("--only", default="", help="comma-separated step names or groups")
     args = parser.parse_args()
     wanted = {s for s in args.only.split(",") if s}
     info = machine()
     out = ROOT / "bench" / "results.json"
     results: dict[str, dict[str, Any]] = {}
     for name, argv, database, limit in steps(args.quick):
-        if not wanted or name in wanted:
+        if not wanted or name in wanted or name.split("_")[0] in wanted:  # "backfill": all three
             results[name] = run_step(name, argv, database, limit)
             print(json.dumps(results[name]), flush=True)
     # --only updates those figures in the last results and keeps the others
