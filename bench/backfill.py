@@ -2,11 +2,14 @@
 
     .venv/bin/python bench/backfill.py speed --contacts 20000 [--children]
     .venv/bin/python bench/backfill.py limit --seconds 30
+    .venv/bin/python bench/backfill.py calls --contacts 2000
 
 `speed`: the sandbox's limit and the connection's limiter lifted; reports records/s and the
 process's resident memory sampled after every page (flat = streaming), plus tracemalloc's peak
 of Python allocations during the run. `limit`: the CRM's 100 requests per 10 s on both sides;
 reports the calls made in the window against the bound (the share of the rate bound used).
+`calls`: a task, a note and an appointment per contact (two calendars, over two years);
+reports the CRM calls made per backfilled contact (target ≤ 1.1: the notes call is the floor).
 
 Uses a fresh SQLite database in a temporary directory unless DATABASE_URL is set; the sandbox
 runs in this process (port 0), so its request handling shares this interpreter.
@@ -14,6 +17,7 @@ runs in this process (port 0), so its request handling shares this interpreter.
 
 import argparse
 import atexit
+import logging
 import os
 import shutil
 import sys
@@ -21,6 +25,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +52,7 @@ from sync.sandbox import DEFAULT_LOCATION_ID, DEFAULT_TOKEN, SandboxCRM  # noqa:
 from sync.sandbox.util import iso_from_ms, new_id  # noqa: E402
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CALENDARS = ("BenchCalendar0000001", "BenchCalendar0000002")
 
 
 def rss_mb() -> float:
@@ -55,6 +61,7 @@ def rss_mb() -> float:
 
 
 def setup(limit: int, interval: int) -> tuple[SandboxCRM, Connection]:
+    logging.getLogger("sandbox_crm").setLevel(logging.WARNING)  # a line per request otherwise
     call_command("migrate", verbosity=0)
     if db.vendor == "sqlite":
         with db.cursor() as cursor:
@@ -78,9 +85,11 @@ def setup(limit: int, interval: int) -> tuple[SandboxCRM, Connection]:
     return crm, connection
 
 
-def seed(crm: SandboxCRM, contacts: int, children: bool) -> None:
+def seed(crm: SandboxCRM, contacts: int, children: bool, appointments: bool = False) -> None:
     for start in range(0, contacts, 10_000):
         rows = crm.seed_contacts(min(10_000, contacts - start))
+        if appointments:
+            seed_appointments(crm, rows)
         if children:
             now = iso_from_ms(crm.core.clock.now_ms())
             for kind, fields in (("task", {"title": "Call", "completed": False}), ("note", {})):
@@ -92,6 +101,43 @@ def seed(crm: SandboxCRM, contacts: int, children: bool) -> None:
                 ]
                 for record in records:
                     crm.core.store.put(kind, record, parent_id=record["contactId"])
+
+
+def seed_appointments(crm: SandboxCRM, rows: list[dict]) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    records = []
+    for n, contact in enumerate(rows):
+        start = now + timedelta(days=n % 730 - 365, hours=n % 9)
+        end = start + timedelta(minutes=30)
+        records.append(
+            {"id": new_id(), "contactId": contact["id"], "locationId": contact["locationId"]}
+            | {"calendarId": CALENDARS[n % 2], "title": "Intro", "appointmentStatus": "confirmed"}
+            | {"startTime": start.isoformat(), "endTime": end.isoformat()}
+            | {"dateAdded": now.isoformat(), "dateUpdated": now.isoformat()}
+        )
+    for record in records:
+        crm.core.store.put("appointment", record, parent_id=record["contactId"])
+
+
+def calls(contacts: int) -> None:
+    crm, connection = setup(0, 1)
+    seed(crm, contacts, children=True, appointments=True)
+    run, _ = start_run(connection, ["contact", "task", "note", "appointment"])
+    started = time.monotonic()
+    tally = Backfill(run).execute()
+    elapsed = time.monotonic() - started
+    paths = DeliveryAttempt.objects.filter(connection=connection).values_list("path", flat=True)
+    made = paths.count()
+    by_path: dict[str, int] = {}
+    for path in paths:
+        key = "/contacts/{id}/notes" if path.endswith("/notes") else path
+        by_path[key] = by_path.get(key, 0) + 1
+    crm.stop()
+    print(f"database: {db.vendor}; records: {tally.total} ({tally.as_dict()})")
+    print(f"contacts {contacts}, CRM calls {made}: {made / contacts:.3f} CRM calls per contact")
+    for path, count in sorted(by_path.items(), key=lambda kv: -kv[1]):
+        print(f"  {count:>7}  {path}")
+    print(f"elapsed {elapsed:.1f} s → {tally.total / elapsed:.0f} records/s")
 
 
 def speed(contacts: int, children: bool, trace: bool) -> None:
@@ -160,9 +206,13 @@ def main() -> None:
     s.add_argument("--tracemalloc", action="store_true", help="trace allocations (slower)")
     lim = sub.add_parser("limit")
     lim.add_argument("--seconds", type=int, default=30)
+    c = sub.add_parser("calls")
+    c.add_argument("--contacts", type=int, default=2000)
     args = parser.parse_args()
     if args.mode == "speed":
         speed(args.contacts, args.children, args.tracemalloc)
+    elif args.mode == "calls":
+        calls(args.contacts)
     else:
         limit(args.seconds)
 

@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark (each in its own process, on its own fresh database), print
 the figures against the issue's targets, and write bench/results.json. Not a test; not in CI.
 
-    python bench/run.py [--quick] [--only intake,e2e,...]
+    python bench/run.py [--quick] [--only intake,e2e,...]   (--only backfill: its three steps)
 
 `--quick` shortens every run (for trying the harness); the figures in BENCHMARKS.md come from
 the default lengths. Each step has a time limit, so the whole run always ends.
@@ -45,6 +45,8 @@ def steps(quick: bool) -> list[tuple[str, list[str], str | None, int]]:
                       "--min-contacts", contacts], None, 600),
         ("backfill_limit", ["bench/backfill.py", "limit", "--seconds", "20" if q else "60"],
          "backfill_limit", 600),
+        ("backfill_calls", ["bench/backfill.py", "calls", "--contacts", "1000" if q else "5000"],
+         "backfill_calls", 1200),
         ("console", ["bench/console.py", *(["--attempts", "100000"] if q else [])],
          "console", 2400),
     ]  # fmt: skip
@@ -62,6 +64,11 @@ def parse_text(name: str, out: str) -> dict[str, Any] | None:
             return None
         count = int(attempts.group(1).replace(",", "")) if attempts else None
         return {"figure": name, "delivery_attempts": count, "median_ms": pages}
+    if name == "backfill_calls":
+        per = re.search(r"([\d.]+) CRM calls per contact", out)
+        if not per:
+            return None
+        return {"figure": name, "calls_per_contact": float(per.group(1))}
     if name == "backfill_speed":
         rate = re.search(r"→ (\d+) records/s", out)
         rss = [int(m) for m in re.findall(r"RSS after\s+\d+ records: (\d+) MiB", out)]
@@ -164,6 +171,13 @@ def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]
             b["records_per_s"] >= 2000,
         )
         row("backfill: peak RSS (MB)", b["peak_rss_mb"], "< 300", b["peak_rss_mb"] < 300)
+    if b := r.get("backfill_calls"):
+        row(
+            "backfill: CRM calls per contact (tasks, notes, appointments)",
+            b["calls_per_contact"],
+            "≤ 1.1",
+            b["calls_per_contact"] <= 1.1,
+        )
     if b := r.get("backfill_limit"):
         row(
             "backfill, limit on: share of bound",
@@ -209,14 +223,14 @@ def machine() -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", default="", help="comma-separated step names")
+    parser.add_argument("--only", default="", help="comma-separated step names or groups")
     args = parser.parse_args()
     wanted = {s for s in args.only.split(",") if s}
     info = machine()
     out = ROOT / "bench" / "results.json"
     results: dict[str, dict[str, Any]] = {}
     for name, argv, database, limit in steps(args.quick):
-        if not wanted or name in wanted:
+        if not wanted or name in wanted or name.split("_")[0] in wanted:  # "backfill": all three
             results[name] = run_step(name, argv, database, limit)
             print(json.dumps(results[name]), flush=True)
     # --only updates those figures in the last results and keeps the others

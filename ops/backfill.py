@@ -1,46 +1,62 @@
 """Backfill: page a connection's remote records into the mirror, resumably.
 
-    run = start_run(connection, objects, since=..., business=..., propagate=..., restart=...)
-    Backfill(run, progress=callback).execute() -> Tally      (dry_run=True: writes nothing)
+    run, resumed = start_run(connection, objects, since=..., business=..., propagate=...,
+                             restart=...)
+    Backfill(run, progress=callback).execute(stop_at=None) -> Tally  (dry_run=True: writes nothing)
 
-With `business`, the contacts are those of one CRM business (GET /contacts/business/{id}).
+Phases (ops/backfill_fetch.py): users (one list per location), contacts page by page — each
+with its contacts' notes, one list per contact, skipped for contacts the CRM reports unchanged
+since the last complete run — then the location's tasks and its appointments through the CRM's
+location-wide listings (their contacts are in the mirror by then; a child whose contact is not
+is counted as failed). The next page is fetched while one is written (backfill_fetch.Prefetcher;
+no transaction is held during HTTP calls); each page is written in one transaction together
+with the run's checkpoint (phase, cursor and counts), so a run killed at any moment resumes at
+the first uncommitted page and its totals stay exact. Links make re-applying a page idempotent.
 
-Phases: users (one list per location), then contacts page by page — with each contact page its
-contacts' tasks, notes and appointments. Every page is fetched first (no transaction is held
-during HTTP calls), then written in one transaction together with the run's checkpoint (cursor
-and counts), so a run killed at any moment resumes at the first uncommitted page and its totals
-stay exact. Links make re-applying a page idempotent anyway.
+With `business`, the contacts are those of one CRM business (GET /contacts/business/{id}), and
+the tasks those of its contacts (the task search's businessId); appointments cannot be narrowed
+that way, so a business backfill refuses them.
+
+One backfill runs per connection at a time: the run holds a short lease that its process renews
+(sync/leases.py); a second start while the lease is alive is refused, and a killed run's lease
+runs out within SYNC_LEASE_SECONDS so it can be resumed.
 
 Without `propagate`, writes queue no outbox rows at all (sync.outbox.outbound_suppressed); the
 actor is the connection itself, so nothing would be pushed back to it in any case.
 """
 
+import secrets
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact
-from ops.ingest import Ingestor, Tally, remote_updated_at
+from ops.backfill_fetch import Batch, FetchPlan, Prefetcher, phases_for
+from ops.ingest import Ingestor, Tally
 from ops.models import MAX_ERRORS_KEPT, UNFINISHED, BackfillRun, RunStatus
 from portal.actors import Actor
-from sync.connectors import connector_for
-from sync.connectors.base import Page
+from sync.connectors.base import Connector
 from sync.http import RemoteError
-from sync.models import Connection, Link
+from sync.leases import holding, lease_until
+from sync.models import Connection, DeliveryAttempt, Link
 from sync.outbox import outbound_suppressed
 
 OBJECT_TYPES = ("user", "contact", "task", "note", "appointment")
 CHILD_TYPES = ("task", "note", "appointment")
-CALL_ATTEMPTS = 6
-MAX_RETRY_WAIT = 60.0
 
 
 class BackfillError(Exception):
     """A backfill cannot start or continue (bad options, permanent remote error)."""
+
+
+class OtherOptions(BackfillError):
+    """The connection's unfinished run was started with other options (see --restart)."""
 
 
 def parse_objects(text: str) -> list[str]:
@@ -64,44 +80,87 @@ def start_run(
     propagate: bool = False,
     restart: bool = False,
 ) -> tuple[BackfillRun, bool]:
-    """The run to execute and whether it resumes an unfinished one."""
-    with transaction.atomic():
-        unfinished = BackfillRun.objects.select_for_update().filter(
-            connection=connection, status__in=UNFINISHED
+    """The run to execute (its lease held by the caller) and whether it resumes one."""
+    token = secrets.token_hex(16)
+    try:
+        with transaction.atomic():
+            current = unfinished_run(
+                connection, objects, since, propagate, business=business, restart=restart
+            )
+            if current is not None:
+                _claim(current, token)
+                return current, True
+            run = BackfillRun.objects.create(
+                connection=connection,
+                objects_requested=objects,
+                since=since,
+                business_id=business,
+                propagate=propagate,
+                phase=first_phase(objects),
+                lease_token=token,
+                lease_until=lease_until(),
+            )
+            return run, False
+    except IntegrityError as exc:  # another process created the connection's run just now
+        raise BackfillError(f"A backfill of {connection} is starting elsewhere.") from exc
+
+
+def unfinished_run(
+    connection: Connection,
+    objects: list[str],
+    since: datetime | None,
+    propagate: bool,
+    *,
+    business: str = "",
+    restart: bool = False,
+) -> BackfillRun | None:
+    """The connection's unfinished run to resume (None: start one); BackfillError when one is
+    running in a live process, or was started with other options and `restart` is not given."""
+    current = (
+        BackfillRun.objects.select_for_update().filter(connection=connection, status__in=UNFINISHED)
+    ).first()
+    if current is None:
+        return None
+    if current.lease_until is not None and current.lease_until > timezone.now():
+        raise BackfillError(
+            f"Backfill #{current.pk} of this connection is running (in another process or "
+            "task); it is refused while that one runs."
         )
-        if restart:
-            unfinished.update(status=RunStatus.ABANDONED, finished_at=timezone.now())
-        current = unfinished.first() if not restart else None
-        if current is not None:
-            same = (
-                current.objects_requested,
-                current.since,
-                current.business_id,
-                current.propagate,
-            ) == (objects, since, business, propagate)
-            if not same:
-                raise BackfillError(
-                    f"Backfill #{current.pk} of this connection is unfinished with other options "
-                    f"(objects {','.join(current.objects_requested)}, since {current.since}, "
-                    f"business {current.business_id or '-'}, propagate {current.propagate}); "
-                    "resume it with those, or give --restart."
-                )
-            BackfillRun.objects.filter(pk=current.pk).update(status=RunStatus.RUNNING)
-            current.status = RunStatus.RUNNING
-            return current, True
-        run = BackfillRun.objects.create(
-            connection=connection,
-            objects_requested=objects,
-            since=since,
-            business_id=business,
-            propagate=propagate,
-            phase=first_phase(objects),
+    if restart:
+        BackfillRun.objects.filter(pk=current.pk).update(
+            status=RunStatus.ABANDONED, finished_at=timezone.now(), lease_token=""
         )
-        return run, False
+        return None
+    if (current.objects_requested, current.since, current.business_id, current.propagate) != (
+        objects,
+        since,
+        business,
+        propagate,
+    ):
+        raise OtherOptions(
+            f"Backfill #{current.pk} of this connection is unfinished with other options "
+            f"(objects {','.join(current.objects_requested)}, since {current.since}, "
+            f"business {current.business_id or '-'}, propagate {current.propagate}); "
+            "resume it with those, or give --restart."
+        )
+    return current
+
+
+def _claim(run: BackfillRun, token: str) -> None:
+    """Take the run's lease, unless a process took it since it was read (then refuse)."""
+    now = timezone.now()
+    claimed = (
+        BackfillRun.objects.filter(pk=run.pk)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+        .update(status=RunStatus.RUNNING, lease_token=token, lease_until=lease_until(now))
+    )
+    if not claimed:
+        raise BackfillError(f"Backfill #{run.pk} of this connection is running elsewhere.")
+    run.status, run.lease_token = RunStatus.RUNNING, token
 
 
 def first_phase(objects: list[str]) -> str:
-    return "user" if "user" in objects else "contact"
+    return phases_for(objects)[0]
 
 
 def dry_run(
@@ -117,6 +176,26 @@ def dry_run(
     )
 
 
+def check_business_objects(objects: list[str], business: str) -> None:
+    if business and "appointment" in objects:
+        raise ValueError(
+            "--business narrows contacts, notes and tasks; the CRM lists appointments per "
+            "location only: leave appointments out."
+        )
+
+
+def notes_known_until(connection: Connection) -> datetime | None:
+    """When the last complete run that listed every contact's notes began: a contact the CRM
+    reports unchanged since has had its notes listed then."""
+    runs = BackfillRun.objects.filter(connection=connection, status=RunStatus.DONE, since=None)
+    for started_at, objects in runs.order_by("-started_at").values_list(
+        "started_at", "objects_requested"
+    ):
+        if "note" in objects:
+            return started_at
+    return None
+
+
 class Backfill:
     def __init__(
         self,
@@ -125,82 +204,105 @@ class Backfill:
         dry_run: bool = False,
         progress: Callable[[int, int | None], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.run = run
         self.dry_run = dry_run
         self.connection = Connection.objects.prefetch_related("mappings").get(pk=run.connection_id)
-        self.connector = connector_for(self.connection)
         self.ingestor = Ingestor(
             self.connection, Actor.connection(self.connection, source="backfill")
         )
         self.progress = progress or (lambda records, total: None)
         self.sleep = sleep
+        self.clock = clock
         self.tally = Tally()
         self.objects = set(run.objects_requested)
+        self.notes_known_until = notes_known_until(self.connection)
 
-    def execute(self) -> Tally:
+    @property
+    def finished(self) -> bool:
+        return not self.run.phase
+
+    def execute(self, *, stop_at: float | None = None) -> Tally:
+        """Page until done, or (given `stop_at`, a `clock` time) until the page written after
+        it: the run stays resumable and `finished` is False."""
         try:
-            while self.run.phase:
-                self._phase_step()
+            with self._leased():
+                self._page_all(stop_at)
         except (RemoteError, BackfillError) as exc:
             self._finish(RunStatus.FAILED, str(exc))
             raise BackfillError(str(exc)) from exc
-        self._finish(RunStatus.DONE)
+        finally:
+            self._release()
+        if self.finished:
+            self._finish(RunStatus.DONE)
         return self.tally
 
-    # --- phases -------------------------------------------------------------------------
-
-    def _phase_step(self) -> None:
-        phase, cursor = self.run.phase, self.run.cursor
-        if phase == "user":
-            page = self._fetch("user", cursor)
-            self._commit(page, lambda: self.ingestor.apply("user", page.items))
+    def _page_all(self, stop_at: float | None) -> None:
+        if not self.run.phase:
             return
-        page = self._fetch("contact", self._contact_cursor(cursor))
-        children = self._fetch_children(page.items)
-        self._commit(page, lambda: self._write_contacts(page.items, children))
+        with Prefetcher(self.connection, self._plan, (self.run.phase, self.run.cursor)) as pages:
+            for batch in pages:
+                self._commit(batch)
+                if stop_at is not None and self.clock() >= stop_at:
+                    pages.finish_after_current()
 
-    def _contact_cursor(self, cursor: Any) -> Any:
-        if self.run.business_id:
-            return {"businessId": self.run.business_id, **(cursor or {})}
-        if self.run.since is None:
-            return cursor
-        return {"updatedSince": self.run.since.isoformat(), **(cursor or {})}
+    def _plan(self, connector: Connector) -> FetchPlan:
+        return FetchPlan(
+            connector,
+            self.run.objects_requested,
+            since=self.run.since,
+            business=self.run.business_id,
+            notes_known_until=self.notes_known_until,
+            sleep=self.sleep,
+        )
 
-    def _fetch_children(self, contacts: list[dict[str, Any]]) -> dict[str, list[tuple]]:
-        """object type → [(contact remote id, item)] for the page, filtered by `since`.
+    # --- the lease: one backfill per connection at a time --------------------------------
 
-        One list call per contact and type (the CRM has no location-wide list for them).
-        """
-        found: dict[str, list[tuple]] = {t: [] for t in CHILD_TYPES if t in self.objects}
-        for item in contacts:
-            for object_type, pairs in found.items():
-                children = self._fetch(object_type, {"contactId": item["id"]}).items
-                pairs.extend((item["id"], c) for c in children if self._is_recent(c))
-        return found
+    def _leased(self) -> Any:
+        if self.dry_run or not self.run.lease_token:
+            return nullcontext()
+        return holding(BackfillRun, self.run.lease_token)
 
-    def _is_recent(self, item: dict[str, Any]) -> bool:
-        when = remote_updated_at(item)
-        return self.run.since is None or when is None or when >= self.run.since
+    def _release(self) -> None:
+        if not self.dry_run and self.run.pk and self.run.lease_token:
+            BackfillRun.objects.filter(pk=self.run.pk, lease_token=self.run.lease_token).update(
+                lease_token="", lease_until=None
+            )
+
+    # --- writing one page ----------------------------------------------------------------
+
+    def _writer(self, batch: Batch) -> Callable[[], Tally]:
+        items = batch.page.items
+        if batch.phase == "user":
+            return lambda: self.ingestor.apply("user", items)
+        if batch.phase == "contact":
+            return lambda: self._write_contacts(items, batch.notes)
+        pairs = [(str(item.get("contactId") or ""), item) for item in items]
+        return lambda: self._write_children(batch.phase, pairs)
 
     def _write_contacts(
-        self, contacts: list[dict[str, Any]], children: dict[str, list[tuple]]
+        self, contacts: list[dict[str, Any]], notes: list[tuple[str, dict[str, Any]]]
     ) -> Tally:
         tally = Tally()
         if "contact" in self.objects:
             tally.add(self.ingestor.apply("contact", contacts))
-        if not any(children.values()):
-            return tally
-        local = self._local_contacts([item["id"] for item in contacts])
-        for object_type, pairs in children.items():
-            parents, items = {}, []
-            for contact_id, child in pairs:
-                if contact_id in local:
-                    parents[str(child.get("id"))] = local[contact_id]
-                    items.append(child)
-                else:
-                    tally.fail(f"{object_type} {child.get('id')}: its contact is not in the portal")
-            tally.add(self.ingestor.apply(object_type, items, parents=parents))
+        if notes:
+            tally.add(self._write_children("note", notes))
+        return tally
+
+    def _write_children(self, object_type: str, pairs: list[tuple[str, dict[str, Any]]]) -> Tally:
+        """Tasks, notes or appointments with their contact's remote id."""
+        tally = Tally()
+        local = self._local_contacts(list({contact_id for contact_id, _ in pairs}))
+        parents, items = {}, []
+        for contact_id, child in pairs:
+            if contact_id in local:
+                parents[str(child.get("id"))] = local[contact_id]
+                items.append(child)
+            else:
+                tally.fail(f"{object_type} {child.get('id')}: its contact is not in the portal")
+        tally.add(self.ingestor.apply(object_type, items, parents=parents))
         return tally
 
     def _local_contacts(self, remote_ids: list[str]) -> dict[str, Contact]:
@@ -214,25 +316,14 @@ class Backfill:
         rows = Contact.objects.in_bulk(list(ids.values()))
         return {rid: rows[oid] for rid, oid in ids.items() if oid in rows}
 
-    # --- fetching with retries ----------------------------------------------------------
-
-    def _fetch(self, object_type: str, cursor: Any) -> Page:
-        for attempt in range(1, CALL_ATTEMPTS + 1):
-            try:
-                return self.connector.fetch_page(object_type, cursor)
-            except RemoteError as exc:
-                if exc.permanent or attempt == CALL_ATTEMPTS:
-                    raise
-                self.sleep(min(exc.retry_after or 2.0**attempt, MAX_RETRY_WAIT))
-        raise AssertionError("unreachable")
-
     # --- committing a page with its checkpoint ------------------------------------------
 
-    def _commit(self, page: Page, write: Callable[[], Tally]) -> None:
-        phase, position = self.run.phase, self._next_position(page)
+    def _commit(self, batch: Batch) -> None:
+        DeliveryAttempt.objects.bulk_create(batch.calls)  # the fetch thread's call log
+        write = self._writer(batch)
         for attempt in (1, 2):
             try:
-                tally = self._write_page(write, position)
+                tally = self._write_page(write, batch.position)
                 break
             except IntegrityError:
                 # Another writer linked the same records first; the retry sees its Links.
@@ -241,17 +332,11 @@ class Backfill:
         self.tally.add(tally)
         if self.dry_run:
             self._count(tally)
-            self.run.phase, self.run.cursor = position
+            self.run.phase, self.run.cursor = batch.position
         # The remote's total counts contacts only: no ETA when their children are counted too.
         children = self.objects & set(CHILD_TYPES)
-        self.progress(tally.total, None if children or phase == "user" else page.total)
-
-    def _next_position(self, page: Page) -> tuple[str, Any]:
-        if page.next_cursor is not None:
-            return self.run.phase, page.next_cursor
-        if self.run.phase == "user" and self.objects - {"user"}:
-            return "contact", None
-        return "", None
+        total = None if children or batch.phase == "user" else batch.page.total
+        self.progress(tally.total, total)
 
     def _write_page(self, write: Callable[[], Tally], position: tuple[str, Any]) -> Tally:
         with transaction.atomic():

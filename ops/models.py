@@ -46,6 +46,10 @@ class BackfillRun(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Held by the process running the backfill and renewed while it lives (sync/leases.py):
+    # another start is refused until it is released or runs out.
+    lease_token = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

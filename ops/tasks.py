@@ -1,6 +1,7 @@
 """django-q2 entry points of the schedules (ops.schedules)."""
 
 import logging
+import time
 
 from django.conf import settings
 
@@ -14,12 +15,19 @@ from sync.models import Connection
 logger = logging.getLogger(__name__)
 
 
+def listable_connections() -> list[Connection]:
+    """Every active connection (not a sandbox one) whose connector can list its remote."""
+    return [
+        connection
+        for connection in Connection.objects.live().filter(active=True, sandbox=False)
+        if connector_class(connection.provider).fetch_page is not Connector.fetch_page
+    ]
+
+
 def reconcile_all() -> dict[str, int]:
     """Reconcile users and contacts of every active connection whose connector can list."""
     drift = {}
-    for connection in Connection.objects.live().filter(active=True, sandbox=False):
-        if connector_class(connection.provider).fetch_page is Connector.fetch_page:
-            continue
+    for connection in listable_connections():
         try:
             report = Reconciler(connection, repair=settings.RECONCILE_REPAIR).run(
                 ["user", "contact"]
@@ -42,6 +50,55 @@ def prune_logs() -> dict[str, int]:
 
 def check_alerts() -> int:
     return run_alert_check()
+
+
+# --- backfill: one task per connection, a slice at a time ---------------------------------
+
+BACKFILL_TASK = "ops.tasks.backfill_connection"
+
+
+def backfill_slice_seconds() -> float:
+    """A slice ends well within the cluster's task timeout; the next slice is a new task."""
+    return max(1.0, settings.Q_CLUSTER.get("timeout", 120) / 2)
+
+
+def enqueue_backfill(connection: Connection, options: dict) -> str:
+    from django_q.tasks import async_task
+
+    from sync.broker import shared_broker
+
+    return async_task(
+        BACKFILL_TASK,
+        connection.pk,
+        options,
+        task_name=f"backfill-{connection.pk}",
+        group="ops-backfill",
+        broker=shared_broker(),
+    )
+
+
+def backfill_connection(connection_id: int, options: dict) -> str:
+    """Backfill one connection for a slice, then queue the rest as a new task. Refused (the
+    task fails with the reason, visible among failed tasks) while a run of it is running."""
+    from ops.backfill import Backfill, start_run
+    from ops.timeparse import parse_since
+
+    connection = Connection.objects.live().get(pk=connection_id)
+    since = parse_since(options["since"]) if options.get("since") else None
+    run, _resumed = start_run(
+        connection,
+        options["objects"],
+        since=since,
+        business=options.get("business") or "",
+        propagate=bool(options.get("propagate")),
+        restart=bool(options.get("restart")),
+    )
+    backfill = Backfill(run)
+    tally = backfill.execute(stop_at=time.monotonic() + backfill_slice_seconds())
+    if not backfill.finished:
+        enqueue_backfill(connection, {**options, "restart": False})
+        return f"backfill #{run.pk}: {tally.as_dict()} in this slice; continues in a new task"
+    return f"backfill #{run.pk} done: {tally.as_dict()} in this slice"
 
 
 def push_all(run_id: int) -> str:

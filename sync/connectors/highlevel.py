@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from django.core.cache import cache
 
 from contacts.models import MirrorModel
+from sync.connectors import highlevel_listings as listings
 from sync.connectors.base import Connector, Page, TestResult, checked_url
 from sync.connectors.highlevel_fields import DEFAULT_MAPPINGS, clear_value
 from sync.connectors.highlevel_lookup import find_created
@@ -28,6 +29,11 @@ REQUIRED_SCOPES = (
     "users.write",
     "workflows.readonly",
     "calendars/events.write",
+    # backfill's location-wide listings and the location's time zone
+    "locations/tasks.readonly",
+    "calendars.readonly",
+    "calendars/events.readonly",
+    "locations.readonly",
 )
 WORKFLOWS_CACHE_SECONDS = 600
 # object type → (collection path, item path); {contact} is the parent contact's remote id.
@@ -203,6 +209,11 @@ class HighLevelConnector(Connector):
         return self.call("POST", "/courses/courses-exporter/public/import", json=body).json()
 
     def fetch_page(self, object_type: str, cursor: Any = None) -> Page:
+        one_contact = bool((cursor or {}).get("contactId"))
+        if object_type == "task" and not one_contact:
+            return listings.search_tasks(self, cursor)
+        if object_type == "appointment" and not one_contact:
+            return listings.calendar_events(self, cursor)
         if object_type in CHILD_LISTS:
             return self._fetch_children(object_type, cursor or {})
         if object_type == "contact" and (cursor or {}).get("updatedSince"):
@@ -222,6 +233,7 @@ class HighLevelConnector(Connector):
     # --- backfill / reconcile reads (ops) ---------------------------------------------
     # fetch_page("contact", {"updatedSince": iso, "searchAfter": [...]})  POST /contacts/search
     # fetch_page("task" | "note" | "appointment", {"contactId": id})     one contact's list
+    # fetch_page("task" | "appointment", cursor without contactId)       the whole location's
 
     def _search_contacts(self, cursor: dict[str, Any]) -> Page:
         body: dict[str, Any] = {
@@ -261,7 +273,10 @@ class HighLevelConnector(Connector):
             raise self.unsupported(f"listing {object_type}s without a contactId")
         path, key = CHILD_LISTS[object_type]
         data = self.call("GET", path.format(contact=contact_id)).json()
-        return Page(data.get(key) or [])
+        items = data.get(key) or []
+        if object_type == "appointment":
+            items = listings.with_location_offsets(self, items)
+        return Page(items)
 
     # --- helpers -------------------------------------------------------------------------
 

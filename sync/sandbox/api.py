@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import appointments, businesses, contacts, directory, queries, tasks_notes
+from . import appointments, businesses, contacts, directory, listings, queries, tasks_notes
 from .core import Core
 from .util import check_body
 
@@ -200,7 +200,18 @@ def delete_note(core: Core, req: Request, contactId: str, id: str) -> Response:
 @route("GET", "/contacts/{contactId}/appointments")
 def contact_appointments(core: Core, req: Request, contactId: str) -> Response:
     events = appointments.for_contact(core, contactId)
-    return ok({"events": [appointments.serialize_event(e) for e in events]})
+    zone = core.cfg.timezone
+    return ok({"events": [appointments.serialize_event(e, zone) for e in events]})
+
+
+@route("GET", "/calendars/")
+def list_calendars(core: Core, req: Request) -> Response:
+    return ok({"calendars": listings.calendars(core, req.query.get("locationId"))})
+
+
+@route("GET", "/calendars/events")
+def list_events(core: Core, req: Request) -> Response:
+    return ok({"events": listings.events(core, req.query)})
 
 
 @route("POST", "/calendars/events/appointments")
@@ -222,6 +233,17 @@ def update_appointment(core: Core, req: Request, eventId: str) -> Response:
 def delete_event(core: Core, req: Request, eventId: str) -> Response:
     appointments.delete(core, eventId)
     return ok({"succeeded": True}, 201)
+
+
+# -- the location and its task search ------------------------------------------------------
+@route("GET", "/locations/{locationId}")
+def get_location(core: Core, req: Request, locationId: str) -> Response:
+    return ok({"location": listings.location(core, locationId)})
+
+
+@route("POST", "/locations/{locationId}/tasks/search")
+def search_tasks(core: Core, req: Request, locationId: str) -> Response:
+    return ok({"tasks": listings.search_tasks(core, locationId, req.body)})
 
 
 # -- users, workflows, courses -------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import contacts
 from .core import Core
-from .util import ApiError, check_body, drop_none, iso_from_ms, new_id, not_found
+from .util import ApiError, check_body, drop_none, iso_from_ms, local_time, new_id, not_found
 
 KIND = "appointment"
 DEFAULT_GROUP_ID = "SbxGroup000000000001"
@@ -30,6 +30,7 @@ FIELDS = {
 EVENT_FIELDS = ("id", "address", "title", "calendarId", "contactId", "groupId")
 EVENT_FIELDS += ("appointmentStatus", "assignedUserId", "users", "notes", "source")
 EVENT_FIELDS += ("startTime", "endTime", "dateAdded", "dateUpdated")
+LOCAL_TIMES = ("startTime", "endTime", "dateAdded", "dateUpdated")
 
 
 def _validate(body: Any, *, create: bool) -> dict[str, Any]:
@@ -128,8 +129,12 @@ def serialize(record: dict[str, Any]) -> dict[str, Any]:
     return drop_none(dict(record))
 
 
-def serialize_event(record: dict[str, Any]) -> dict[str, Any]:
-    """``GetEventSchema`` item of ``GET /contacts/{id}/appointments`` (has ``status``)."""
+def serialize_event(record: dict[str, Any], zone: str) -> dict[str, Any]:
+    """``GetEventSchema`` item of ``GET /contacts/{id}/appointments`` (has ``status``). Its
+    times carry no offset: they are the location's wall clock (``zone``), as in the spec."""
     item = serialize(record)
+    for name in LOCAL_TIMES:
+        if name in item:
+            item[name] = local_time(item[name], zone)
     item["status"] = "cancelled" if record.get("appointmentStatus") == "cancelled" else "booked"
     return item

@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .ratelimit import RateLimiter
 from .store import Store
@@ -34,6 +35,7 @@ class SandboxConfig:
     token: str = DEFAULT_TOKEN
     location_id: str = DEFAULT_LOCATION_ID
     company_id: str = DEFAULT_COMPANY_ID
+    timezone: str = "UTC"  # the location's (IANA name): its offset-less times are in it
     webhook_url: str | None = None
     key_path: str | None = None  # default: next to the SQLite file
     public_key_out: str | None = None
@@ -62,7 +64,16 @@ class SandboxConfig:
         "webhook_url",
         "seed",
         "allow_duplicates",
+        "timezone",
     )
+
+
+def _zone_name(value: Any) -> str:
+    try:
+        ZoneInfo(str(value))
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return str(value)
 
 
 def _key_path(cfg: SandboxConfig) -> str:
@@ -97,6 +108,7 @@ class Core:
     RATES = ("error_rate", "throttle_rate", "timeout_rate")
 
     def __init__(self, cfg: SandboxConfig) -> None:
+        _zone_name(cfg.timezone)
         self.cfg = cfg
         self.store = Store(cfg.db_path)
         self.clock = Clock()
@@ -176,6 +188,8 @@ class Core:
                     raise ValueError(f"{name} must be between 0 and 1")
                 if name not in self.RATES and value < 0:
                     raise ValueError(f"{name} must be >= 0")
+            if name == "timezone":
+                value = _zone_name(value)
             if name == "webhook_url":
                 value = value or None  # "" disables sending, like None
             setattr(self.cfg, name, value)

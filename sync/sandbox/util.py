@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -138,3 +139,13 @@ def drop_none(record: dict[str, Any]) -> dict[str, Any]:
     """Omit null fields: the CRM leaves absent fields out and the response schemas are not
     nullable, so ``"email": null`` would not match the spec."""
     return {k: v for k, v in record.items() if v is not None}
+
+
+def local_time(value: Any, zone: str) -> Any:
+    """``2021-07-16 11:00:00``: an instant as the location's wall clock, without an offset
+    (how ``GET /contacts/{id}/appointments`` writes its times)."""
+    ms = ms_from_iso(value)
+    if ms is None:
+        return value
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(ZoneInfo(zone))
+    return moment.strftime("%Y-%m-%d %H:%M:%S")

@@ -52,21 +52,36 @@ _CONFIG = Config(spec_validator_cls=None)
 
 def _load_spec(name: str) -> OpenAPI:
     path = SPECS / "apps" / f"{name}.json"
-    if name != "calendars":
+    if name not in SPEC_PATCHES:
         return OpenAPI.from_file_path(str(path), config=_CONFIG)
-    # Spec flaw: CalendarEventDTO types startTime/endTime/dateAdded/dateUpdated as "object"
-    # while its own examples (and the real API) use ISO strings. Patch exactly those four
-    # properties; load from a dict with the file's URI so ../common refs still resolve.
+    # Load from a dict with the file's URI so ../common refs still resolve.
     data = json.loads(path.read_text())
-    props = data["components"]["schemas"]["CalendarEventDTO"]["properties"]
+    SPEC_PATCHES[name](data["components"]["schemas"])
+    return OpenAPI.from_dict(data, config=_CONFIG, base_uri=path.as_uri())
+
+
+def _patch_calendars(schemas: dict[str, Any]) -> None:
+    """Spec flaw: CalendarEventDTO types startTime/endTime/dateAdded/dateUpdated as "object"
+    while its own examples (and the real API) use ISO strings. Patch exactly those four."""
+    props = schemas["CalendarEventDTO"]["properties"]
     for name_ in ("startTime", "endTime", "dateAdded", "dateUpdated"):
         props[name_] = {**props[name_], "type": "string"}
-    return OpenAPI.from_dict(data, config=_CONFIG, base_uri=path.as_uri())
+
+
+def _patch_locations(schemas: dict[str, Any]) -> None:
+    """Spec flaw: the task search's response types each of `tasks` as an array; the CRM
+    answers task objects. Patch exactly that item type."""
+    schemas["LocationTaskListSuccessfulResponseDto"]["properties"]["tasks"]["items"] = {
+        "type": "object"
+    }
+
+
+SPEC_PATCHES = {"calendars": _patch_calendars, "locations": _patch_locations}
 
 
 @pytest.fixture(scope="module")
 def specs() -> dict[str, OpenAPI]:
-    names = ("contacts", "users", "calendars", "workflows", "courses")
+    names = ("contacts", "users", "calendars", "workflows", "courses", "locations")
     return {name: _load_spec(name) for name in names}
 
 
@@ -296,6 +311,71 @@ def test_appointments_match_spec(api: Client) -> None:
         json={**body, "contactId": "nope"},
     )
     assert bad["message"] == "Contact not found"
+
+
+def test_location_and_task_search_match_spec(api: Client, crm: SandboxCRM) -> None:
+    crm.configure(timezone="Asia/Kolkata")
+    location = api("locations", "GET", f"/locations/{LOC}", 200)["location"]
+    assert (location["id"], location["timezone"]) == (LOC, "Asia/Kolkata")
+    assert api("locations", "GET", "/locations/NoSuchLocation000001", 400)["message"]
+
+    new = {"locationId": LOC}
+    ids = [api("contacts", "POST", "/contacts/", 201, json=new)["contact"]["id"] for _ in "ab"]
+    due = {"dueDate": "2030-01-01T10:00:00Z", "completed": False}
+    made = [
+        api("contacts", "POST", f"/contacts/{cid}/tasks", 201, json={"title": title, **due})
+        for cid, title in ((ids[0], "Call"), (ids[0], "Email"), (ids[1], "Visit"))
+    ]
+    crm.seed_contacts(1, location_id="OtherLocation0000001")
+    search = f"/locations/{LOC}/tasks/search"
+    first = api("locations", "POST", search, 200, json={"limit": 2, "skip": 0})["tasks"]
+    rest = api("locations", "POST", search, 200, json={"limit": 2, "skip": 2})["tasks"]
+    assert [t["id"] for t in first + rest] == [m["task"]["id"] for m in made]
+    assert {t["contactId"] for t in first + rest} == set(ids) and first[0]["title"] == "Call"
+    mine = api("locations", "POST", search, 200, json={"contactId": [ids[1]]})["tasks"]
+    assert [t["title"] for t in mine] == ["Visit"]
+    texts = api("locations", "POST", search, 200, json={"query": "mail"})["tasks"]
+    assert [t["title"] for t in texts] == ["Email"]
+    too_many = api("locations", "POST", search, 422, json={"limit": 101})
+    assert too_many["message"] == ["limit must not be greater than 100"]
+
+
+def test_calendars_and_events_by_time_window_match_spec(api: Client, crm: SandboxCRM) -> None:
+    crm.configure(timezone="Asia/Kolkata")  # UTC+05:30
+    cid = api("contacts", "POST", "/contacts/", 201, json={"locationId": LOC})["contact"]["id"]
+    body = {"locationId": LOC, "contactId": cid, "title": "Demo"}
+    early = api(
+        "calendars",
+        "POST",
+        "/calendars/events/appointments",
+        200,
+        json={**body, "calendarId": "CalendarA00000000001", "startTime": "2030-06-23T03:30:00Z"},
+    )
+    api(
+        "calendars",
+        "POST",
+        "/calendars/events/appointments",
+        200,
+        json={**body, "calendarId": "CalendarB00000000001", "startTime": "2030-07-01T09:00:00Z"},
+    )
+    listed = api("calendars", "GET", "/calendars/", 200, params={"locationId": LOC})["calendars"]
+    assert sorted(c["id"] for c in listed) == ["CalendarA00000000001", "CalendarB00000000001"]
+
+    june = {"startTime": "1906000000000", "endTime": "1909000000000"}  # 2030-05-25 .. 06-29
+    query = {"locationId": LOC, "calendarId": "CalendarA00000000001", **june}
+    found = api("calendars", "GET", "/calendars/events", 200, params=query)["events"]
+    assert [e["id"] for e in found] == [early["id"]]
+    assert found[0]["startTime"] == "2030-06-23T03:30:00Z"  # events carry their offset
+    other = {**query, "calendarId": "CalendarB00000000001"}
+    assert api("calendars", "GET", "/calendars/events", 200, params=other)["events"] == []
+    missing = {"locationId": LOC, "startTime": "0", "endTime": "1"}
+    bad = api("calendars", "GET", "/calendars/events", 400, params=missing)
+    assert bad["message"] == "Either of calendarId, userId or groupId is required"
+
+    # The contact's own listing writes the location's wall clock, without an offset.
+    events = api("contacts", "GET", f"/contacts/{cid}/appointments", 200)["events"]
+    first = next(e for e in events if e["id"] == early["id"])
+    assert (first["startTime"], first["endTime"]) == ("2030-06-23 09:00:00", "2030-06-23 09:30:00")
 
 
 def test_users_workflows_courses_match_spec(api: Client) -> None:

@@ -25,6 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--db", default="sandbox_crm.sqlite3", help="SQLite state file")
         parser.add_argument("--token", default=DEFAULT_TOKEN, help="accepted bearer token")
         parser.add_argument("--location-id", default=DEFAULT_LOCATION_ID)
+        parser.add_argument(
+            "--timezone", default="UTC", help="the location's IANA time zone, e.g. Asia/Kolkata"
+        )
         parser.add_argument("--webhook-url", default=None, help="where to POST webhooks")
         parser.add_argument(
             "--public-key-out", default=None, help="write the webhook Ed25519 public key (PEM)"
@@ -45,6 +48,7 @@ class Command(BaseCommand):
             host=opts["host"],
             token=opts["token"],
             location_id=opts["location_id"],
+            timezone=opts["timezone"],
             webhook_url=opts["webhook_url"],
             public_key_out=opts["public_key_out"],
             rate_limit=opts["rate_limit"],
