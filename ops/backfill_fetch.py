@@ -165,20 +165,8 @@ class _DeferredHttp(HttpClient):
     def _honour_limits(self, response: Response, limiter: Limiter | None) -> None:
         self.prefetcher.to_main("honour", Response(response.status, dict(response.headers)))
 
-    def _record(self, method: str, path: str, status: int | None, duration_ms: int, outcome: str,
-                request_excerpt: str, response_excerpt: str = "",
-                error: RemoteError | None = None) -> DeliveryAttempt:  # fmt: skip
-        attempt = DeliveryAttempt(
-            connection=self.connection,
-            method=method,
-            path=path[:500],
-            status_code=status,
-            duration_ms=duration_ms,
-            outcome=outcome,
-            request_excerpt=request_excerpt,
-            response_excerpt=response_excerpt,
-            error=error.message if error else "",
-        )
+    def _record(self, *args: Any, **kwargs: Any) -> DeliveryAttempt:
+        attempt = self._attempt(*args, **kwargs)  # masked as any; the main thread saves it
         self.prefetcher.calls.append(attempt)
         return attempt
 

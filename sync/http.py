@@ -276,14 +276,32 @@ class HttpClient:
         response_excerpt: str = "",
         error: RemoteError | None = None,
     ) -> DeliveryAttempt:
-        """The attempt's row; every credential value is masked in what it keeps, and in the
-        error the caller will raise (it reaches outbox rows, the connection and logs)."""
+        """The attempt's row, saved (a connection being added is tested before it exists: no
+        row can point at it yet, so then it is only built)."""
+        attempt = self._attempt(
+            method, path, status, duration_ms, outcome, request_excerpt, response_excerpt, error
+        )
+        if self.connection.pk:
+            attempt.save()
+        return attempt
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        duration_ms: int,
+        outcome: str,
+        request_excerpt: str,
+        response_excerpt: str = "",
+        error: RemoteError | None = None,
+    ) -> DeliveryAttempt:
+        """The attempt's row, unsaved; every credential value is masked in what it keeps, and
+        in the error the caller will raise (it reaches outbox rows, the connection and logs)."""
         if error is not None:
             error.message = self.mask(error.message)
             error.args = (error.message,)
-        # A connection being added is tested before it exists: no row can point at it yet.
-        save = DeliveryAttempt.objects.create if self.connection.pk else DeliveryAttempt
-        return save(
+        return DeliveryAttempt(
             connection=self.connection,
             change=self.change,
             method=method,

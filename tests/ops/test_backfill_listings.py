@@ -163,7 +163,7 @@ def test_every_request_of_a_backfill_matches_the_crm_spec(crm, conn, monkeypatch
     seed_children(crm, contacts, "note", body="hello")
     seed_appointments(crm, contacts)
     sent = []
-    send = http._SESSION.send
+    send = http._GUARDED_SESSION.send  # the CRM connector's session (SSRF guard, pinned)
 
     def checked_send(prepared, **kwargs):
         as_crm = prepared.copy()
@@ -172,7 +172,7 @@ def test_every_request_of_a_backfill_matches_the_crm_spec(crm, conn, monkeypatch
         sent.append(prepared.path_url)
         return send(prepared, **kwargs)
 
-    monkeypatch.setattr(http._SESSION, "send", checked_send)
+    monkeypatch.setattr(http._GUARDED_SESSION, "send", checked_send)
     out = run_command("sandbox-crm", "--objects", "users," + EVERYTHING)
     assert "created 120, updated 0, unchanged 0, failed 0" in out, out
     assert {path.split("?")[0] for path in sent} >= {
