@@ -14,7 +14,8 @@ from django.urls import reverse
 from contacts.models import Contact
 from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.csv_export import CsvExportMixin
-from sync.models import Connection, OutboundChange
+from portal.models import AuditEntry
+from sync.models import Connection, OutboundChange, Rule
 from tests.portal.scoping_world import A_MARK, B_MARK, build_world
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
@@ -218,3 +219,18 @@ def test_a_key_spanning_two_workspaces_is_not_an_operators(client, world):
                               workspaces=[world.a, world.b], actor=TEST_ACTOR)  # fmt: skip
     client.force_login(world.operator)
     assert client.get(_url(type(shared), "change", shared.pk)).status_code == 404
+
+
+def test_an_operator_reads_the_audit_of_their_mappings_and_rules(client, world):
+    client.force_login(world.operator)
+    rule = Rule.objects.get(connection__workspace=world.a)
+    saved = client.post(_url(Rule, "change", rule.pk), {
+        "connection": rule.connection_id, "name": f"{A_MARK} renamed", "object_type": "contact",
+        "kind": rule.kind, "action": rule.action, "position": 0,
+        "active": "on", "conditions": '{"field": "tags", "operator": "ANY_IN", "value": ["vip"]}',
+    })  # fmt: skip
+    assert saved.status_code == 302, saved.context["adminform"].form.errors
+    entry = AuditEntry.objects.get(object_type="sync.rule", object_id=str(rule.pk))
+    assert entry.workspace == world.a
+    page = client.get(_url(AuditEntry, "changelist"), {"object_type": "sync.rule"})
+    assert [row.pk for row in page.context["cl"].result_list] == [entry.pk]
