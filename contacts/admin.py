@@ -11,6 +11,7 @@ from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Ta
 from contacts.normalize import normalize_phone
 from contacts.services import mirror_create, mirror_delete, mirror_update, writable_fields
 from portal.admin import operator
+from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.pagination import EstimatedCountPaginator
 
 SYSTEM_READONLY = (
@@ -50,7 +51,7 @@ def _values(obj: MirrorModel, names) -> dict:
     return {name: getattr(obj, name) for name in names if name in fields}
 
 
-class MirrorAdmin(admin.ModelAdmin):
+class MirrorAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     form = MirrorForm
     list_select_related = ("workspace",)
     show_full_result_count = False  # no second full-table count on every page
@@ -89,7 +90,7 @@ class MirrorAdmin(admin.ModelAdmin):
         return [str(o) for o in objs], {self.opts.verbose_name_plural: len(objs)}, perms_needed, []
 
 
-class ChildInline(admin.TabularInline):
+class ChildInline(WorkspaceScopedAdmin, admin.TabularInline):
     """Tasks, notes and appointments under their contact; saved by ContactAdmin.save_formset."""
 
     form = MirrorForm
@@ -182,14 +183,15 @@ class ContactAdmin(MirrorAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """A phone typed any way ("(555) 010-0000") finds the E.164 number we store."""
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         try:
             phone = normalize_phone(search_term)
         except ValidationError:
-            return queryset, may_have_duplicates
+            return found, may_have_duplicates
         if phone:
-            queryset |= self.model.objects.filter(Q(phone=phone))
-        return queryset, may_have_duplicates
+            # Within the list's rows (the operator's workspaces, the filters chosen).
+            found |= queryset.filter(Q(phone=phone))
+        return found, may_have_duplicates
 
     def save_formset(self, request, form, formset, change) -> None:
         actor = operator(request)

@@ -9,6 +9,7 @@ from django.utils.html import format_html
 
 from portal.actors import Actor
 from portal.admin_filters import recent_values_filter
+from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.audit import field_changes, record_change
 from portal.csv_export import CsvExportMixin
 from portal.models import AuditAction, AuditEntry, Workspace
@@ -65,14 +66,16 @@ class AuditedModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(AuditedModelAdmin):
+class WorkspaceAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
+    workspace_path = "id"
+    agency_changes_only = True  # operators see their workspaces; agency admins shape them
     list_display = ("name", "location_id", "slug", "created_at")
     search_fields = ("name", "location_id", "slug")
     prepopulated_fields = {"slug": ("name",)}
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(CsvExportMixin, admin.ModelAdmin):
+class AuditEntryAdmin(WorkspaceScopedAdmin, CsvExportMixin, admin.ModelAdmin):
     """Append-only: operators read and filter it, nobody edits it."""
 
     list_display = (
@@ -142,4 +145,4 @@ class AuditEntryAdmin(CsvExportMixin, admin.ModelAdmin):
         )
 
 
-from portal import apikey_admin  # noqa: E402, F401  (registers the API key admin)
+from portal import apikey_admin, membership_admin  # noqa: E402, F401  (register their admins)

@@ -18,7 +18,10 @@ def recent_values_filter(field_name: str, title: str, order_by: str = "-id") -> 
 
         def lookups(self, request, model_admin):
             model = model_admin.model
-            latest = model._default_manager.order_by(order_by).values_list("pk", flat=True)
+            # The operator's own rows (model_admin scopes them to their workspaces).
+            latest = (
+                model_admin.get_queryset(request).order_by(order_by).values_list("pk", flat=True)
+            )
             values = (
                 model._default_manager.filter(pk__in=list(latest[:RECENT_ROWS]))
                 .order_by()

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from portal.admin import AuditedModelAdmin, operator
+from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.apikeys import apikey_create, apikey_revoke_chain, apikey_rotate
 from portal.audit import field_changes, record_change
 from portal.models import ApiKey, ApiKeyScope, AuditAction
@@ -36,7 +37,8 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(AuditedModelAdmin):
+class ApiKeyAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
+    workspace_path = "workspaces"  # a key is an operator's only if all its workspaces are
     form = ApiKeyForm
     list_display = ("name", "token_prefix", "state", "scope_list", "expires_at", "last_used_at")
     list_filter = ("workspaces",)

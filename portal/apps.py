@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.core.management import call_command
 from django.db.models.signals import post_migrate
 
@@ -16,3 +17,10 @@ class PortalConfig(AppConfig):
     def ready(self) -> None:
         # Every deploy runs `migrate`; nothing else should be needed for a working portal.
         post_migrate.connect(create_cache_table, sender=self)
+
+
+class PortalAdminConfig(admin_apps.AdminConfig):
+    """Django's admin with the console's site (portal/admin_site.py) as `admin.site`."""
+
+    default = False  # named in INSTALLED_APPS instead of django.contrib.admin
+    default_site = "portal.admin_site.PortalAdminSite"

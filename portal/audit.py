@@ -72,6 +72,9 @@ def audit_entry(
     workspace_id = getattr(instance, "workspace_id", None)
     if instance._meta.label_lower == "portal.workspace":
         workspace_id = instance.pk
+    elif workspace_id is None and getattr(instance, "connection", None) is not None:
+        # A connection's mapping or rule: its workspace's operators read this entry too.
+        workspace_id = instance.connection.workspace_id
     return AuditEntry(
         workspace_id=workspace_id,
         actor_kind=actor.kind,

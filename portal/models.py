@@ -39,6 +39,57 @@ class Workspace(models.Model):
         super().save(*args, **kwargs)
 
 
+class WorkspaceRole(models.TextChoices):
+    AGENCY_ADMIN = "agency_admin", "Agency admin (every workspace)"
+    OPERATOR = "operator", "Workspace operator (view and change)"
+    VIEWER = "viewer", "Viewer (read only)"
+
+
+class WorkspaceMembership(models.Model):
+    """What a staff user may do in the console, per workspace (portal/access.py reads it).
+
+    An agency admin's row names no workspace: it covers all of them. A superuser needs no row.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workspace_memberships"
+    )
+    workspace = models.ForeignKey(
+        Workspace,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        help_text="Empty for an agency admin (every workspace).",
+    )
+    role = models.CharField(max_length=16, choices=WorkspaceRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user", "workspace"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role=WorkspaceRole.AGENCY_ADMIN, workspace__isnull=True)
+                | (~Q(role=WorkspaceRole.AGENCY_ADMIN) & Q(workspace__isnull=False)),
+                name="membership_agency_admin_has_no_workspace",
+                violation_error_message="An agency admin covers every workspace: leave the "
+                "workspace empty. Operators and viewers need one.",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "workspace"], name="membership_one_role_per_workspace"
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(workspace__isnull=True),
+                name="membership_one_agency_role",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.workspace or "every workspace"
+        return f"{self.user} — {self.get_role_display()} — {where}"
+
+
 class AuditAction(models.TextChoices):
     CREATE = "create", "Create"
     UPDATE = "update", "Update"

@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from portal.admin import AuditedModelAdmin, https_formfield
+from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.csv_export import CsvExportMixin
 from portal.pagination import EstimatedCountPaginator
 from sync.admin_partners import (
@@ -117,7 +118,7 @@ class ConnectionForm(forms.ModelForm):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(AuditedModelAdmin):
+class ConnectionAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
     form = ConnectionForm
     list_display = ("name", "provider", "workspace", "active", "sandbox", "health",
                     "last_success_at", "last_error_at")  # fmt: skip
@@ -188,7 +189,9 @@ class PreviewLinkMixin:
 
 
 @admin.register(FieldMapping)
-class FieldMappingAdmin(WithoutCredentialsMixin, PreviewLinkMixin, AuditedModelAdmin):
+class FieldMappingAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, PreviewLinkMixin,
+                         AuditedModelAdmin):  # fmt: skip
+    workspace_path = "connection__workspace"
     list_display = ("connection", "object_type", "mirror_field", "remote_path", "direction",
                     "transform", "position", "preview_link")  # fmt: skip
     readonly_fields = ("preview_link",)
@@ -198,7 +201,9 @@ class FieldMappingAdmin(WithoutCredentialsMixin, PreviewLinkMixin, AuditedModelA
 
 
 @admin.register(Rule)
-class RuleAdmin(WithoutCredentialsMixin, PreviewLinkMixin, AuditedModelAdmin):
+class RuleAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, PreviewLinkMixin,
+                AuditedModelAdmin):  # fmt: skip
+    workspace_path = "connection__workspace"
     form = RuleForm
     list_display = ("name", "connection", "object_type", "kind", "action", "active",
                     "preview_link")  # fmt: skip
@@ -209,7 +214,8 @@ class RuleAdmin(WithoutCredentialsMixin, PreviewLinkMixin, AuditedModelAdmin):
 
 
 @admin.register(Link)
-class LinkAdmin(WithoutCredentialsMixin, admin.ModelAdmin):
+class LinkAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, admin.ModelAdmin):
+    workspace_path = "connection__workspace"
     list_display = ("object_type", "object_id", "remote_id", "connection", "last_pushed_at")
     list_filter = ("object_type", ("connection", ConnectionFilter))
     search_fields = ("=remote_id", "=object_id")
@@ -219,7 +225,8 @@ class LinkAdmin(WithoutCredentialsMixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(WorkspaceScopedAdmin, admin.TabularInline):
+    workspace_path = "connection__workspace"
     model = DeliveryAttempt
     fields = ("created_at", "method", "path", "status_code", "outcome", "duration_ms", "error",
               "request_excerpt", "response_excerpt")  # fmt: skip
@@ -235,7 +242,8 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(OutboundChange)
-class OutboundChangeAdmin(WithoutCredentialsMixin, admin.ModelAdmin):
+class OutboundChangeAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, admin.ModelAdmin):
+    workspace_path = "connection__workspace"
     list_display = ("id", "object_type", "object_id", "connection", "operation", "status",
                     "attempts", "available_at", "last_status_code", "created_at")  # fmt: skip
     list_filter = ("status", ("connection", ConnectionFilter), "object_type", "operation",
@@ -301,7 +309,9 @@ class MethodFilter(admin.SimpleListFilter):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(WithoutCredentialsMixin, CsvExportMixin, admin.ModelAdmin):
+class DeliveryAttemptAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, CsvExportMixin,
+                           admin.ModelAdmin):  # fmt: skip
+    workspace_path = "connection__workspace"
     list_display = ("created_at", "connection", "method", "path", "status_code", "outcome",
                     "duration_ms", "change_link")  # fmt: skip
     list_filter = (

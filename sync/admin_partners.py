@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html_join
 
 from portal.admin import AuditedModelAdmin
+from portal.admin_scoping import WorkspaceScopedAdmin
 from sync.catalog import catalog
 from sync.connectors import connector_class
 from sync.connectors.partner import ALLOW_PRIVATE, guard
@@ -96,7 +97,8 @@ def rotate_webhook_secret(
 
 
 @admin.register(RestPreset)
-class RestPresetAdmin(AuditedModelAdmin):
+class RestPresetAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
+    workspace_path = None  # presets serve every workspace: agency admins change them
     list_display = ("name", "slug", "paths_to_confirm_list", "updated_at")
     readonly_fields = ("paths_to_confirm_list",)
     search_fields = ("name", "slug")
@@ -109,7 +111,8 @@ class RestPresetAdmin(AuditedModelAdmin):
 
 
 @admin.register(OperationsCatalog)
-class OperationsCatalogAdmin(admin.ModelAdmin):
+class OperationsCatalogAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    workspace_path = None  # describes the portal, holds no workspace's data
     """A page, not a table: every trigger and action (also at GET /api/v1/catalog/)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -8,12 +8,13 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, QuerySet
 from django.db.models.functions import TruncHour
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.access import workspace_access
 from portal.charts import Series, bar_chart, empty_chart
 from sync.crypto import secrets_on_older_keys
 from sync.models import ChangeStatus, Connection, DeliveryAttempt, InboundEvent, OutboundChange
@@ -53,10 +54,15 @@ def _changelist(status: str, connection_id: int) -> str:
     return f"{base}?status__exact={status}&connection__id__exact={connection_id}"
 
 
-def connection_rows(now) -> list[dict[str, Any]]:
+def visible_connections(request: HttpRequest) -> QuerySet:
+    """The live connections of the operator's workspaces: the only ones the dashboard shows."""
+    return workspace_access(request.user).visible(Connection.objects.live(), "workspace")
+
+
+def connection_rows(now, visible: QuerySet) -> list[dict[str, Any]]:
     counts, oldest = _outbox_counts(), _oldest_waiting()
     connections = (
-        Connection.objects.live().defer("credentials").select_related("workspace")
+        visible.defer("credentials").select_related("workspace")
         .order_by("workspace__name", "name")
     )  # fmt: skip
     rows = []
@@ -115,7 +121,7 @@ def charts(connections: list[Connection], now) -> list[str]:
 
 def build_health_panel(request: HttpRequest) -> dict[str, Any]:
     now = timezone.now()
-    rows = connection_rows(now)
+    rows = connection_rows(now, visible_connections(request))
     totals = {s: sum(dict((k, n) for k, n, _ in r["counts"])[s] for r in rows) for s in COUNTED}
     return {
         "rows": rows,

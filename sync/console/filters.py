@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from portal.access import workspace_access
 from sync.models import Connection
 
 
@@ -13,7 +14,8 @@ class ConnectionFilter(admin.RelatedFieldListFilter):
     """
 
     def field_choices(self, field, request, model_admin):
-        return list(Connection.objects.order_by("name").values_list("pk", "name"))
+        mine = workspace_access(request.user).visible(Connection.objects.all(), "workspace")
+        return list(mine.order_by("name").values_list("pk", "name"))
 
 
 class WithoutCredentialsMixin:

@@ -83,9 +83,11 @@ def build_preview(connection: Connection, object_type: str, obj: MirrorModel) ->
 
 
 def preview_view(request: HttpRequest, pk: int) -> HttpResponse:
-    if not request.user.has_perm("sync.view_connection"):
+    connection_admin = admin.site.get_model_admin(Connection)
+    if not connection_admin.has_view_permission(request):
         raise PermissionDenied
-    connection = get_object_or_404(Connection.objects.defer("credentials"), pk=pk)
+    # Scoped like the connection's admin: another workspace's connection is a 404.
+    connection = get_object_or_404(connection_admin.get_queryset(request), pk=pk)
     form = PreviewForm(request.GET or None, connection=connection)
     result = None
     if form.is_bound and form.is_valid():

@@ -103,6 +103,7 @@ def inbound_entries(obj: MirrorModel, links: list[Link]) -> list[Entry]:
     remote_ids = {obj.public_id, *(link.remote_id for link in links if link.remote_id)}
     events = (
         InboundEvent.objects.filter(object_type=object_type_of(obj), remote_id__in=remote_ids)
+        .filter(connection__workspace_id=obj.workspace_id)  # another workspace's ids may clash
         .select_related("connection")
         .defer("connection__credentials")
         .order_by("-received_at", "-id")[:TIMELINE_LIMIT]

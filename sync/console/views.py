@@ -4,11 +4,13 @@ a record's timeline and replay of failed/dead rows by connection and time range.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from portal.access import workspace_access
 from sync.console.timeline import timeline
 from sync.models import REPLAYABLE, ChangeStatus, Connection, OutboundChange
 from sync.objects import MODEL_BY_TYPE
@@ -22,9 +24,11 @@ def timeline_view(request: HttpRequest, model_name: str, pk: int) -> HttpRespons
     if model is None:
         raise Http404(f"No timeline for {model_name!r}.")
     opts = model._meta
-    if not request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+    model_admin = admin.site.get_model_admin(model)
+    if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    obj = get_object_or_404(model, pk=pk)
+    # Scoped like the record's admin: another workspace's record is a 404.
+    obj = get_object_or_404(model_admin.get_queryset(request), pk=pk)
     entries, routes = timeline(obj)
     context = {
         **admin.site.each_context(request),
@@ -40,9 +44,8 @@ def timeline_view(request: HttpRequest, model_name: str, pk: int) -> HttpRespons
 
 class ReplayForm(forms.Form):
     connection = forms.ModelChoiceField(
-        queryset=Connection.objects.live().defer("credentials"), required=False,
-        empty_label="All connections",
-    )  # fmt: skip
+        queryset=Connection.objects.none(), required=False, empty_label="All connections"
+    )
     status = forms.MultipleChoiceField(
         choices=[(s, ChangeStatus(s).label) for s in REPLAYABLE],
         initial=list(REPLAYABLE),
@@ -50,6 +53,12 @@ class ReplayForm(forms.Form):
     )
     since = forms.DateTimeField(help_text="Rows created at or after (YYYY-MM-DD HH:MM).")
     until = forms.DateTimeField(required=False, help_text="Rows created before (empty: now).")
+
+    def __init__(self, *args, changeable: QuerySet, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only rows of connections the operator may change are offered and replayed.
+        self.changeable = changeable
+        self.fields["connection"].queryset = changeable.live().defer("credentials")
 
     def clean(self):
         cleaned = super().clean()
@@ -61,7 +70,8 @@ class ReplayForm(forms.Form):
     def rows(self):
         data = self.cleaned_data
         rows = OutboundChange.objects.filter(status__in=data["status"],
-                                             created_at__gte=data["since"])  # fmt: skip
+                                             created_at__gte=data["since"],
+                                             connection__in=self.changeable)  # fmt: skip
         if data.get("until"):
             rows = rows.filter(created_at__lt=data["until"])
         if data.get("connection"):
@@ -70,9 +80,12 @@ class ReplayForm(forms.Form):
 
 
 def replay_view(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm("sync.change_outboundchange"):
+    if not admin.site.get_model_admin(OutboundChange).has_change_permission(request):
         raise PermissionDenied
-    form = ReplayForm(request.POST or None)
+    changeable = workspace_access(request.user).changeable_rows(
+        Connection.objects.all(), "workspace"
+    )
+    form = ReplayForm(request.POST or None, changeable=changeable)
     if request.method == "POST" and form.is_valid():
         count = replay(form.rows())
         messages.success(request, f"Re-queued {count} row(s).")

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.csv_export import CsvExportMixin
 from portal.pagination import EstimatedCountPaginator
 from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
@@ -30,7 +31,9 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(WithoutCredentialsMixin, CsvExportMixin, admin.ModelAdmin):
+class InboundEventAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, CsvExportMixin,
+                        admin.ModelAdmin):  # fmt: skip
+    # Unrouted events (no workspace yet) are seen by agency admins and superusers only.
     list_display = ("received_at", "event_type", "status", "connection", "object_type",
                     "remote_id", "result", "attempts")  # fmt: skip
     # No date_hierarchy: its year/month links need a DISTINCT over every row.

@@ -66,6 +66,37 @@ def browser_context_args():
     return {"viewport": {"width": 1400, "height": 1000}, "accept_downloads": True}
 
 
+# Chromium logs every Content-Security-Policy violation to the console; the event listener
+# (installed before the page's own scripts) also catches the last page's, read at the end.
+_WATCH_CSP = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  const where = `${event.sourceFile}:${event.lineNumber}`;
+  window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI} ${where}`);
+});
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(request):
+    """Every browser test also proves the pages work under the Content-Security-Policy."""
+    if "page" not in request.fixturenames:
+        yield []
+        return
+    page = request.getfixturevalue("page")
+    found: list[str] = []
+    page.add_init_script(_WATCH_CSP)
+    page.on("console", lambda message: _note_console(message, found))
+    yield found
+    found.extend(page.evaluate("window.__cspViolations || []"))
+    assert not found, f"Content-Security-Policy violations: {found}"
+
+
+def _note_console(message, found: list[str]) -> None:
+    if "Content Security Policy" in message.text:
+        found.append(message.text)
+
+
 @pytest.fixture
 def operator(transactional_db):
     return get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
