@@ -10,12 +10,14 @@ webhook endpoints (per client address and endpoint).
 requests may undercount slightly (a limit there is a guard, not an exact quota).
 """
 
+import logging
 import math
 import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
 
+logger = logging.getLogger(__name__)
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 clock = time.time  # tests pin it, so a window never ends mid-test
 
@@ -57,11 +59,18 @@ def count(name: str, rate: str) -> Window:
     now = clock()
     start = int(now // period) * period
     counter = f"throttle:{name}:{start}"
+    reset = max(start + period - now, 0.001)
     try:
-        seen = cache.incr(counter)  # the common case: the window's counter exists
-    except ValueError:
-        seen = 1 if cache.add(counter, 1, timeout=period + 1) else cache.incr(counter)
-    return Window(limit, seen, max(start + period - now, 0.001))
+        try:
+            seen = cache.incr(counter)  # the common case: the window's counter exists
+        except ValueError:
+            seen = 1 if cache.add(counter, 1, timeout=period + 1) else cache.incr(counter)
+    except Exception:
+        # The shared cache is down: a limit guards the portal, it is no reason to refuse (a
+        # webhook refused with a 5xx is never sent again).
+        logger.warning("Rate-limit counter %s unavailable; request allowed.", name, exc_info=True)
+        return Window(limit, 0, reset)
+    return Window(limit, seen, reset)
 
 
 def hit(name: str, rate: str) -> float:
