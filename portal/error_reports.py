@@ -18,8 +18,9 @@ _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^\s]*@", r
 
 
 def mask_url_passwords(text: str) -> str:
+    # str(): a lazy string (django-axes keeps some settings so) passes isinstance but not re.
     return _URL_PASSWORD.sub(
-        lambda m: m["head"] + SafeExceptionReporterFilter.cleansed_substitute + "@", text
+        lambda m: m["head"] + SafeExceptionReporterFilter.cleansed_substitute + "@", str(text)
     )
 
 
