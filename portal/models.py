@@ -89,6 +89,8 @@ class ApiKeyScope(models.TextChoices):
     APPOINTMENTS_WRITE = "appointments.write"
     WORKFLOWS_READONLY = "workflows.readonly"
     COURSES_WRITE = "courses.write"
+    # Setting a user's role, type, permissions or locations, or an existing user's e-mail.
+    USERS_ADMIN = "users.admin"
 
 
 class ApiKey(models.Model):
@@ -142,8 +144,9 @@ class ApiKey(models.Model):
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
     def has_scope(self, scope: str) -> bool:
-        resource, _, _level = scope.partition(".")
-        return scope in self.scopes or f"{resource}.write" in self.scopes
+        resource, _, level = scope.partition(".")
+        # `.write` implies `.readonly`, nothing more (never `users.admin`).
+        return scope in self.scopes or (level == "readonly" and f"{resource}.write" in self.scopes)
 
 
 class IdempotencyRecord(models.Model):

@@ -47,6 +47,15 @@ class HighLevelConnector(Connector):
     provider = "highlevel"
     default_mappings = DEFAULT_MAPPINGS
     default_headers = {"Version": API_VERSION, "Accept": "application/json"}
+    # The CRM's PUTs change only the properties they carry (no update DTO requires any).
+    partial_updates = True
+    # The CRM owns what the mirror holds: it writes every type, field and operation, the
+    # users' role, type and locations included.
+    default_inbound_permissions = {
+        object_type: {"operations": ["create", "update", "delete"], "fields": "*"}
+        for object_type in ("user", "contact", "task", "note", "appointment")
+    }
+    owns_privileged_user_fields = True
 
     @classmethod
     def add_command_arguments(cls, parser: Any) -> None:
