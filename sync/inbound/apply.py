@@ -147,9 +147,8 @@ def _update(
         decision = policy.merge(
             current, change.values, known_fields(link), change.changed_at, wins=wins
         )
-        reason = policy.refusal(
-            connection, change.object_type, policy.UPDATE, current, decision.take
-        )
+        attempted = decision.attempted(change.values)
+        reason = policy.refusal(connection, change.object_type, policy.UPDATE, current, attempted)
         if reason:
             return refused(reason)
         outcome = _write(current, decision, change, actor, wins)

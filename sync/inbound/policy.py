@@ -123,6 +123,10 @@ class Merge:
     stale: list[str] = field(default_factory=list)  # sent, but older than what we know
     kept: list[str] = field(default_factory=list)  # both changed; the mirror's is newer
 
+    def attempted(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """What the remote tried to change here, won or not (what permission is checked on)."""
+        return {name: values[name] for name in [*self.take, *self.kept]}
+
     @property
     def outdated(self) -> bool:
         return bool(self.stale or self.kept) and not self.take
