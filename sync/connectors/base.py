@@ -162,6 +162,8 @@ class Connector:
             return "unchanged"  # the remote holds every field as we have it
         sent = payload if fields is None else to_remote(obj, self.connection, only=fields)
         body = self.update_payload(obj, sent, fields)
+        if fields is not None and not body:
+            return "unchanged"  # what changed cannot be sent yet (e.g. a user not linked)
         # A clear is sent even when the state looks unchanged: an empty value we could not
         # send before (e.g. a user not linked yet) left the remote's old one in place.
         if fields is None and link.last_pushed_hash == digest and body == payload:
