@@ -9,7 +9,7 @@ from django.core.cache import cache
 from contacts.models import MirrorModel
 from sync.connectors.base import Connector, Page, TestResult, checked_url
 from sync.connectors.highlevel_fields import DEFAULT_MAPPINGS, clear_value
-from sync.connectors.highlevel_lookup import find_created
+from sync.connectors.highlevel_lookup import find_created, task_contact_id
 from sync.connectors.highlevel_oauth import access_token, refresh_tokens
 from sync.http import RemoteError
 from sync.models import Link
@@ -250,6 +250,10 @@ class HighLevelConnector(Connector):
         return body
 
     # --- inbound webhooks: read one record (added by the webhooks branch) ----------------
+
+    def task_contact_id(self, task_id: str, title: str = "") -> str:
+        """The contact of a task a delivery named without one ("" if the CRM has none)."""
+        return task_contact_id(self, task_id, title)
 
     def fetch_record(self, object_type: str, remote_id: str, contact_id: str = "") -> dict:
         """One record as the CRM holds it now (for a webhook that lacks fields)."""

@@ -48,10 +48,13 @@ class HighLevelSource(LinkedSource):
         if not highlevel_events.missing_fields(parsed):
             return parsed
         contact_id = parsed.contact_remote_id or self._known_contact_id(parsed)
+        if parsed.object_type == "task" and not contact_id:
+            title = str(parsed.payload.get("title") or "")
+            contact_id = self._connector().task_contact_id(parsed.remote_id, title)
         if parsed.object_type in ("task", "note") and not contact_id:
             raise Unresolvable(
-                f"The {parsed.object_type} names no contact and is not known here, so the CRM "
-                "cannot be asked for it; reconciliation will bring it."
+                f"The {parsed.object_type} names no contact, is not known here and the CRM's "
+                "search does not find it; reconciliation will bring it."
             )
         record = self._fetch(parsed.object_type, parsed.remote_id, contact_id)
         merged = {**record, **{k: v for k, v in parsed.payload.items() if v not in (None, "")}}
@@ -98,7 +101,10 @@ class HighLevelSource(LinkedSource):
     def _fetch(self, object_type: str, remote_id: str, contact_id: str = "") -> dict[str, Any]:
         if not remote_id:
             raise EventError(f"The delivery names no {object_type} to fetch.")
-        return connector_for(self.connection).fetch_record(object_type, remote_id, contact_id)
+        return self._connector().fetch_record(object_type, remote_id, contact_id)
+
+    def _connector(self):
+        return connector_for(self.connection)
 
 
 class PartnerSource(LinkedSource):
