@@ -35,7 +35,7 @@ from sync.inbound import policy
 from sync.inbound.apply import UPSERT, Outcome, RemoteChange, apply_remote_change
 from sync.inbound.policy import clamped
 from sync.inbound.snapshot import with_fields
-from sync.inbound.values import comparable_values, differs
+from sync.inbound.values import comparable_values, mirror_values
 from sync.mapping import MappingError, from_remote, mappings_for
 from sync.models import Connection, FieldMapping, InboundStatus, Link
 from sync.objects import mirror_model
@@ -171,8 +171,9 @@ class Ingestor:
         item: dict[str, Any],
     ) -> Outcome | None:
         """The one inbound path for a record we have (None: equal, nothing to decide)."""
-        if not differs(instance, values):
-            self._keep_snapshot(instance, link, values, item)
+        seen = comparable_values(type(instance), values)
+        if seen == mirror_values(instance, seen):
+            self._keep_snapshot(instance, link, seen, item)
             return None
         change = RemoteChange(
             object_type, UPSERT, _remote_id(item), values, remote_updated_at(item)
@@ -182,12 +183,11 @@ class Ingestor:
         )
 
     def _keep_snapshot(
-        self, instance: MirrorModel, link: Link | None, values: dict[str, Any], item: dict
+        self, instance: MirrorModel, link: Link | None, seen: dict[str, Any], item: dict
     ) -> None:
         """An unchanged record still tells what the remote holds (written only if news)."""
         if link is None or instance.is_deleted:
             return
-        seen = comparable_values(type(instance), values)
         known = link.remote_snapshot or {}
         if any(known.get(name, [None])[0] != value for name, value in seen.items()):
             snapshot = with_fields(link, seen, clamped(remote_updated_at(item)))
@@ -211,7 +211,7 @@ class Ingestor:
             if isinstance(outcome, ValidationError):
                 tally.fail(f"{object_type} {_remote_id(item)}: {_message(outcome)}")
                 continue
-            links.append(self._link(object_type, outcome, item, dict(row.data)))
+            links.append(self._link(object_type, outcome, item, dict(row.data), created=True))
             tally.created += 1
         return links
 
@@ -256,19 +256,30 @@ class Ingestor:
         return {wanted[c.email_key]: c for c in candidates}
 
     def _link(
-        self, object_type: str, instance: MirrorModel, item: dict[str, Any], values: dict
+        self,
+        object_type: str,
+        instance: MirrorModel,
+        item: dict[str, Any],
+        values: dict[str, Any],
+        *,
+        created: bool = False,
     ) -> Link:
+        """A new Link, with what the remote holds: a row just created from it holds exactly
+        that (already normalised); a matched one is compared by its mapped values."""
         changed_at = clamped(remote_updated_at(item))
-        values = {k: v for k, v in values.items() if k != "contact"}
+        names = [name for name in values if name != "contact"]
+        seen = (
+            mirror_values(instance, names)
+            if created
+            else comparable_values(type(instance), {n: values[n] for n in names})
+        )
         return Link(
             connection=self.connection,
             object_type=object_type,
             object_id=instance.pk,
             remote_id=_remote_id(item),
             remote_updated_at=changed_at,
-            remote_snapshot=with_fields(
-                None, comparable_values(type(instance), values), changed_at
-            ),
+            remote_snapshot=with_fields(None, seen, changed_at),
         )
 
 

@@ -22,7 +22,7 @@ from contacts.services import mirror_create, mirror_delete, mirror_update
 from portal.actors import Actor
 from sync.inbound import policy
 from sync.inbound.snapshot import known_fields, with_fields
-from sync.inbound.values import comparable_values
+from sync.inbound.values import mirror_values
 from sync.mapping import payload_hash, to_remote
 from sync.models import Connection, InboundStatus, Link
 from sync.objects import mirror_model
@@ -116,7 +116,7 @@ def _create(
             data=values,
             source_updated_at=change.changed_at,
         )
-        seen = comparable_values(type(obj), change.values)
+        seen = mirror_values(obj, change.values)  # what it sent, as stored (normalised)
         Link.objects.create(
             connection=connection,
             object_type=change.object_type,
