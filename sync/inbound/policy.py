@@ -40,6 +40,7 @@ from sync.objects import ObjectType, mirror_model
 CREATE, UPDATE, DELETE = "create", "update", "delete"
 OPERATIONS = (CREATE, UPDATE, DELETE)
 EVERY_FIELD = "*"
+EMPTY = (None, "", [], {})
 
 
 # --- write permission -------------------------------------------------------------------------
@@ -62,11 +63,13 @@ def refusal(
 
     `values`: the fields the write would change (all of a create's)."""
     if not connection.receives(object_type):
-        direction = connection.direction(object_type)
+        direction = str(connection.direction(object_type))
         return f"{object_type}s direction is {direction!r}: nothing comes in from this connection"
     grant = grants(connection).get(object_type) or {}
     if operation not in (grant.get("operations") or ()):
         return f"this connection may not {operation} {object_type}s"
+    if operation == CREATE:  # a full listing names every mapped field; empty ones set nothing
+        values = {name: value for name, value in values.items() if value not in EMPTY}
     allowed = grant.get("fields", EVERY_FIELD)
     others = sorted(n for n in values if allowed != EVERY_FIELD and n not in (allowed or ()))
     if others:
