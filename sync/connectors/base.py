@@ -40,7 +40,7 @@ from contacts.models import MirrorModel
 from portal.actors import Actor
 from portal.models import Workspace
 from sync.http import HttpClient, RemoteError, Response
-from sync.inbound.snapshot import mapped_fields, record_push, unpushed_fields
+from sync.inbound.snapshot import after_push, mapped_fields, unpushed_fields
 from sync.mapping import (
     cleared_fields,
     merge_payloads,
@@ -244,13 +244,13 @@ class Connector:
     def _pushed(self, link: Link, digest: str, obj: MirrorModel, fields: set[str] | None) -> None:
         """The push succeeded: the remote holds `fields` (None: every mapped one) as we do."""
         now = timezone.now()
-        Link.objects.filter(pk=link.pk).update(
-            last_pushed_hash=digest, last_pushed_at=now, updated_at=now
-        )
         sent = mapped_fields(self.connection, object_type_of(obj)) if fields is None else fields
         sent = set(sent) - unsendable_fields(obj, self.connection) if sent else set()
-        if sent:
-            record_push(link, obj, sent, as_of=self.push_started)
+        snapshot = after_push(link, obj, sent, as_of=self.push_started) if sent else None
+        extra = {"remote_snapshot": snapshot} if snapshot is not None else {}
+        Link.objects.filter(pk=link.pk).update(
+            last_pushed_hash=digest, last_pushed_at=now, updated_at=now, **extra
+        )
 
     # --- hooks (connectors override what they support) ----------------------------------
 

@@ -63,8 +63,6 @@ def unpushed_fields(link: Link, obj: MirrorModel, names: Iterable[str]) -> set[s
     return {name for name, value in current.items() if value != known[name].value}
 
 
-def record_push(link: Link, obj: MirrorModel, names: Iterable[str], *, as_of: datetime) -> None:
-    """After a successful push: the remote holds these fields as the mirror has them."""
-    snapshot = with_fields(link, mirror_values(obj, names), as_of)
-    Link.objects.filter(pk=link.pk).update(remote_snapshot=snapshot)
-    link.remote_snapshot = snapshot
+def after_push(link: Link, obj: MirrorModel, names: Iterable[str], *, as_of: datetime) -> dict:
+    """The link's snapshot once a push succeeded: the remote holds `names` as the mirror does."""
+    return with_fields(link, mirror_values(obj, names), as_of)
