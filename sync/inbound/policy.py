@@ -22,7 +22,7 @@ last held (sync/inbound/snapshot.py):
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -112,6 +112,8 @@ def clamped(moment: datetime | None) -> datetime | None:
     """A remote's change time, at most now + the webhook tolerance (no far-future freeze)."""
     if moment is None:
         return None
+    if timezone.is_naive(moment):  # a listing's time without an offset is UTC
+        moment = moment.replace(tzinfo=UTC)
     limit = timezone.now() + timedelta(seconds=settings.WEBHOOK_TOLERANCE_SECONDS)
     return min(moment, limit)
 

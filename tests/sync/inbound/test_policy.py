@@ -52,6 +52,7 @@ def test_a_far_future_time_is_clamped(settings):
     settings.WEBHOOK_TOLERANCE_SECONDS = 300
     assert clamped(datetime(9999, 12, 31, tzinfo=UTC)) <= timezone.now() + timedelta(seconds=301)
     assert clamped(T0) == T0 and clamped(None) is None
+    assert clamped(T0.replace(tzinfo=None)) == T0  # a listing's time without offset is UTC
 
 
 def partner(**fields) -> Connection:
