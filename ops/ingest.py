@@ -6,20 +6,19 @@
 - contacts without a Link are matched to an unlinked mirror contact by e-mail (one query), so a
   record that exists on both sides is linked, not duplicated;
 - a record whose mapped values equal the mirror's is counted unchanged without calling the
-  services (the comparison is on normalised values: `comparable_values`);
-- everything else goes through contacts.services with the remote's `dateUpdated` as
-  `source_updated_at` (so newest wins): changed records one by one (mirror_update), the page's
-  new records together (mirror_bulk_create: one INSERT for the rows, one for their audit
-  entries; a refused row is tallied as failed and the rest still land); new Links are
-  bulk-inserted.
+  services (the comparison is on normalised values: sync.inbound.values);
+- a changed record we have goes through the one inbound path (sync.inbound.apply: permission,
+  field-level merge against the link's snapshot, newest wins by the remote's `dateUpdated`);
+- the page's new records are checked by the same policy (may this connection create them?) and
+  written together (mirror_bulk_create: one INSERT for the rows, one for their audit entries;
+  a refused row is tallied as failed with its reason and the rest still land); their Links,
+  with the snapshot of what the remote holds, are bulk-inserted.
 
 The caller owns the transaction (one per page). The Link unique constraints make a concurrent
 second writer fail its page instead of duplicating records.
 """
 
 import datetime
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +29,15 @@ from django.utils.dateparse import parse_datetime
 
 from contacts import services
 from contacts.models import Contact, MirrorModel
-from contacts.normalize import email_key, normalize_email, normalize_phone
+from contacts.normalize import email_key
 from portal.actors import Actor
+from sync.inbound import policy
+from sync.inbound.apply import UPSERT, Outcome, RemoteChange, apply_remote_change
+from sync.inbound.policy import clamped
+from sync.inbound.snapshot import with_fields
+from sync.inbound.values import comparable_values, mirror_values
 from sync.mapping import MappingError, from_remote, mappings_for
-from sync.models import Connection, FieldMapping, Link
+from sync.models import Connection, FieldMapping, InboundStatus, Link
 from sync.objects import mirror_model
 
 MAX_ERRORS = 50
@@ -51,6 +55,15 @@ class Tally:
         self.failed += 1
         if len(self.errors) < MAX_ERRORS:
             self.errors.append(message[:500])
+
+    def count(self, object_type: str, remote_id: str, outcome: Outcome | None) -> None:
+        """One record's outcome through the inbound path (None: nothing differed)."""
+        if outcome is not None and outcome.status == InboundStatus.REFUSED:
+            self.fail(f"{object_type} {remote_id}: {outcome.result}")
+        elif outcome is not None and outcome.written:
+            self.updated += 1
+        else:
+            self.unchanged += 1
 
     def add(self, other: "Tally") -> None:
         for name in ("created", "updated", "unchanged", "failed"):
@@ -100,29 +113,26 @@ class Ingestor:
             return tally
         parents = parents or {}
         items = [item for item in items if _remote_id(item)]
-        linked = self.linked(object_type, items)
+        linked = self.linked_pairs(object_type, items)
         by_email = self._unlinked_contacts(items, linked) if object_type == "contact" else {}
         new_links: list[Link] = []
         creates: list[tuple[dict[str, Any], services.NewRow]] = []
         for item in items:
             remote_id = _remote_id(item)
-            instance = linked.get(remote_id)
+            instance, link = linked.get(remote_id, (None, None))
             try:
+                values = self._values(object_type, item, instance or by_email.get(remote_id))
                 if instance is None and remote_id in by_email:
+                    new_links.append(self._link(object_type, by_email[remote_id], item, values))
                     instance = by_email[remote_id]
-                    new_links.append(self._link(object_type, instance, item))
-                values = self._values(object_type, item, instance, parents.get(remote_id))
                 if instance is None:
-                    creates.append((item, services.NewRow(values, remote_updated_at(item))))
+                    self._queue_create(object_type, item, values, parents, creates, tally)
                     continue
-                changed = self._update(instance, values, item)
+                outcome = self._update(object_type, instance, link, values, item)
             except (ValidationError, MappingError, ValueError, TypeError) as exc:
                 tally.fail(f"{object_type} {remote_id}: {_message(exc)}")
                 continue
-            if changed:
-                tally.updated += 1
-            else:
-                tally.unchanged += 1
+            tally.count(object_type, remote_id, outcome)
         new_links.extend(self._create(object_type, creates, tally))
         Link.objects.bulk_create(new_links)
         return tally
@@ -130,25 +140,58 @@ class Ingestor:
     # --- internals ----------------------------------------------------------------------
 
     def _values(
+        self, object_type: str, item: dict[str, Any], instance: MirrorModel | None
+    ) -> dict[str, Any]:
+        return full_values(item, object_type, self.connection, instance)
+
+    def _queue_create(
         self,
         object_type: str,
         item: dict[str, Any],
-        instance: MirrorModel | None,
-        contact: Contact | None,
-    ) -> dict[str, Any]:
-        values = full_values(item, object_type, self.connection, instance)
-        if contact is not None:
-            values["contact"] = contact
-        return values
+        values: dict[str, Any],
+        parents: Mapping[str, Contact],
+        creates: list[tuple[dict[str, Any], services.NewRow]],
+        tally: Tally,
+    ) -> None:
+        """A new record joins the page's bulk create, if this connection may create it."""
+        reason = policy.refusal(self.connection, object_type, policy.CREATE, None, values)
+        if reason:
+            tally.fail(f"{object_type} {_remote_id(item)}: refused: {reason}")
+            return
+        contact = parents.get(_remote_id(item))
+        data = {**values, "contact": contact} if contact is not None else values
+        creates.append((item, services.NewRow(data, clamped(remote_updated_at(item)))))
 
-    def _update(self, instance: MirrorModel, values: dict[str, Any], item: dict[str, Any]) -> bool:
-        """Whether the existing mirror row changed (newest wins; tombstones stay)."""
-        if instance.is_deleted or not differs(instance, values):
-            return False
-        _current, changed = services.mirror_update(
-            instance, actor=self.actor, data=values, source_updated_at=remote_updated_at(item)
+    def _update(
+        self,
+        object_type: str,
+        instance: MirrorModel,
+        link: Link | None,
+        values: dict[str, Any],
+        item: dict[str, Any],
+    ) -> Outcome | None:
+        """The one inbound path for a record we have (None: equal, nothing to decide)."""
+        seen = comparable_values(type(instance), values)
+        if seen == mirror_values(instance, seen):
+            self._keep_snapshot(instance, link, seen, item)
+            return None
+        change = RemoteChange(
+            object_type, UPSERT, _remote_id(item), values, remote_updated_at(item)
         )
-        return changed
+        return apply_remote_change(
+            self.connection, change, actor=self.actor, found=(instance, link)
+        )
+
+    def _keep_snapshot(
+        self, instance: MirrorModel, link: Link | None, seen: dict[str, Any], item: dict
+    ) -> None:
+        """An unchanged record still tells what the remote holds (written only if news)."""
+        if link is None or instance.is_deleted:
+            return
+        known = link.remote_snapshot or {}
+        if any(known.get(name, [None])[0] != value for name, value in seen.items()):
+            snapshot = with_fields(link, seen, clamped(remote_updated_at(item)))
+            Link.objects.filter(pk=link.pk).update(remote_snapshot=snapshot)
 
     def _create(
         self,
@@ -164,28 +207,37 @@ class Ingestor:
             rows=[row for _item, row in creates],
         )
         links = []
-        for (item, _row), outcome in zip(creates, results, strict=True):
+        for (item, row), outcome in zip(creates, results, strict=True):
             if isinstance(outcome, ValidationError):
                 tally.fail(f"{object_type} {_remote_id(item)}: {_message(outcome)}")
                 continue
-            links.append(self._link(object_type, outcome, item))
+            links.append(self._link(object_type, outcome, item, dict(row.data), created=True))
             tally.created += 1
         return links
 
     def linked(self, object_type: str, items: list[dict[str, Any]]) -> dict[str, MirrorModel]:
+        return {rid: pair[0] for rid, pair in self.linked_pairs(object_type, items).items()}
+
+    def linked_pairs(
+        self, object_type: str, items: list[dict[str, Any]]
+    ) -> dict[str, tuple[MirrorModel, Link]]:
+        """Remote id → (mirror row, its Link) for the page's records we already have."""
         remote_ids = [_remote_id(item) for item in items]
-        object_ids = dict(
-            Link.objects.filter(
+        links = {
+            link.remote_id: link
+            for link in Link.objects.filter(
                 connection=self.connection, object_type=object_type, remote_id__in=remote_ids
-            )
-            .exclude(remote_id="")  # lets SQLite use the partial unique index on remote_id
-            .values_list("remote_id", "object_id")
-        )
-        rows = mirror_model(object_type).objects.in_bulk(list(object_ids.values()))
-        return {rid: rows[oid] for rid, oid in object_ids.items() if oid in rows}
+            ).exclude(remote_id="")  # lets SQLite use the partial unique index on remote_id
+        }
+        rows = mirror_model(object_type).objects.in_bulk([lk.object_id for lk in links.values()])
+        return {
+            rid: (rows[link.object_id], link)
+            for rid, link in links.items()
+            if link.object_id in rows
+        }
 
     def _unlinked_contacts(
-        self, items: list[dict[str, Any]], linked: dict[str, MirrorModel]
+        self, items: list[dict[str, Any]], linked: Mapping[str, Any]
     ) -> dict[str, Contact]:
         """Remote id → the live, unlinked mirror contact with the same e-mail."""
         wanted = {
@@ -203,13 +255,31 @@ class Ingestor:
         )
         return {wanted[c.email_key]: c for c in candidates}
 
-    def _link(self, object_type: str, instance: MirrorModel, item: dict[str, Any]) -> Link:
+    def _link(
+        self,
+        object_type: str,
+        instance: MirrorModel,
+        item: dict[str, Any],
+        values: dict[str, Any],
+        *,
+        created: bool = False,
+    ) -> Link:
+        """A new Link, with what the remote holds: a row just created from it holds exactly
+        that (already normalised); a matched one is compared by its mapped values."""
+        changed_at = clamped(remote_updated_at(item))
+        names = [name for name in values if name != "contact"]
+        seen = (
+            mirror_values(instance, names)
+            if created
+            else comparable_values(type(instance), {n: values[n] for n in names})
+        )
         return Link(
             connection=self.connection,
             object_type=object_type,
             object_id=instance.pk,
             remote_id=_remote_id(item),
-            remote_updated_at=remote_updated_at(item),
+            remote_updated_at=changed_at,
+            remote_snapshot=with_fields(None, seen, changed_at),
         )
 
 
@@ -240,56 +310,6 @@ def _empty(field_: models.Field) -> Any:
     if field_.null:
         return None
     return field_.get_default()
-
-
-def comparable_values(model: type[MirrorModel], values: dict[str, Any]) -> dict[str, Any]:
-    """Values as the write path would store them (e-mail, phone normalised; ids for relations)."""
-    out = {}
-    for name, value in values.items():
-        if name == "email":
-            value = _try(normalize_email, value)
-        elif name == "phone":
-            value = _try(normalize_phone, value)
-        out[name] = _canonical(value)
-    return out
-
-
-def mirror_values(instance: MirrorModel, names: list[str]) -> dict[str, Any]:
-    return {name: _canonical(_field_value(instance, name)) for name in names}
-
-
-def differs(instance: MirrorModel, values: dict[str, Any]) -> bool:
-    incoming = comparable_values(type(instance), values)
-    return incoming != mirror_values(instance, list(incoming))
-
-
-def content_hash(values: dict[str, Any]) -> str:
-    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _field_value(instance: MirrorModel, name: str) -> Any:
-    field_ = instance._meta.get_field(name)
-    return getattr(instance, field_.attname)
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, models.Model):
-        return value.pk
-    if isinstance(value, datetime.datetime):
-        return value.astimezone(datetime.UTC).isoformat() if value.tzinfo else value.isoformat()
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if value is None:
-        return ""
-    return value
-
-
-def _try(normalize, value: Any) -> Any:
-    try:
-        return normalize(value)
-    except ValidationError:
-        return value
 
 
 def _remote_id(item: dict[str, Any]) -> str:

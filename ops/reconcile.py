@@ -11,8 +11,9 @@ appointments are listed and compared too (one call per contact and type).
 
 Repairs go through the write path or the outbox, never around them:
   missing locally        → created through contacts.services (and linked)
-  different              → the newer side wins: the remote's state through the services, or
-                           the mirror's state queued as a push to this connection
+  different              → field by field (sync.inbound.policy): the fields the remote changed
+                           go through the one inbound path; the mirror's own unpushed changes
+                           are queued as a push of just those fields
   deleted on the remote  → tombstoned through the services
   never pushed / deleted locally but still remote → a push queued in the outbox
   orphan link            → the Link row is removed (sync bookkeeping, not mirror data)
@@ -26,13 +27,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from contacts import services
 from contacts.models import Contact, MirrorModel
-from ops.ingest import Ingestor, differs, full_values, remote_updated_at
+from ops.ingest import Ingestor, full_values
 from portal.actors import Actor
 from sync.connectors import connector_for
+from sync.inbound.apply import DELETE, RemoteChange, apply_remote_change
+from sync.inbound.values import differs
 from sync.mapping import MappingError
-from sync.models import WAITING, ChangeStatus, Connection, Link, OutboundChange
+from sync.models import WAITING, ChangeStatus, Connection, InboundStatus, Link, OutboundChange
 from sync.objects import mirror_model
 from sync.outbox import enqueue_pushes
 from sync.rules import passes_filters
@@ -190,7 +192,16 @@ class Reconciler:
                 self._repair(lambda link_id=link_id: Link.objects.filter(pk=link_id).delete())
             elif not instance.is_deleted:
                 self.report.add("deleted_remote", f"{object_type} {remote_id}")
-                self._repair(lambda i=instance: services.mirror_delete(i, actor=self.actor))
+                self._repair(lambda i=instance, r=remote_id: self._tombstone(object_type, r, i))
+
+    def _tombstone(self, object_type: str, remote_id: str, instance: MirrorModel) -> None:
+        """Gone at the remote: deleted here through the one inbound path (if permitted)."""
+        change = RemoteChange(object_type, DELETE, remote_id, {})
+        outcome = apply_remote_change(
+            self.connection, change, actor=self.actor, found=(instance, None)
+        )
+        if outcome.status == InboundStatus.REFUSED:
+            raise PermissionError(f"{object_type} {remote_id}: {outcome.result}")
 
     def _check_orphans(self, object_type: str, remote_ids: list[str], linked: dict) -> None:
         """Links of this page's remote ids whose mirror row is gone (removed before re-ingest)."""
@@ -242,25 +253,31 @@ class Reconciler:
     def _repair_different(
         self, object_type: str, item: dict[str, Any], instance: MirrorModel, parent
     ) -> None:
-        remote_time = remote_updated_at(item)
-        if remote_time and instance.source_updated_at and remote_time < instance.source_updated_at:
-            self._queue_push(object_type, instance)
-            return
         parents = {str(item["id"]): parent} if parent else None
-        self._repair(lambda: self.ingestor.apply(object_type, [item], parents=parents))
+
+        def repair():
+            tally = self.ingestor.apply(object_type, [item], parents=parents)
+            current = type(instance).objects.get(pk=instance.pk)
+            if not current.is_deleted and self._differs(object_type, item, current):
+                self._new_push(object_type, current)  # what the mirror changed, not the remote
+            return tally
+
+        self._repair(repair)
 
     def _queue_push(self, object_type: str, instance: MirrorModel) -> None:
-        def queue() -> None:
-            change = OutboundChange.objects.create(
-                connection=self.connection,
-                object_type=object_type,
-                object_id=instance.pk,
-                audit_action="delete" if instance.is_deleted else "update",
-                actor_label="reconcile",
-            )
-            transaction.on_commit(lambda: enqueue_pushes([change.pk]))
+        self._repair(lambda: self._new_push(object_type, instance))
 
-        self._repair(queue)
+    def _new_push(self, object_type: str, instance: MirrorModel) -> None:
+        """A push row; it sends the fields that differ from the link's snapshot (or, for a
+        link without one, the whole state)."""
+        change = OutboundChange.objects.create(
+            connection=self.connection,
+            object_type=object_type,
+            object_id=instance.pk,
+            audit_action="delete" if instance.is_deleted else "update",
+            actor_label="reconcile",
+        )
+        transaction.on_commit(lambda: enqueue_pushes([change.pk]))
 
     def _repair(self, action) -> None:
         if not self.repair:

@@ -77,8 +77,9 @@ class ApiKeyAuthentication(BaseAuthentication):
 class MissingScope(exceptions.PermissionDenied):
     default_code = "missing_scope"
 
-    def __init__(self, scope: str) -> None:
-        super().__init__(f"This API key lacks the scope {scope}.")
+    def __init__(self, scope: str, *, fields: list[str] | None = None) -> None:
+        needed_for = f" (needed to set {', '.join(fields)})" if fields else ""
+        super().__init__(f"This API key lacks the scope {scope}{needed_for}.")
         self.scope = scope
 
 

@@ -151,6 +151,8 @@ class ApiKeyScope(models.TextChoices):
     COURSES_WRITE = "courses.write"
     # Not implied by contacts.write: erasing a person's data is its own grant.
     CONTACTS_ERASE = "contacts.erase"
+    # Setting a user's role, type, permissions or locations, or an existing user's e-mail.
+    USERS_ADMIN = "users.admin"
 
 
 class ApiKey(models.Model):
@@ -204,7 +206,8 @@ class ApiKey(models.Model):
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
     def has_scope(self, scope: str) -> bool:
-        """A `.write` scope implies its `.readonly` twin, nothing else (e.g. not `.erase`)."""
+        """A `.write` scope implies its `.readonly` twin, nothing else (never `.erase` nor
+        `users.admin`)."""
         resource, _, level = scope.partition(".")
         return scope in self.scopes or (level == "readonly" and f"{resource}.write" in self.scopes)
 

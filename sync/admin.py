@@ -1,6 +1,8 @@
 """Operator pages for sync: connections (credentials write-only), links, mappings, rules,
 the outbox (with replay) and delivery attempts."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -23,6 +25,7 @@ from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
 from sync.console.preview import preview_view
 from sync.console.views import replay_view, timeline_view
 from sync.http import RemoteError
+from sync.inbound.policy import grants, permission_errors
 from sync.models import (
     REPLAYABLE,
     ChangeStatus,
@@ -57,7 +60,8 @@ class ConnectionForm(forms.ModelForm):
             "new_credentials", "test_new_credentials", "location_id", "company_id", "scopes",
             "options",
             "users_direction", "contacts_direction", "tasks_direction", "notes_direction",
-            "appointments_direction", "source_of_truth", "rate_limit_requests",
+            "appointments_direction", "source_of_truth", "inbound_permissions",
+            "may_write_privileged_user_fields", "rate_limit_requests",
             "rate_limit_interval_seconds", "rate_limit_daily", "sandbox",
         )  # fmt: skip
 
@@ -81,6 +85,13 @@ class ConnectionForm(forms.ModelForm):
         value = self.cleaned_data.get("new_credentials")
         if value not in (None, "") and not isinstance(value, dict):
             raise forms.ValidationError("Enter a JSON object.")
+        return value
+
+    def clean_inbound_permissions(self):
+        value = self.cleaned_data.get("inbound_permissions") or {}
+        errors = permission_errors(value)
+        if errors:
+            raise forms.ValidationError(errors)
         return value
 
     def clean(self):
@@ -126,7 +137,7 @@ class ConnectionAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
     search_fields = ("name", "slug", "location_id")
     list_select_related = ("workspace",)
     readonly_fields = ("health", "last_success_at", "last_error_at", "last_error", "deleted_at",
-                       "deleted_by", "created_at")  # fmt: skip
+                       "deleted_by", "created_at", "inbound_grants_in_effect")  # fmt: skip
     prepopulated_fields = {"slug": ("name",)}
     actions = ("test_connections", rotate_webhook_secret)
     show_full_result_count = False
@@ -155,6 +166,13 @@ class ConnectionAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
                 continue
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, f"{connection}: {result.message}", level)
+
+    @admin.display(description="Inbound grants in effect")
+    def inbound_grants_in_effect(self, obj: Connection) -> str:
+        """What the connection may write here now (its own grants, or its connector's)."""
+        if obj.pk is None:
+            return "-"
+        return format_html("<pre>{}</pre>", json.dumps(grants(obj), indent=2, sort_keys=True))
 
     def delete_model(self, request: HttpRequest, obj: Connection) -> None:
         # Connections are tombstoned so their history (outbox, attempts, links) stays.

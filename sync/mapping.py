@@ -61,10 +61,14 @@ def payload_hash(payload: dict[str, Any]) -> str:
 # --- mirror → remote ------------------------------------------------------------------------
 
 
-def to_remote(obj: MirrorModel, connection: Connection) -> dict[str, Any]:
+def to_remote(
+    obj: MirrorModel, connection: Connection, only: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """The mapped payload; `only`: just the mappings reading these mirror fields."""
+    wanted = None if only is None else set(only)
     payload: dict[str, Any] = {}
     for spec in mappings_for(connection, object_type_of(obj)):
-        if not spec.outbound:
+        if not spec.outbound or (wanted is not None and not wanted & mirror_names(spec)):
             continue
         value = _outbound_value(obj, spec, connection)
         if value is None or value == "":
@@ -89,7 +93,7 @@ def cleared_fields(
     for spec in mappings_for(connection, object_type_of(obj)):
         if not spec.outbound or spec.transform in (Transform.CONSTANT, CUSTOM_FIELDS):
             continue  # constants never empty; a whole custom-field list has no per-key "before"
-        if not changed & _mirror_names(spec):
+        if not changed & mirror_names(spec):
             continue
         if not _is_cleared(obj, spec, connection):
             continue
@@ -102,6 +106,18 @@ def cleared_fields(
     return cleared
 
 
+def unsendable_fields(obj: MirrorModel, connection: Connection) -> set[str]:
+    """Mirror fields set here that no payload can carry yet (a related record not linked)."""
+    return {
+        spec.mirror_field
+        for spec in mappings_for(connection, object_type_of(obj))
+        if spec.outbound
+        and spec.transform == REFERENCE
+        and getattr(obj, spec.mirror_field) is not None
+        and _outbound_value(obj, spec, connection) is None
+    }
+
+
 def _is_cleared(obj: MirrorModel, spec: FieldSpec, connection: Connection) -> bool:
     if spec.transform == REFERENCE:
         # A related record not linked to this remote yet is a value we cannot send, not "none".
@@ -109,11 +125,11 @@ def _is_cleared(obj: MirrorModel, spec: FieldSpec, connection: Connection) -> bo
     return _outbound_value(obj, spec, connection) in (None, "")
 
 
-def _mirror_names(spec: FieldSpec) -> set[str]:
+def mirror_names(spec: FieldSpec) -> set[str]:
     """The mirror fields (as OutboundChange.changed_fields names them) a mapping reads."""
     if spec.mirror_field.startswith(CUSTOM_PREFIX):
         return {"custom_fields"}
-    return {name.strip() for name in spec.mirror_field.split(",")}
+    return {name.strip() for name in spec.mirror_field.split(",") if name.strip()}
 
 
 def merge_payloads(payload: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

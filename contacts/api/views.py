@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,11 +24,14 @@ from contacts.api.pagination import KeysetPagination
 from contacts.api.schema import document_mirror
 from contacts.api.workspaces import target_workspace, visible_workspace_ids
 from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Task
+from contacts.privileged import privileged_user_changes
 from portal.actors import Actor
 from portal.api_errors import Conflict
+from portal.authentication import MissingScope
 from portal.idempotency import idempotent
-from portal.models import Workspace
+from portal.models import ApiKeyScope, Workspace
 
+logger = logging.getLogger(__name__)
 SYNC_FILTERS = ("updated_since", "include_deleted")
 _PUBLIC_ID = re.compile(r"^[a-z]{2}_[A-Za-z0-9]{1,29}$")
 
@@ -106,6 +110,7 @@ class MirrorViewSet(viewsets.GenericViewSet):
 
     def _create(self, request: Request, workspace: Workspace) -> Response:
         data = self._validated(request.data, workspace)
+        self.check_write(request, None, data)
         with _duplicates_as_conflict():
             obj = type(self).create_service(
                 workspace=workspace, actor=api_actor(request), data=data
@@ -127,11 +132,15 @@ class MirrorViewSet(viewsets.GenericViewSet):
         )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data if partial else serializer.full_state()
+        self.check_write(request, obj, data)
         with _duplicates_as_conflict(), precondition_checked():
             obj, _changed = services.mirror_update(
                 obj, actor=api_actor(request), data=data, if_version=if_match_versions(request)
             )
         return with_etag(Response(self.output_serializer(obj).data), obj)
+
+    def check_write(self, request: Request, instance: MirrorModel | None, data: dict) -> None:
+        """Refuse a write this key may not make (beyond its scope); nothing by default."""
 
     def destroy(self, request: Request, id: str) -> Response:
         with precondition_checked():
@@ -173,6 +182,15 @@ class UserViewSet(MirrorViewSet):
     output_serializer = s.UserOutput
     create_service = staticmethod(services.user_create)
     filter_names = (*SYNC_FILTERS, "email")
+
+    def check_write(self, request: Request, instance: MirrorModel | None, data: dict) -> None:
+        """Role, type, permissions, locations and an existing user's e-mail need users.admin."""
+        changes = privileged_user_changes(instance, data)
+        if changes and not request.auth.has_scope(ApiKeyScope.USERS_ADMIN):
+            logger.warning(
+                "Refused: key psk_%s may not set %s of a user", request.auth.prefix, changes
+            )
+            raise MissingScope(ApiKeyScope.USERS_ADMIN, fields=changes)
 
 
 @document_mirror("contact", s.ContactInput, s.ContactOutput)

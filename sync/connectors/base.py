@@ -40,7 +40,14 @@ from contacts.models import MirrorModel
 from portal.actors import Actor
 from portal.models import Workspace
 from sync.http import HttpClient, RemoteError, Response
-from sync.mapping import cleared_fields, merge_payloads, payload_hash, to_remote
+from sync.inbound.snapshot import after_push, mapped_fields, unpushed_fields
+from sync.mapping import (
+    cleared_fields,
+    merge_payloads,
+    payload_hash,
+    to_remote,
+    unsendable_fields,
+)
 from sync.mapping_specs import FieldSpec
 from sync.models import Connection, Link, Operation, OutboundChange
 from sync.objects import COURSES_IMPORT, object_type_of
@@ -67,10 +74,22 @@ class Connector:
     # Delays (s) before attempt 1, 2, …; None: the engine's exponential backoff and
     # SYNC_MAX_ATTEMPTS. Its length is the attempt limit (e.g. outbound webhooks).
     retry_schedule: ClassVar[tuple[float, ...] | None] = None
+    # Whether the remote's update changes only the fields it is sent (then a push sends only
+    # what changed); False: the update replaces the record, so it gets the whole state.
+    partial_updates: ClassVar[bool] = False
+    # What a connection of this kind may write into the mirror unless its own
+    # `inbound_permissions` say otherwise (sync/inbound/policy.py): partners may create and
+    # update contacts, nothing else.
+    default_inbound_permissions: ClassVar[dict[str, Any]] = {
+        "contact": {"operations": ["create", "update"], "fields": "*"}
+    }
+    # A connector whose remote owns the users (the CRM) sets their role, type and locations.
+    owns_privileged_user_fields: ClassVar[bool] = False
 
     def __init__(self, connection: Connection, *, change: OutboundChange | None = None) -> None:
         self.connection = connection
         self.change = change
+        self.push_started = timezone.now()
         self.http = HttpClient(
             connection, change=change, auth=self.auth_headers, headers=self.default_headers
         )
@@ -121,6 +140,9 @@ class Connector:
 
     def push(self, change: OutboundChange) -> str:
         """Bring the remote to the record's current state; returns what was done."""
+        # What we send is known to be there as of the request, not its answer: a change the
+        # remote makes itself while handling it (a default, a normalised value) is newer.
+        self.push_started = timezone.now()
         if change.object_type == COURSES_IMPORT:
             self.import_courses(change.action.get("payload") or {})
             return "courses imported"
@@ -137,15 +159,43 @@ class Connector:
         payload = to_remote(obj, self.connection)
         digest = payload_hash(payload)
         if link and link.remote_id:
-            body = self.update_payload(obj, payload)
-            # A clear is sent even when the state looks unchanged: an empty value we could not
-            # send before (e.g. a user not linked yet) left the remote's old one in place.
-            if link.last_pushed_hash == digest and body == payload:
-                return "unchanged"
-            self.update_remote(object_type, link.remote_id, body, obj)
-            self._pushed(link, digest)
-            return "updated"
+            return self._push_update(object_type, obj, link, payload, digest)
         return self._push_create(object_type, obj, payload, digest, link)
+
+    def _push_update(
+        self, object_type: str, obj: MirrorModel, link: Link, payload: dict, digest: str
+    ) -> str:
+        fields = self.fields_to_send(object_type, obj, link)
+        if fields is not None and not fields:
+            return "unchanged"  # the remote holds every field as we have it
+        sent = payload if fields is None else to_remote(obj, self.connection, only=fields)
+        body = self.update_payload(obj, sent, fields)
+        if fields is not None and not body:
+            return "unchanged"  # what changed cannot be sent yet (e.g. a user not linked)
+        # A clear is sent even when the state looks unchanged: an empty value we could not
+        # send before (e.g. a user not linked yet) left the remote's old one in place.
+        if fields is None and link.last_pushed_hash == digest and body == payload:
+            return "unchanged"
+        self.update_remote(object_type, link.remote_id, body, obj)
+        self._pushed(link, digest, obj, fields)
+        return "updated"
+
+    def fields_to_send(self, object_type: str, obj: MirrorModel, link: Link) -> set[str] | None:
+        """The mirror fields an update sends (None: the whole mapped state).
+
+        Field-level merge (invariant 6): only what the mirror changed since the last successful
+        push — the outbox rows' changed fields (accumulated over coalesced rows) and every field
+        that differs from the link's snapshot of the remote — never a field the remote may have
+        changed meanwhile. A remote whose update replaces the whole record gets the whole state.
+        """
+        if not self.updates_partially(object_type):
+            return None
+        changed = set(self.change.changed_fields) if self.change else set()
+        if not changed and not link.remote_snapshot:
+            return None  # a replay or repair of a link older than snapshots: the whole state
+        mapped = mapped_fields(self.connection, object_type)
+        known = set(link.remote_snapshot)
+        return ((changed & mapped) - known) | unpushed_fields(link, obj, mapped)
 
     def _push_create(
         self,
@@ -163,19 +213,24 @@ class Connector:
             )
         if remote_id:
             self._store_remote_id(link, remote_id)
-            self.update_remote(object_type, remote_id, self.update_payload(obj, payload), obj)
-            self._pushed(link, digest)
+            body = self.update_payload(obj, payload, None)
+            self.update_remote(object_type, remote_id, body, obj)
+            self._pushed(link, digest, obj, None)
             return "found and updated"
         self._store_remote_id(link, self.create_remote(object_type, payload, obj))
-        self._pushed(link, digest)
+        self._pushed(link, digest, obj, None)
         return "created"
 
-    def update_payload(self, obj: MirrorModel, payload: dict[str, Any]) -> dict[str, Any]:
+    def update_payload(
+        self, obj: MirrorModel, payload: dict[str, Any], fields: set[str] | None = None
+    ) -> dict[str, Any]:
         """The state plus an explicit clear of each field this change emptied (sync.mapping).
 
         The Link keeps the hash of the state alone (`payload`): that is what inbound echo
         detection recomputes, and an unchanged state with nothing to clear sends nothing."""
         changed = self.change.changed_fields if self.change else []
+        if fields is not None:
+            changed = fields
         object_type = object_type_of(obj)
         clears = cleared_fields(
             obj, self.connection, changed, lambda path: self.clear_value(object_type, path)
@@ -186,7 +241,7 @@ class Connector:
         if link is None or not link.remote_id or link.last_pushed_hash == DELETED:
             return "nothing to delete"
         self.delete_remote(object_type, link.remote_id, obj)
-        self._pushed(link, DELETED)
+        self._pushed(link, DELETED, obj, set())
         return "deleted"
 
     @staticmethod
@@ -194,11 +249,15 @@ class Connector:
         link.remote_id = remote_id
         Link.objects.filter(pk=link.pk).update(remote_id=remote_id, updated_at=timezone.now())
 
-    @staticmethod
-    def _pushed(link: Link, digest: str) -> None:
+    def _pushed(self, link: Link, digest: str, obj: MirrorModel, fields: set[str] | None) -> None:
+        """The push succeeded: the remote holds `fields` (None: every mapped one) as we do."""
         now = timezone.now()
+        sent = mapped_fields(self.connection, object_type_of(obj)) if fields is None else fields
+        sent = set(sent) - unsendable_fields(obj, self.connection) if sent else set()
+        snapshot = after_push(link, obj, sent, as_of=self.push_started) if sent else None
+        extra = {"remote_snapshot": snapshot} if snapshot is not None else {}
         Link.objects.filter(pk=link.pk).update(
-            last_pushed_hash=digest, last_pushed_at=now, updated_at=now
+            last_pushed_hash=digest, last_pushed_at=now, updated_at=now, **extra
         )
 
     # --- hooks (connectors override what they support) ----------------------------------
@@ -235,6 +294,9 @@ class Connector:
 
     def fetch_page(self, object_type: str, cursor: Any = None) -> Page:
         raise self.unsupported(f"listing {object_type}s")
+
+    def updates_partially(self, object_type: str) -> bool:
+        return self.partial_updates
 
     def unsupported(self, what: str) -> RemoteError:
         return RemoteError(

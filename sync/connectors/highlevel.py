@@ -11,7 +11,7 @@ from contacts.models import MirrorModel
 from sync.connectors import highlevel_listings as listings
 from sync.connectors.base import Connector, Page, TestResult, checked_url
 from sync.connectors.highlevel_fields import DEFAULT_MAPPINGS, clear_value
-from sync.connectors.highlevel_lookup import find_created
+from sync.connectors.highlevel_lookup import find_created, task_contact_id
 from sync.connectors.highlevel_oauth import access_token, refresh_tokens
 from sync.http import RemoteError
 from sync.models import Link
@@ -85,6 +85,16 @@ class HighLevelConnector(Connector):
     read_paths = {
         "user": {"type": "roles.type", "role": "roles.role", "locationIds": "roles.locationIds"}
     }
+
+    # The CRM's PUTs change only the properties they carry (no update DTO requires any).
+    partial_updates = True
+    # The CRM owns what the mirror holds: it writes every type, field and operation, the
+    # users' role, type and locations included.
+    default_inbound_permissions = {
+        object_type: {"operations": ["create", "update", "delete"], "fields": "*"}
+        for object_type in ("user", "contact", "task", "note", "appointment")
+    }
+    owns_privileged_user_fields = True
 
     @classmethod
     def add_command_arguments(cls, parser: Any) -> None:
@@ -162,7 +172,9 @@ class HighLevelConnector(Connector):
         if object_type == "task" and changed == {"completed"}:
             self.call("PUT", path + "/completed", json={"completed": obj.completed})
             return
-        self.call("PUT", path, json=self._body(object_type, payload, obj, create=False))
+        body = self._body(object_type, payload, obj, create=False)
+        if body:  # empty when only the business changed: that has its own call
+            self.call("PUT", path, json=body)
         # A full-state push (no changed fields: first sync, repair) sets a business too.
         business = payload.get("businessId")
         if object_type == "contact" and ("business_id" in changed or (business and not changed)):
@@ -316,6 +328,10 @@ class HighLevelConnector(Connector):
         return body
 
     # --- inbound webhooks: read one record (added by the webhooks branch) ----------------
+
+    def task_contact_id(self, task_id: str, title: str = "") -> str:
+        """The contact of a task a delivery named without one ("" if the CRM has none)."""
+        return task_contact_id(self, task_id, title)
 
     def fetch_record(self, object_type: str, remote_id: str, contact_id: str = "") -> dict:
         """One record as the CRM holds it now (for a webhook that lacks fields)."""

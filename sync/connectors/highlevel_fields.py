@@ -32,9 +32,14 @@ USER = [
     FieldSpec("last_name", "lastName"),
     FieldSpec("email", "email"),
     FieldSpec("phone", "phone", transform="e164"),
-    FieldSpec("type", "type"),
-    FieldSpec("role", "role"),
-    FieldSpec("location_ids", "locationIds"),
+    # The users API answers role, type and location ids nested under `roles` (UserSchema) and
+    # takes them at the top level (CreateUserDto, UpdateUserDto): read there, write here.
+    FieldSpec("type", "roles.type", direction="in"),
+    FieldSpec("role", "roles.role", direction="in"),
+    FieldSpec("location_ids", "roles.locationIds", direction="in"),
+    FieldSpec("type", "type", direction="out"),
+    FieldSpec("role", "role", direction="out"),
+    FieldSpec("location_ids", "locationIds", direction="out"),
 ]
 TASK = [
     FieldSpec("title", "title"),

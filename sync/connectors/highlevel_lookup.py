@@ -15,6 +15,12 @@ we would send:
 
 A remote record already linked to another mirror record is never taken: two identical tasks
 of one contact are two records, and the second create must not adopt the first one's id.
+
+    task_contact_id(connector, task_id, title) -> the task's contact id | ""
+
+Real `TaskCreate` deliveries can lack `contactId` (and `body`) although the schema documents
+them; the task can only be read under its contact, so the location's task search
+(`POST /locations/{locationId}/tasks/search`, narrowed by the title when there is one) finds it.
 """
 
 import datetime
@@ -37,6 +43,8 @@ CHILD_LISTS = {
     ),
 }
 DATE_FIELDS = frozenset({"dueDate", "startTime"})
+TASK_SEARCH_PAGE = 100
+TASK_SEARCH_PAGES = 10  # a title narrows it; without one, a thousand recent tasks at most
 
 
 def find_created(connector: Any, object_type: str, payload: dict, obj: MirrorModel) -> str | None:
@@ -117,3 +125,27 @@ def _first_unlinked(connector: Any, object_type: str, records: Iterable[dict]) -
         ).values_list("remote_id", flat=True)
     )
     return next((c for c in candidates if c not in taken), None)
+
+
+def task_contact_id(connector: Any, task_id: str, title: str = "") -> str:
+    path = f"/locations/{connector.location}/tasks/search"
+    for page in range(TASK_SEARCH_PAGES):
+        body: dict[str, Any] = {"limit": TASK_SEARCH_PAGE, "skip": page * TASK_SEARCH_PAGE}
+        if title:
+            body["query"] = title
+        tasks = _flat_tasks(connector.call("POST", path, json=body).json())
+        found = next((t for t in tasks if str(t.get("id") or t.get("_id")) == task_id), None)
+        if found is not None:
+            return str(found.get("contactId") or "")
+        if len(tasks) < TASK_SEARCH_PAGE:
+            return ""
+    return ""
+
+
+def _flat_tasks(data: Any) -> list[dict[str, Any]]:
+    """The search's tasks (its schema declares arrays of items: nested lists are flattened)."""
+    items = data.get("tasks") if isinstance(data, dict) else None
+    flat: list[dict[str, Any]] = []
+    for item in items or []:
+        flat.extend(i for i in (item if isinstance(item, list) else [item]) if isinstance(i, dict))
+    return flat

@@ -6,7 +6,8 @@
      "objects": {"contact": {
          "create": {"method": "POST", "path": "/users", "id_path": "data.id",
                     "defaults": {"leadStatus": "new"}, "body_key": ""},
-         "update": {"method": "PUT", "path": "/users/{id}"},
+         "update": {"method": "PUT", "path": "/users/{id}"},       ("partial": true, or
+                                                                    PATCH: changed fields only)
          "delete": {"method": "DELETE", "path": "/users/{id}"},
          "find":   {"method": "GET", "path": "/users", "params": {"externalId": "{public_id}"},
                     "id_path": "0.id"}},                                  (optional)
@@ -105,6 +106,11 @@ class Rest(PartnerConnector):
 
     def delete_remote(self, object_type: str, remote_id: str, obj: MirrorModel) -> None:
         self.send(self.operation(object_type, "delete"), obj, remote_id, None)
+
+    def updates_partially(self, object_type: str) -> bool:
+        """A PATCH (or an update marked `"partial": true`) changes only what it carries."""
+        update = self.config(object_type).get("update") or {}
+        return bool(update.get("partial", str(update.get("method", "")).upper() == "PATCH"))
 
     def find_remote(self, object_type: str, payload: dict, obj: MirrorModel) -> str | None:
         op = self.config(object_type).get("find")

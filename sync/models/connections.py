@@ -62,6 +62,20 @@ class Connection(models.Model):
         blank=True,
         help_text='Object types for which this connection wins conflicts, e.g. ["contact"].',
     )
+    # What this connection may write into the mirror (sync/inbound/permissions.py); empty:
+    # its connector's defaults (the CRM: everything it owns; partners: contact create/update).
+    inbound_permissions = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Per object type, the operations and fields this connection may write here, "
+        'e.g. {"contact": {"operations": ["create", "update"], "fields": ["first_name", "phone"]}}'
+        ' ("fields": "*" for every ordinary field). Empty: the connector\'s safe defaults.',
+    )
+    may_write_privileged_user_fields = models.BooleanField(
+        default=False,
+        help_text="Let this connection set a user's role, type, permissions, locations and an "
+        "existing user's e-mail (the CRM always may).",
+    )
     rate_limit_requests = models.PositiveIntegerField(default=100)
     rate_limit_interval_seconds = models.PositiveIntegerField(default=10)
     rate_limit_daily = models.PositiveIntegerField(default=200_000)
@@ -140,6 +154,12 @@ class Link(models.Model):
         max_length=64, blank=True, help_text="sha256 of the mapped payload we last sent (echoes)."
     )
     last_pushed_at = models.DateTimeField(null=True, blank=True)
+    remote_snapshot = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The remote's last known mapped fields: {mirror field: [value, as of]} "
+        "(field-level merge, sync/inbound/snapshot.py).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -14,6 +14,7 @@ class InboundStatus(models.TextChoices):
     UNMATCHED = "unmatched", "Unmatched (unknown location or connection)"
     FAILED = "failed", "Failed"
     ECHO = "echo", "Echo of our own change"
+    REFUSED = "refused", "Refused (not permitted for this connection)"
 
 
 class InboundSource(models.TextChoices):

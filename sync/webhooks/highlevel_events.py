@@ -90,9 +90,22 @@ def normalized_record(object_type: str, record: dict[str, Any]) -> dict[str, Any
     birth = record.get("dateOfBirth")
     if object_type == "contact" and isinstance(birth, str) and _ISO_DATETIME.match(birth):
         record["dateOfBirth"] = birth[:10]  # events send a datetime; the mapping wants a date
-    if object_type == "user" and "locations" in record and "locationIds" not in record:
-        record["locationIds"] = record["locations"]
+    if object_type == "user":
+        _nest_roles(record)
     return record
+
+
+def _nest_roles(user: dict[str, Any]) -> None:
+    """A user event carries role and `locations` at the top level; the users API (and so the
+    field map) nests type, role and locationIds under `roles`."""
+    if "locations" in user and "locationIds" not in user:
+        user["locationIds"] = user["locations"]
+    roles = dict(user.get("roles") if isinstance(user.get("roles"), dict) else {})
+    for name in ("type", "role", "locationIds"):
+        if name in user:
+            roles.setdefault(name, user[name])
+    if roles:
+        user["roles"] = roles
 
 
 def source_time(record: dict[str, Any], event_type: str, delivered_at: datetime | None):

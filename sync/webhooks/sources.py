@@ -4,20 +4,19 @@ source.find(object_type, remote_id) -> (mirror object | None, Link | None)
 source.complete(parsed) -> ParsedEvent        fetch what a delivery lacks (CRM)
 source.values(parsed, instance) -> dict       field values for contacts.services
 source.contact(parsed, actor) -> Contact|None the parent of a task/note/appointment
-source.remember(obj, parsed, link)            keep the Link in step after a write
-source.is_echo(obj, values, link) -> bool     is this the state we last sent it?
+
+Deciding and writing is sync.inbound.apply's (the same for every inbound path).
 """
 
-import copy
 from typing import Any
 
 from contacts.models import Contact, MirrorModel
-from contacts.services import mirror_create, writable_fields
+from contacts.services import writable_fields
 from portal.actors import Actor
 from sync.connectors import connector_for
-from sync.connectors.base import DELETED
-from sync.mapping import from_remote, payload_hash, to_remote
-from sync.models import Connection, Link
+from sync.inbound.apply import UPSERT, RemoteChange, apply_remote_change
+from sync.mapping import from_remote
+from sync.models import Connection, InboundStatus, Link
 from sync.objects import TYPE_BY_MODEL, mirror_model
 from sync.webhooks import highlevel_events
 from sync.webhooks.events import EventError, ParsedEvent, Unresolvable
@@ -41,19 +40,6 @@ class LinkedSource:
     def complete(self, parsed: ParsedEvent) -> ParsedEvent:
         return parsed
 
-    def is_echo(self, obj: MirrorModel, values: dict[str, Any], link: Link | None) -> bool:
-        return False
-
-    def remember(self, obj: MirrorModel, parsed: ParsedEvent, link: Link | None) -> None:
-        if link is None:
-            Link.objects.create(
-                connection=self.connection,
-                object_type=parsed.object_type,
-                object_id=obj.pk,
-                remote_id=parsed.remote_id,
-                remote_updated_at=parsed.source_updated_at,
-            )
-
 
 class HighLevelSource(LinkedSource):
     """CRM events: fields through the connection's mappings; missing data fetched from the CRM."""
@@ -62,10 +48,13 @@ class HighLevelSource(LinkedSource):
         if not highlevel_events.missing_fields(parsed):
             return parsed
         contact_id = parsed.contact_remote_id or self._known_contact_id(parsed)
+        if parsed.object_type == "task" and not contact_id:
+            title = str(parsed.payload.get("title") or "")
+            contact_id = self._connector().task_contact_id(parsed.remote_id, title)
         if parsed.object_type in ("task", "note") and not contact_id:
             raise Unresolvable(
-                f"The {parsed.object_type} names no contact and is not known here, so the CRM "
-                "cannot be asked for it; reconciliation will bring it."
+                f"The {parsed.object_type} names no contact, is not known here and the CRM's "
+                "search does not find it; reconciliation will bring it."
             )
         record = self._fetch(parsed.object_type, parsed.remote_id, contact_id)
         merged = {**record, **{k: v for k, v in parsed.payload.items() if v not in (None, "")}}
@@ -78,45 +67,26 @@ class HighLevelSource(LinkedSource):
         return from_remote(parsed.payload, parsed.object_type, self.connection, instance)
 
     def contact(self, parsed: ParsedEvent, actor: Actor) -> Contact | None:
+        """The parent contact; one the mirror lacks is read from the CRM and applied first."""
         contact, _link = self.find("contact", parsed.contact_remote_id)
         if contact is not None:
             return None if contact.is_deleted else contact
         record = self._fetch("contact", parsed.contact_remote_id)
         fetched = ParsedEvent(
-            "contact",
-            "upsert",
-            parsed.contact_remote_id,
+            "contact", UPSERT, parsed.contact_remote_id,
             highlevel_events.normalized_record("contact", record),
-            source_updated_at=highlevel_events.source_time(record, "ContactCreate", None),
+        )  # fmt: skip
+        change = RemoteChange(
+            "contact",
+            UPSERT,
+            parsed.contact_remote_id,
+            self.values(fetched, None),
+            highlevel_events.source_time(record, "ContactCreate", None),
         )
-        contact = mirror_create(
-            Contact,
-            workspace=self.connection.workspace,
-            actor=actor,
-            data=self.values(fetched, None),
-            source_updated_at=fetched.source_updated_at,
-        )
-        self.remember(contact, fetched, None)
-        return contact
-
-    def remember(self, obj: MirrorModel, parsed: ParsedEvent, link: Link | None) -> None:
-        """The CRM now holds this state: a push of the same state would be a no-op."""
-        super().remember(obj, parsed, link)
-        Link.objects.filter(
-            connection=self.connection, object_type=parsed.object_type, object_id=obj.pk
-        ).update(
-            last_pushed_hash=payload_hash(to_remote(obj, self.connection)),
-            remote_updated_at=parsed.source_updated_at,
-        )
-
-    def is_echo(self, obj: MirrorModel, values: dict[str, Any], link: Link | None) -> bool:
-        """The event's state, mapped back, is exactly what we last pushed to the CRM."""
-        if link is None or link.last_pushed_hash in ("", DELETED):
-            return False
-        candidate = copy.copy(obj)
-        for name, value in values.items():
-            setattr(candidate, name, value)
-        return payload_hash(to_remote(candidate, self.connection)) == link.last_pushed_hash
+        outcome = apply_remote_change(self.connection, change, actor=actor, found=(None, None))
+        if outcome.status != InboundStatus.PROCESSED:
+            raise EventError(f"Its contact could not be written: {outcome.result}")
+        return self.find("contact", parsed.contact_remote_id)[0]
 
     def _known_contact_id(self, parsed: ParsedEvent) -> str:
         obj, _link = self.find(parsed.object_type, parsed.remote_id)
@@ -131,7 +101,10 @@ class HighLevelSource(LinkedSource):
     def _fetch(self, object_type: str, remote_id: str, contact_id: str = "") -> dict[str, Any]:
         if not remote_id:
             raise EventError(f"The delivery names no {object_type} to fetch.")
-        return connector_for(self.connection).fetch_record(object_type, remote_id, contact_id)
+        return self._connector().fetch_record(object_type, remote_id, contact_id)
+
+    def _connector(self):
+        return connector_for(self.connection)
 
 
 class PartnerSource(LinkedSource):
@@ -167,10 +140,6 @@ class PartnerSource(LinkedSource):
         contact = self._related(Contact, parsed.contact_remote_id)
         return None if contact.is_deleted else contact
 
-    def remember(self, obj: MirrorModel, parsed: ParsedEvent, link: Link | None) -> None:
-        if link is not _OWN_ID:
-            super().remember(obj, parsed, link)
-
     def _related(self, model: type[MirrorModel], public_id: Any) -> MirrorModel | None:
         if public_id in (None, ""):
             return None
@@ -182,7 +151,8 @@ class PartnerSource(LinkedSource):
         return related
 
 
-# A record named by our own public id needs no Link to the partner.
+# A record named by our own public id needs no Link to the partner (an unsaved one: nothing to
+# keep in step).
 _OWN_ID = Link()
 
 

@@ -67,6 +67,11 @@ def test_a_partner_update_applies_and_fans_out_to_the_crm_only(send, shop, crm_c
 
 
 def test_a_partner_record_with_its_own_id_is_created_then_updated_and_deleted(send, shop):
+    shop.inbound_permissions = {
+        "contact": {"operations": ["create", "update", "delete"], "fields": "*"},
+        "task": {"operations": ["create"], "fields": "*"},
+    }
+    shop.save()
     send("contact.created", {"id": "p-1", "email": "Buyer@Example.com", "first_name": "B"})
     contact = Contact.objects.get()
     assert contact.email == "Buyer@example.com"
