@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from portal.access import workspace_access
 from portal.actors import Actor
 from portal.audit import record_change
 from portal.models import AuditAction
@@ -33,8 +34,10 @@ from sync.models import Connection
 
 
 def may_change_connection(user: AbstractBaseUser, connection: Connection) -> bool:
-    """Who may (re)install a connection's CRM app: an operator allowed to change it."""
-    return bool(user.is_active and user.is_staff and user.has_perm("sync.change_connection"))
+    """Who may (re)install a connection's CRM app: an operator allowed to change connections,
+    in the connection's workspace (portal/access.py)."""
+    allowed = user.is_active and user.is_staff and user.has_perm("sync.change_connection")
+    return bool(allowed and workspace_access(user).may_change([connection.workspace_id]))
 
 
 def _callback_uri(request: HttpRequest) -> str:

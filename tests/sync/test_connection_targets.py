@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
+from portal.models import WorkspaceMembership, WorkspaceRole
 from sync.connectors import connector_for
 from sync.models import Connection, DeliveryAttempt
 from tests.sync.factories import CRM_BASE_URL as CRM
@@ -18,10 +19,12 @@ LISTENER = "https://listener.attacker.example"
 
 
 @pytest.fixture
-def operator_client() -> Client:
+def operator_client(workspace) -> Client:
+    """A staff user who may change connections, an operator of the test workspace only."""
     user = User.objects.create_user("operator", password="pw", is_staff=True)
     for codename in ("view_connection", "change_connection"):
         user.user_permissions.add(Permission.objects.get(codename=codename))
+    WorkspaceMembership.objects.create(user=user, workspace=workspace, role=WorkspaceRole.OPERATOR)
     client = Client()
     client.force_login(user)
     return client

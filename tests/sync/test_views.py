@@ -8,9 +8,10 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from portal.models import AuditEntry
+from portal.models import AuditEntry, WorkspaceMembership, WorkspaceRole
 from sync.connectors import highlevel_oauth
 from sync.models import Connection
+from tests.factories import WorkspaceFactory
 from tests.sync.factories import CRM_BASE_URL as CRM
 from tests.sync.factories import ConnectionFactory
 
@@ -26,10 +27,15 @@ def oauth_conn(workspace):
     )
 
 
-def staff_client(*permissions: str) -> Client:
+def staff_client(*permissions: str, workspace=None) -> Client:
+    """A staff user with these permissions; an operator of `workspace` when one is given."""
     user = User.objects.create_user("operator", password="pw", is_staff=True)
     for codename in permissions:
         user.user_permissions.add(Permission.objects.get(codename=codename))
+    if workspace is not None:
+        WorkspaceMembership.objects.create(
+            user=user, workspace=workspace, role=WorkspaceRole.OPERATOR
+        )
     client = Client()
     client.force_login(user)
     return client
@@ -99,10 +105,17 @@ def test_staff_without_change_connection_is_403(oauth_conn):
 
 
 def test_an_operator_allowed_to_change_connections_may_install(crm, oauth_conn, workspace):
-    operator = staff_client("change_connection", "view_connection")
+    operator = staff_client("change_connection", "view_connection", workspace=workspace)
     state = start_install(operator, oauth_conn)
     token_reply(crm, locationId=workspace.location_id)
     assert operator.get(CALLBACK, {"code": "c", "state": state}).status_code == 200
+
+
+def test_an_operator_of_another_workspace_may_not_install(oauth_conn):
+    elsewhere = WorkspaceFactory(name="Elsewhere", location_id="ElsewhereLocation001")
+    operator = staff_client("change_connection", "view_connection", workspace=elsewhere)
+    url = reverse("sync:highlevel-oauth-install", args=[oauth_conn.slug])
+    assert operator.get(url).status_code == 403
 
 
 def test_a_state_works_once(admin_client, crm, oauth_conn, workspace):
