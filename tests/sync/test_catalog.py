@@ -77,3 +77,21 @@ def test_catalog_admin_page_is_linked_from_the_index(admin_client):
     page = admin_client.get(page_url).content.decode()
     assert "Operations catalog" in page and "deliver contact.created" in page
     assert "subscriberId ← public_id" in page
+
+
+def test_every_connector_offers_its_automation_actions():
+    crm = names(entry("highlevel")["automation_actions"])
+    assert {"user.create", "user.update", "user.delete", "task.create", "note.create",
+            "tag.add", "tag.remove", "workflow.add", "workflow.remove",
+            "appointment.book"} <= crm  # fmt: skip
+    mailer = names(entry("email_api")["automation_actions"])
+    assert {"email.send_system", "email.send_trigger", "user.update_by_email",
+            "user.update_by_id", "email.check"} <= mailer  # fmt: skip
+    notify = names(entry("notifications")["automation_actions"])
+    assert {"subscriber.create", "subscriber.update", "subscriber.bulk_create",
+            "event.trigger"} <= notify  # fmt: skip
+    assert "event.send" in names(entry("webhook")["automation_actions"])
+    assert "<object type>.<operation>" in names(entry("rest")["automation_actions"])
+    send = next(a for a in entry("email_api")["automation_actions"]
+                if a["name"] == "email.send_system")  # fmt: skip
+    assert send["required"] == ["email", "type_id"] and "platform_id" in send["inputs"]

@@ -80,6 +80,30 @@ def action_spec(provider: str, operation: str) -> ActionSpec:
     return found
 
 
+def catalog_entries(provider: str) -> list[dict[str, Any]]:
+    """The provider's automation actions for the operations catalog (sync/catalog.py)."""
+    entries = [
+        {
+            "kind": "action",
+            "name": spec.name,
+            "label": spec.label,
+            "scopes": [spec.scope],
+            "inputs": list(spec.inputs),
+            "required": list(spec.required),
+            "outputs": list(spec.outputs),
+        }
+        for spec in load().get(provider, {}).values()
+    ]
+    if provider == "rest":
+        entries.append(
+            {"kind": "action", "name": "<object type>.<operation>",
+             "label": "Any operation the connection configures (see its actions)",
+             "scopes": ["contacts.write"], "inputs": ["body", "id", "public_id", "contact_id"],
+             "required": [], "outputs": ["id", "response"]}
+        )  # fmt: skip
+    return entries
+
+
 def check_required(spec: ActionSpec, inputs: dict[str, Any]) -> None:
     missing = [name for name in spec.required if inputs.get(name) in (None, "", [])]
     if missing:
