@@ -110,7 +110,13 @@ def _run_action(step: AutomationStep) -> dict[str, Any]:
     )
     check_required(spec, inputs)
     call = StepCall(step, connector_for(connection), dry_run=step.run.dry_run)
-    return spec.run(call, inputs) or {}
+    output = spec.run(call, inputs) or {}
+    if step.run.dry_run:
+        # Nothing was sent, so nothing came back: name what the next steps would receive.
+        for name in spec.outputs:
+            if output.get(name) in (None, ""):
+                output[name] = f"<{name} from step {step.position}>"
+    return output
 
 
 def step_context(step: AutomationStep) -> dict[str, Any]:
@@ -125,7 +131,7 @@ def _failed(step: AutomationStep, error: RemoteError, now: datetime | None) -> s
     if not step.run.dry_run:
         step.connection.record_error(error.message)
     common = {"last_error": error.message[:2000]}
-    if error.permanent:
+    if error.permanent or step.run.dry_run:  # a dry run reports at once, it never waits
         return _give_up(step, StepStatus.FAILED, now, common, "failed")
     schedule = connector_class(step.connection.provider).retry_schedule
     if step.attempts >= (len(schedule) if schedule else settings.SYNC_MAX_ATTEMPTS):
@@ -247,6 +253,17 @@ def drain(now: datetime | None = None, limit: int = 1000) -> dict[str, int]:
         if not ran:
             break
     return {"processed": processed, "left": due_steps(now).count()}
+
+
+def run_now(run: AutomationRun, now: datetime | None = None) -> AutomationRun:
+    """Run one run's due steps here, in order (the admin's dry-run test: nothing is sent)."""
+    for _ in range(AutomationStep.objects.filter(run=run).count()):
+        step_id = due_steps(now).filter(run=run).values_list("pk", flat=True).first()
+        if step_id is None:
+            break
+        process_step(step_id, now=now)
+    run.refresh_from_db()
+    return run
 
 
 def replay(steps: QuerySet) -> int:
