@@ -31,6 +31,7 @@ from sync.outbox import fan_out_suppressed
 from sync.rules import RuleError, matches, record_values
 
 logger = logging.getLogger(__name__)
+EMPTY = (None, "", [], {})
 RECORD_TRIGGERS = [t for t in Trigger.values if t != Trigger.EVENT_RECEIVED]
 
 
@@ -134,7 +135,7 @@ def _field_changed(automation: Automation, obj, action: str, changes) -> bool:
     if action == "delete" or not automation.trigger_field:
         return False
     before, after = _field_pair(automation.trigger_field, changes)
-    if before == after:
+    if before == after or (before in EMPTY and after in EMPTY):
         return False
     wanted = automation.trigger_value
     return wanted is None or (after == wanted and before != wanted)
