@@ -119,8 +119,8 @@ def test_milestone_sends_one_trigger_email(remote, workspace, mailer, run_steps)
     contact = contact_create(workspace=workspace, actor=TEST_ACTOR, data={
         "email": "Ada@Example.com", "first_name": "Ada", "country": "GB",
         "custom_fields": {"milestone": "", "language": "en"}})  # fmt: skip
-    contact_update(contact, actor=TEST_ACTOR,
-                   data={"custom_fields": {"milestone": "100 plays", "language": "en"}})  # fmt: skip
+    reached = {"custom_fields": {"milestone": "100 plays", "language": "en"}}
+    contact_update(contact, actor=TEST_ACTOR, data=reached)
     contact_update(contact, actor=TEST_ACTOR, data={"first_name": "Ada B."})  # not a milestone
     run_steps()
     (letter,) = sent(remote, "POST", MAILER + "/push/trigger")
@@ -142,8 +142,10 @@ def test_client_lead_becomes_a_crm_contact_in_a_workflow_with_an_onboarding_emai
                                 credentials={}, options={"objects": {}}, scopes="")  # fmt: skip
     automation = enable("client_lead_onboarding", workspace, crm=crm_conn, email=mailer,
                         source=crm_app)  # fmt: skip
+    workflow_id = "78559bb3-b920-461e-b010-7b2a2816d2a9"
     automation.actions.filter(position=2).update(
-        inputs={"contactId": "{{ steps.1.id }}", "workflowId": "78559bb3-b920-461e-b010-7b2a2816d2a9"})  # fmt: skip
+        inputs={"contactId": "{{ steps.1.id }}", "workflowId": workflow_id}
+    )
     automation.actions.filter(position=3).update(
         inputs={"email": "{{ contact.email }}", "type_id": 4}
     )
