@@ -14,7 +14,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from portal.actors import Actor
 from portal.admin import AuditedModelAdmin
@@ -78,10 +79,32 @@ class AutomationForm(forms.ModelForm):
         return data
 
 
+def operation_choices() -> list:
+    """The catalog's automation actions, grouped by provider (REST: what presets configure)."""
+    from sync.catalog import catalog
+
+    groups = []
+    for entry in catalog()["providers"]:
+        names = [a["name"] for a in entry.get("automation_actions", []) if "<" not in a["name"]]
+        if entry["provider"] == "rest":
+            names += [a["name"] for a in entry["actions"]]
+        if names:
+            groups.append((entry["label"], [(name, name) for name in sorted(set(names))]))
+    return groups
+
+
 class ActionForm(forms.ModelForm):
     class Meta:
         model = AutomationAction
         fields = ("position", "connection", "operation", "inputs")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = operation_choices()
+        current = self.initial.get("operation")
+        if current and not any(current == n for _, group in choices for n, _ in group):
+            choices.append(("Current", [(current, current)]))
+        self.fields["operation"].widget = forms.Select(choices=[("", "---------"), *choices])
 
     def clean(self):
         data = super().clean()
@@ -336,10 +359,34 @@ class AutomationRunAdmin(admin.ModelAdmin):
     search_fields = ("event_key", "event_label")
     inlines = [StepInline]
     readonly_fields = ("automation", "workspace", "event_key", "event_label", "object_type",
-                       "object_id", "dry_run", "status", "created_at", "completed_at",
-                       "context_shown")  # fmt: skip
+                       "object_id", "dry_run", "status", "steps_summary", "created_at",
+                       "completed_at", "context_shown")  # fmt: skip
     exclude = ("context",)
     actions = ["replay_failed_steps"]
+
+    def has_replay_permission(self, request) -> bool:
+        return request.user.has_perm("sync.change_automationrun")
+
+    @admin.display(description="steps")
+    def steps_summary(self, run: AutomationRun) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td>"
+            "<td><code>{}</code></td><td>{}</td></tr>",
+            (
+                (step.position, step.operation, step.connection.name, step.get_status_display(),
+                 ", ".join(f"{c.get('method')} {c.get('path')}" for c in step.calls or []) or "-",
+                 json.dumps(step.output, default=str)[:300] if step.output else "-",
+                 format_html("<span class='error'>{}</span>", step.last_error)
+                 if step.last_error else "")
+                for step in run.steps.select_related("connection").order_by("position")
+            ),
+        )  # fmt: skip
+        head = mark_safe(  # a constant: nothing from the run in it
+            "<tr><th>#</th><th>operation</th><th>connection</th><th>status</th>"
+            "<th>requests</th><th>output</th><th>error</th></tr>"
+        )
+        return format_html("<table id='run-steps'>{}{}</table>", head, rows)
 
     @admin.display(description="trigger data")
     def context_shown(self, run: AutomationRun) -> str:
@@ -348,7 +395,10 @@ class AutomationRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description="Replay failed or dead steps")
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a record of what happened: read-only (replay is an action)
+
+    @admin.action(description="Replay failed or dead steps", permissions=["replay"])
     def replay_failed_steps(self, request, queryset: QuerySet) -> None:
         steps = AutomationStep.objects.filter(
             run__in=queryset, status__in=[StepStatus.FAILED, StepStatus.DEAD]
