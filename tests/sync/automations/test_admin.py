@@ -175,3 +175,17 @@ def test_runs_list_and_replay(admin_client, purchase):
     run.refresh_from_db()
     assert step.status == StepStatus.PENDING and step.attempts == 0
     assert run.status == RunStatus.RUNNING
+
+
+def test_enable_and_disable_actions_are_audited(admin_client, purchase):
+    from portal.models import AuditEntry
+
+    changelist = reverse("admin:sync_automation_changelist")
+    admin_client.post(changelist, {"action": "enable", "_selected_action": [purchase.pk]})
+    purchase.refresh_from_db()
+    assert purchase.mode == Mode.ON
+    entry = AuditEntry.objects.filter(changes__has_key="mode").latest("id")
+    assert entry.changes["mode"] == ["off", "on"] and entry.actor_label == "admin"
+    admin_client.post(changelist, {"action": "disable", "_selected_action": [purchase.pk]})
+    purchase.refresh_from_db()
+    assert purchase.mode == Mode.OFF
