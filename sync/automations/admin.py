@@ -6,7 +6,7 @@ Forms: admin_forms.py. Imported by sync/admin.py."""
 import json
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -19,7 +19,13 @@ from django.utils.safestring import mark_safe
 from portal.admin import AuditedModelAdmin, operator
 from portal.audit import record_change
 from portal.models import AuditAction
-from sync.automations.admin_forms import ActionForm, AutomationForm, FromTemplateForm, TestForm
+from sync.automations.admin_forms import (
+    ActionForm,
+    ActionFormSet,
+    AutomationForm,
+    FromTemplateForm,
+    TestForm,
+)
 from sync.automations.presets import TEMPLATES
 from sync.automations.runner import replay, run_now
 from sync.models import (
@@ -40,6 +46,7 @@ def pretty(value) -> str:
 class ActionInline(admin.TabularInline):
     model = AutomationAction
     form = ActionForm
+    formset = ActionFormSet
     extra = 0
     ordering = ("position", "id")
 
@@ -70,13 +77,6 @@ class AutomationAdmin(AuditedModelAdmin):
         if db_field.name == "trigger_connection":
             kwargs["queryset"] = Connection.objects.live().defer("credentials")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def save_formset(self, request, form, formset, change):
-        for action_form in formset.forms:
-            connection = action_form.cleaned_data.get("connection")
-            if connection and connection.workspace_id != form.instance.workspace_id:
-                raise ValidationError("An action's connection belongs to another workspace.")
-        super().save_formset(request, form, formset, change)
 
     @admin.display(description="test")
     def test_link(self, obj: Automation) -> str:

@@ -96,6 +96,19 @@ class ActionForm(forms.ModelForm):
         return data
 
 
+class ActionFormSet(forms.BaseInlineFormSet):
+    """An automation acts only through its own workspace's connections."""
+
+    def clean(self) -> None:
+        super().clean()
+        workspace_id = self.instance.workspace_id
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            connection = data.get("connection")
+            if connection and not data.get("DELETE") and connection.workspace_id != workspace_id:
+                form.add_error("connection", "This connection is another workspace's.")
+
+
 class FromTemplateForm(forms.Form):
     template = forms.ChoiceField(choices=[(t.key, t.name) for t in TEMPLATES])
     workspace = forms.ModelChoiceField(queryset=Workspace.objects.all())

@@ -102,6 +102,8 @@ def _run_action(step: AutomationStep) -> dict[str, Any]:
         raise RemoteError("The connection is inactive or deleted.", permanent=True)
     if step.action is None:
         raise ActionError("The automation's action was removed.")
+    if connection.workspace_id != step.run.workspace_id:
+        raise ActionError("The action's connection belongs to another workspace: refused.")
     spec = action_spec(connection.provider, step.operation)
     inputs = render(step.action.inputs or {}, step_context(step))
     step.inputs = jsonable(inputs)

@@ -181,4 +181,4 @@ def _parsed(response: Response) -> Any:
         return {"text": response.text[:2000]}
     if len(json.dumps(body, default=str)) > RESPONSE_LIMIT:
         return {"text": response.text[:2000], "truncated": True}
-    return body
+    return redact(body)  # kept in the database and shown in the admin

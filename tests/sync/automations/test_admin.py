@@ -189,3 +189,15 @@ def test_enable_and_disable_actions_are_audited(admin_client, purchase):
     admin_client.post(changelist, {"action": "disable", "_selected_action": [purchase.pk]})
     purchase.refresh_from_db()
     assert purchase.mode == Mode.OFF
+
+
+def test_an_action_through_another_workspaces_connection_is_refused(admin_client, purchase):
+    from tests.factories import WorkspaceFactory
+    from tests.sync.factories import ConnectionFactory
+
+    foreign = ConnectionFactory(workspace=WorkspaceFactory(), slug="their-crm")
+    url = reverse("admin:sync_automation_change", args=[purchase.pk])
+    form = editor_form(purchase, **{"actions-0-connection": foreign.pk})
+    page = admin_client.post(url, form)
+    assert page.status_code == 200 and "another workspace" in page.content.decode()
+    assert purchase.actions.get(position=1).connection.workspace_id == purchase.workspace_id
