@@ -24,9 +24,14 @@ def on_inbound_saved(sender, *, instance: InboundEvent, created: bool, **kwargs:
     if instance.source_key.startswith("email:"):
         return  # e-mail statuses fire with their contact (sync/webhooks/email_status.py)
     try:
-        fire_inbound(instance)
+        runs = fire_inbound(instance)
     except Exception:
         logger.exception("Automations for inbound event %s could not start", instance.pk)
+        return
+    if runs:  # an operator reading the event sees what it started
+        note = f"{instance.result}; " if instance.result else ""
+        started = f"{note}started {len(runs)} automation run(s)"[:255]
+        InboundEvent.objects.filter(pk=instance.pk).update(result=started)
 
 
 def fire_inbound(event: InboundEvent, contact: Contact | None = None) -> list:

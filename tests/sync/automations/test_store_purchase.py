@@ -3,7 +3,7 @@
 import pytest
 
 from sync.automations.presets import create_from_template
-from sync.models import AutomationRun, AutomationStep, Mode, RunStatus, StepStatus
+from sync.models import AutomationRun, AutomationStep, InboundEvent, Mode, RunStatus, StepStatus
 from tests.sync.automations.conftest import CRM, MAILER, body, sent
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +45,8 @@ def test_a_purchase_creates_one_contact_task_and_welcome_email(
 
     run = AutomationRun.objects.get()
     assert run.status == RunStatus.DONE
+    event = InboundEvent.objects.get()
+    assert run.event_key == f"inbound:{event.pk}" and "started 1 automation run" in event.result
     upsert, task = sent(remote, "POST", CRM)
     assert body(upsert)["email"] == "Grace@Example.com" and body(upsert)["locationId"]
     assert upsert.url.endswith("/contacts/upsert")
