@@ -23,7 +23,22 @@ RECORD_TRIGGERS_WITHOUT_TYPE = (Trigger.TAG_ADDED, Trigger.TAG_REMOVED, Trigger.
                                 Trigger.APPOINTMENT_BOOKED, Trigger.APPOINTMENT_STATUS)  # fmt: skip
 
 
+class OptionalJSONField(forms.JSONField):
+    """A one-line JSON value ("showed", "vip", 3) where empty means "any", not the text null."""
+
+    widget = forms.TextInput
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 class AutomationForm(forms.ModelForm):
+    trigger_value = OptionalJSONField(
+        required=False,
+        help_text=Automation._meta.get_field("trigger_value").help_text
+        + ' JSON: "showed", "vip", 3.',
+    )
+
     class Meta:
         model = Automation
         fields = ("workspace", "name", "description", "mode", "trigger", "object_type",

@@ -25,7 +25,7 @@ def editor_form(automation, **changes):
         "object_type": automation.object_type,
         "trigger_connection": "",
         "trigger_field": automation.trigger_field,
-        "trigger_value": "null",
+        "trigger_value": "",
         "event_type": automation.event_type,
         "conditions": json.dumps(automation.conditions),
         "actions-TOTAL_FORMS": 0,
@@ -89,6 +89,7 @@ def test_the_editor_renders_and_refuses_bad_operations_templates_and_conditions(
     url = reverse("admin:sync_automation_change", args=[purchase.pk])
     page = admin_client.get(url).content.decode()
     assert "Test / send test event" in page and "task.create" in page
+    assert 'id="id_trigger_value"' in page and 'value="null"' not in page
     bad = editor_form(
         purchase,
         **{
@@ -100,10 +101,10 @@ def test_the_editor_renders_and_refuses_bad_operations_templates_and_conditions(
     page = admin_client.post(url, bad).content.decode()
     assert "has no action" in page and "Unknown filter" in page and "Unknown operator" in page
     assert purchase.actions.get(position=2).operation == "task.create"
-    ok = admin_client.post(url, editor_form(purchase, mode="on"))
+    ok = admin_client.post(url, editor_form(purchase, mode="on", trigger_value='"vip"'))
     assert ok.status_code == 302
     purchase.refresh_from_db()
-    assert purchase.mode == Mode.ON
+    assert purchase.mode == Mode.ON and purchase.trigger_value == "vip"
 
 
 def test_a_dry_run_of_a_pasted_event_shows_each_request_and_sends_nothing(
