@@ -78,3 +78,32 @@ def test_create_edit_and_dry_run_an_automation(logged_in, live_server, connectio
     steps = page.locator("#run-steps").inner_text()
     assert "task.create" in steps and "POST /contacts/<id from step 1>/tasks" in steps
     screenshot(page, "automation-run")
+
+
+def test_a_contacts_timeline_shows_its_automation_steps(logged_in, live_server, connections):
+    from contacts.services import contact_update
+    from sync.automations.presets import create_from_template
+    from sync.automations.runner import drain
+    from tests.factories import TEST_ACTOR, ContactFactory
+
+    workspace, _crm, mailer, _store = connections
+    mailer.sandbox = True  # records its would-be requests, sends nothing
+    mailer.save()
+    automation = create_from_template(
+        "milestone_email", workspace=workspace, connections={"email": mailer}
+    )
+    automation.actions.update(inputs={"email": "{{ contact.email }}", "type_id": 5})
+    Automation.objects.filter(pk=automation.pk).update(mode="on")
+    contact = ContactFactory(workspace=workspace, first_name="Ada", email="ada@example.com")
+    contact_update(contact, actor=TEST_ACTOR, data={"custom_fields": {"milestone": "100 plays"}})
+    drain()
+
+    page = logged_in
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/admin/contacts/contact/{contact.pk}/change/")
+    page.click("a.timeline-link")
+    page.wait_for_selector("#timeline")
+    history = page.locator("#timeline").inner_text()
+    assert "Step 1: email.send_trigger" in history and "POST /push/trigger" in history
+    assert "Automation “Milestone reached → trigger e-mail” fired" in history
+    screenshot(page, "automation-timeline")
