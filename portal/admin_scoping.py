@@ -76,8 +76,15 @@ class WorkspaceScopedAdmin:
             return True
         if obj is None:
             return access.changes_anything if change else True
-        ids = workspace_ids_of(obj, self.workspace_path)
+        ids = workspace_ids_of(obj, self._path_of(obj))
         return access.may_change(ids) if change else access.may_view(ids)
+
+    def _path_of(self, obj) -> str:
+        """An inline is asked about its parent object, which may name its workspace otherwise
+        (`parent_workspace_path`) than the inline's rows do."""
+        if isinstance(obj, self.model):
+            return self.workspace_path
+        return getattr(self, "parent_workspace_path", self.workspace_path)
 
     def _agency_level(self, change: bool) -> bool:
         return self.agency_only or (

@@ -363,4 +363,5 @@ class DeliveryAttemptAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, CsvExp
 
 
 # Inbound webhooks register their own admin (sync/webhooks/admin.py).
+from sync.automations import admin as _automations_admin  # noqa: E402, F401
 from sync.webhooks import admin as _webhooks_admin  # noqa: E402, F401

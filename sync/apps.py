@@ -16,6 +16,7 @@ class SyncConfig(AppConfig):
 
         mirror_changed.connect(record_outbound_changes, dispatch_uid="sync.outbox")
         contact_erased.connect(on_contact_erased, dispatch_uid="sync.erasure")
+        _connect_automations(mirror_changed)
         register_sync_state_provider(sync_states)
         _register_dashboard_panels()
         _watch_webhook_routing()
@@ -23,6 +24,16 @@ class SyncConfig(AppConfig):
         post_migrate.connect(
             _ensure_inbound_schedule, sender=self, dispatch_uid="sync.webhooks.schedules"
         )
+
+
+def _connect_automations(mirror_changed) -> None:
+    """Automations fire in the write's transaction (like the outbox) and on stored events."""
+    from sync.automations.inbound import on_inbound_saved
+    from sync.automations.triggers import fire_for_change
+    from sync.models import InboundEvent
+
+    mirror_changed.connect(fire_for_change, dispatch_uid="sync.automations")
+    post_save.connect(on_inbound_saved, sender=InboundEvent, dispatch_uid="sync.automations.in")
 
 
 def _watch_webhook_routing() -> None:

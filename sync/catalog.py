@@ -69,11 +69,14 @@ def provider_entry(provider: str, label: str) -> dict[str, Any]:
     cls = connector_class(provider)
     actions = getattr(cls, "catalog_actions", None)
     triggers = getattr(cls, "catalog_triggers", None)
+    from sync.automations.actions import catalog_entries
+
     return {
         "provider": provider,
         "label": label,
         "triggers": triggers() if triggers else default_triggers(cls),
         "actions": actions() if actions else default_actions(cls),
+        "automation_actions": catalog_entries(provider),
     }
 
 

@@ -42,6 +42,11 @@ def outbound_suppressed() -> Iterator[None]:
         _suppressed.reset(token)
 
 
+def fan_out_suppressed() -> bool:
+    """True inside `outbound_suppressed()` (automations fire no runs there either)."""
+    return _suppressed.get()
+
+
 def target_connections(
     workspace_id: int, object_type: str, origin_connection_id: int | None
 ) -> list[Connection]:

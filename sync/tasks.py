@@ -4,10 +4,11 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from sync.broker import shared_broker
-from sync.models import OutboundChange
+from sync.models import AutomationStep, OutboundChange
 
 PUSH_TASK = "sync.tasks.push_change"
 SWEEP_TASK = "sync.tasks.sweep"
+STEP_TASK = "sync.tasks.run_automation_step"
 
 
 def enqueue_push(change_id: int) -> None:
@@ -35,6 +36,26 @@ def push_change(change_id: int) -> str:
 
 
 def sweep() -> dict[str, int]:
+    from sync.automations.runner import sweep as sweep_automations
     from sync.push import sweep as sweep_outbox
 
-    return sweep_outbox()
+    counts = sweep_outbox()
+    steps = sweep_automations()
+    return {**counts, **{f"automation_{key}": value for key, value in steps.items()}}
+
+
+def enqueue_automation_step(step_id: int) -> None:
+    async_task(
+        STEP_TASK,
+        step_id,
+        task_name=f"automation-step-{step_id}",
+        group="sync-automations",
+        broker=shared_broker(),
+    )
+    AutomationStep.objects.filter(pk=step_id).update(enqueued_at=timezone.now())
+
+
+def run_automation_step(step_id: int) -> str:
+    from sync.automations.runner import process_step
+
+    return process_step(step_id)

@@ -24,7 +24,7 @@ TIMELINE_LIMIT = 200
 @dataclass
 class Entry:
     at: datetime
-    kind: str  # audit | inbound | outbox | delivery
+    kind: str  # audit | inbound | outbox | delivery | automation
     title: str
     status: str = ""
     url: str = ""
@@ -117,9 +117,11 @@ def inbound_entries(obj: MirrorModel, links: list[Link]) -> list[Entry]:
 
 
 def timeline(obj: MirrorModel) -> tuple[list[Entry], list[Route]]:
+    from sync.automations.timeline import automation_entries
+
     changes, links = _changes(obj), _links(obj)
     entries = [*audit_entries(obj), *outbox_entries(changes), *delivery_entries(changes),
-               *inbound_entries(obj, links)]  # fmt: skip
+               *inbound_entries(obj, links), *automation_entries(obj, Entry)]  # fmt: skip
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries, routes(obj, changes, links)
 

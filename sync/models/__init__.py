@@ -1,5 +1,16 @@
 """Sync models, one module per responsibility; import them from here."""
 
+from sync.models.automations import (
+    STEP_WAITING,
+    Automation,
+    AutomationAction,
+    AutomationRun,
+    AutomationStep,
+    Mode,
+    RunStatus,
+    StepStatus,
+    Trigger,
+)
 from sync.models.catalog import OperationsCatalog
 from sync.models.connections import Connection, Direction, FieldMapping, Health, Link, Rule
 from sync.models.inbound import InboundEvent, InboundSource, InboundStatus
@@ -16,7 +27,12 @@ from sync.models.ratelimit import RateLimitBucket
 
 __all__ = [
     "REPLAYABLE",
+    "STEP_WAITING",
     "WAITING",
+    "Automation",
+    "AutomationAction",
+    "AutomationRun",
+    "AutomationStep",
     "ChangeStatus",
     "Connection",
     "DeliveryAttempt",
@@ -27,10 +43,14 @@ __all__ = [
     "InboundSource",
     "InboundStatus",
     "Link",
+    "Mode",
     "Operation",
     "OperationsCatalog",
     "OutboundChange",
     "RateLimitBucket",
     "RestPreset",
     "Rule",
+    "RunStatus",
+    "StepStatus",
+    "Trigger",
 ]

@@ -12,6 +12,7 @@ from django.utils import timezone
 from portal.apikeys import apikey_create
 from portal.models import Workspace, WorkspaceMembership, WorkspaceRole
 from sync.models import DeliveryAttempt, InboundEvent, Link, OutboundChange
+from sync.models.automations import Automation, AutomationRun
 from tests.factories import (
     TEST_ACTOR,
     AppointmentFactory,
@@ -64,6 +65,14 @@ def populate(workspace: Workspace, mark: str) -> None:
                                 status="processed", received_at=timezone.now())  # fmt: skip
     apikey_create(name=f"{mark} key", scopes=["contacts.readonly"], workspaces=[workspace],
                   actor=TEST_ACTOR)  # fmt: skip
+    automation = Automation.objects.create(
+        workspace=workspace, name=f"{mark} automation", trigger="record_created",
+        object_type="contact",
+    )  # fmt: skip
+    AutomationRun.objects.create(
+        automation=automation, workspace=workspace, event_key=f"{mark}-event",
+        event_label=f"{mark} run",
+    )  # fmt: skip
 
 
 def staff_user(django_user_model, username: str, *memberships):

@@ -98,3 +98,21 @@ def test_partner_triggers_are_marked_and_outbound_only_providers_emit_none():
     assert "contact.updated" in names(rest) and all(t["mode"] == "real-time" for t in rest)
     for provider in ("notifications", "email_api", "webhook"):
         assert entry(provider)["triggers"] == []
+
+
+def test_every_connector_offers_its_automation_actions():
+    crm = names(entry("highlevel")["automation_actions"])
+    assert {"user.create", "user.update", "user.delete", "task.create", "note.create",
+            "tag.add", "tag.remove", "workflow.add", "workflow.remove",
+            "appointment.book"} <= crm  # fmt: skip
+    mailer = names(entry("email_api")["automation_actions"])
+    assert {"email.send_system", "email.send_trigger", "user.update_by_email",
+            "user.update_by_id", "email.check"} <= mailer  # fmt: skip
+    notify = names(entry("notifications")["automation_actions"])
+    assert {"subscriber.create", "subscriber.update", "subscriber.bulk_create",
+            "event.trigger"} <= notify  # fmt: skip
+    assert "event.send" in names(entry("webhook")["automation_actions"])
+    assert "<object type>.<operation>" in names(entry("rest")["automation_actions"])
+    send = next(a for a in entry("email_api")["automation_actions"]
+                if a["name"] == "email.send_system")  # fmt: skip
+    assert send["required"] == ["email", "type_id"] and "platform_id" in send["inputs"]

@@ -87,6 +87,7 @@ class Command(BaseCommand):
             ).raise_for_status()
             self._connect_and_backfill(crm_url)
             self._seed_portal()
+            seed_store_automation(Connection.objects.get(slug=CONNECTION))
             call_command("setup_schedules", stdout=open(os.devnull, "w"))  # noqa: SIM115
             os.environ["HIGHLEVEL_WEBHOOK_PUBLIC_KEYS"] = str(key_file.resolve())
             notify = start_notification_standin(notify_port)
@@ -185,6 +186,38 @@ def start_notification_standin(port: int) -> NotificationStandIn:
     return NotificationStandIn(NOTIFY_API_KEY, port).start()
 
 
+def seed_store_automation(crm: Connection) -> None:
+    """A store (partner webhooks in), an e-mail API in sandbox mode (records its would-be
+    requests) and the "store purchase" automation from its template, disabled (first run)."""
+    from sync.automations.presets import create_from_template
+    from sync.standard_webhooks import new_secret
+
+    workspace = crm.workspace
+    store, _ = Connection.objects.get_or_create(
+        slug="store",
+        defaults={"workspace": workspace, "provider": "rest", "name": "Store (demo)",
+                  "base_url": "https://store.example", "options": {"objects": {}},
+                  "credentials": {"webhook_secrets": [new_secret()]}},
+    )  # fmt: skip
+    mailer, _ = Connection.objects.get_or_create(
+        slug="demo-mailer",
+        defaults={"workspace": workspace, "provider": "email_api", "name": "E-mail API (sandbox)",
+                  "base_url": "https://api.sendios.io/v1", "sandbox": True,
+                  "credentials": {"client_id": "demo", "api_key": "demo"},
+                  "options": {"project_id": "1", "platform_id": 1}},
+    )  # fmt: skip
+    if workspace.automations.filter(preset="store_purchase").exists():
+        return
+    automation = create_from_template(
+        "store_purchase",
+        workspace=workspace,
+        connections={"crm": crm, "email": mailer, "source": store},
+    )
+    automation.actions.filter(position=3).update(
+        inputs={"email": "{{ data.customer.email }}", "type_id": 1}
+    )
+
+
 def instructions(port: int, crm_url: str, notify_url: str = "") -> str:
     portal = f"http://127.0.0.1:{port}"
     return f"""
@@ -209,5 +242,11 @@ Try, a new system's first sync (a stand-in notification platform listens on {not
     appointments directions "Off"; save, then follow "run its first sync" and start it;
   - watch "First syncs" on {portal}/admin/dashboard/ and the subscribers arrive on
     {notify_url}/ .
+Try an automation (store purchase → CRM follow-up task + welcome e-mail):
+  - enable "Store purchase → CRM follow-up task + welcome e-mail" at {portal}/admin/sync/automation/
+    (select it, action "Enable"), then post a purchase as the store would:
+      .venv/bin/python manage.py send_partner_event store --url {portal}
+    the run appears under {portal}/admin/sync/automationrun/ and the follow-up task on the
+    sandbox page (the e-mail API is in sandbox mode: its would-be requests are in the run).
 Ctrl-C stops the portal, the worker and the sandbox.
 """

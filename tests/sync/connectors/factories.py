@@ -30,7 +30,7 @@ def email_api_connection(workspace, **fields):
         credentials={"client_id": "client-7", "api_key": "mk_secret"},
         scopes="",
         **{
-            "options": {"project_id": "p1", "platform": "web", "list": "newsletter"},
+            "options": {"project_id": "p1", "platform_id": 1, "list_id": 7},
             **CONTACTS_ONLY,
             **fields,
         },

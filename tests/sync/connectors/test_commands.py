@@ -42,12 +42,15 @@ def test_add_webhook_defaults_to_every_event_and_refuses_unknown_ones(workspace)
 
 
 def test_add_email_api(workspace):
-    add("email_api", "--name", "Mailer", "--base-url", "https://mailer.example",
+    out = add("email_api", "--name", "Mailer", "--base-url", "https://mailer.example",
         "--client-id", "c1", "--api-key", "k1", "--project-id", "p9", "--platform", "ios",
-        "--list", "news")  # fmt: skip
+        "--list-id", "news")  # fmt: skip
+    assert "/webhooks/email/mailer/" in out
     conn = Connection.objects.get()
-    assert conn.credentials == {"client_id": "c1", "api_key": "k1"}
-    assert conn.options == {"project_id": "p9", "platform": "ios", "list": "news"}
+    token = conn.credentials.pop("webhook_token")
+    assert token in out
+    assert conn.credentials == {"client_id": "c1", "api_key": "k1"} and len(token) >= 24
+    assert conn.options == {"project_id": "p9", "platform_id": 5, "list_id": "news"}
     assert conn.users_direction == "off"
 
 
