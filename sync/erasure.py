@@ -17,6 +17,7 @@ from contacts.models import Contact, MirrorModel
 from portal.actors import Actor
 from portal.erasure import ERASED, scrub_rows
 from sync.models import WAITING, DeliveryAttempt, InboundEvent, Link, OutboundChange
+from sync.models.automations import AutomationRun, AutomationStep
 from sync.objects import object_type_of
 from sync.outbox import enqueue_pushes
 
@@ -38,6 +39,8 @@ def on_contact_erased(
     queue_deletes(contact, actor)
     _scrub_pushes(records, terms)
     _scrub_inbound(records, terms)
+    _scrub_links(records)
+    _scrub_automation_runs(records)
 
 
 def queue_deletes(contact: Contact, actor: Actor) -> list[OutboundChange]:
@@ -94,3 +97,17 @@ def _remote_ids(records: Q) -> dict[str, list[str]]:
     ):
         found.setdefault(object_type, []).append(remote_id)
     return found
+
+
+def _scrub_links(records: Q) -> None:
+    """What each remote last held of the rows (for field-level merge): a tombstone needs none."""
+    Link.objects.filter(records).update(remote_snapshot={})
+
+
+def _scrub_automation_runs(records: Q) -> None:
+    """Automation runs about the rows keep their steps' statuses, not what the steps sent."""
+    runs = AutomationRun.objects.filter(records)
+    AutomationStep.objects.filter(run__in=runs).update(
+        inputs={}, calls=[], output={}, last_error=""
+    )
+    runs.update(context={"erased": True}, event_label="")
