@@ -53,7 +53,9 @@ def test_schemathesis_finds_no_failure_with_every_check(
         f"--report-dir={tmp_path}",
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": ""}
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, check=False)
+    run = subprocess.run(  # its cache directory goes to tmp_path, not the checkout
+        command, capture_output=True, text=True, timeout=600, env=env, check=False, cwd=tmp_path
+    )
     Path("test-artifacts").mkdir(exist_ok=True)
     Path("test-artifacts/schemathesis.txt").write_text(run.stdout)
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-3000:]

@@ -54,7 +54,9 @@ def test_identical_deliveries_arriving_together_are_stored_and_applied_once(
 def test_the_sweeper_recovers_lost_and_abandoned_events(crm_connection, inbound_enqueued, settings):
     lost = post_crm(Client(), example("ContactCreate")).json()["id"]
     InboundEvent.objects.filter(pk=lost).update(enqueued_at=None)  # the broker lost the task
-    dead_worker = post_crm(Client(), example("ContactCreate", id="X2", webhookId="w2")).json()["id"]
+    dead_worker = post_crm(
+        Client(), example("ContactCreate", id="X2", webhookId="w2", email="x2@example.com")
+    ).json()["id"]
     InboundEvent.objects.filter(pk=dead_worker).update(
         attempts=1, lease_token="gone", lease_until=timezone.now() - timedelta(seconds=1)
     )
