@@ -15,6 +15,7 @@ from sync.admin_partners import check_partner_url, rotate_webhook_secret
 from sync.connectors import connector_for
 from sync.connectors.base import TestResult
 from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
+from sync.console.mapping_form import FieldMappingForm
 from sync.console.preview import preview_view
 from sync.console.views import replay_view, timeline_view
 from sync.http import RemoteError
@@ -177,6 +178,7 @@ class PreviewLinkMixin:
 
 @admin.register(FieldMapping)
 class FieldMappingAdmin(WithoutCredentialsMixin, PreviewLinkMixin, AuditedModelAdmin):
+    form = FieldMappingForm
     list_display = ("connection", "object_type", "mirror_field", "remote_path", "direction",
                     "transform", "position", "preview_link")  # fmt: skip
     readonly_fields = ("preview_link",)

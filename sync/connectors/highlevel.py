@@ -25,7 +25,7 @@ REQUIRED_SCOPES = (
     "workflows.readonly",
     "calendars/events.write",
 )
-WORKFLOWS_CACHE_SECONDS = 600
+LISTS_CACHE_SECONDS = 600  # workflows and custom fields change rarely
 # object type → (collection path, item path); {contact} is the parent contact's remote id.
 PATHS = {
     "contact": ("/contacts/", "/contacts/{id}"),
@@ -148,7 +148,18 @@ class HighLevelConnector(Connector):
         if cached is None:
             data = self.call("GET", "/workflows/", params={"locationId": self.location}).json()
             cached = data.get("workflows", [])
-            cache.set(key, cached, WORKFLOWS_CACHE_SECONDS)
+            cache.set(key, cached, LISTS_CACHE_SECONDS)
+        return cached
+
+    def custom_fields(self, *, refresh: bool = False) -> list[dict[str, Any]]:
+        """The location's contact custom fields ({id, name, fieldKey, dataType}), cached."""
+        key = f"sync:highlevel:custom-fields:{self.connection.pk}"
+        cached = None if refresh else cache.get(key)
+        if cached is None:
+            path = f"/locations/{self.location}/customFields"
+            data = self.call("GET", path, params={"model": "contact"}).json()
+            cached = [f for f in data.get("customFields", []) if isinstance(f, dict) and f.get("id")]
+            cache.set(key, cached, LISTS_CACHE_SECONDS)
         return cached
 
     def import_courses(self, payload: dict[str, Any]) -> dict[str, Any]:
