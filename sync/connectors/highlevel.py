@@ -158,7 +158,8 @@ class HighLevelConnector(Connector):
         if cached is None:
             path = f"/locations/{self.location}/customFields"
             data = self.call("GET", path, params={"model": "contact"}).json()
-            cached = [f for f in data.get("customFields", []) if isinstance(f, dict) and f.get("id")]
+            fields = data.get("customFields") or []
+            cached = [f for f in fields if isinstance(f, dict) and f.get("id")]
             cache.set(key, cached, LISTS_CACHE_SECONDS)
         return cached
 

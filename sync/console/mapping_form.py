@@ -17,6 +17,10 @@ from sync.models import Connection, Direction, FieldMapping
 
 CRM_PROVIDER = "highlevel"
 CUSTOM_LIST = "customFields"
+CUSTOM_PATH_ERROR = (
+    "The CRM takes custom fields as a list: pick the field under “CRM custom field” "
+    "(or write customFields#<field id>)."
+)
 
 
 def crm_custom_fields(connection: Connection | None) -> tuple[list[dict[str, Any]], str]:
@@ -78,8 +82,7 @@ class FieldMappingForm(forms.ModelForm):
             self._use_custom_field(cleaned, chosen)
         path = cleaned.get("remote_path") or ""
         if path.startswith(CUSTOM_LIST + ".") and self._is_crm(cleaned):
-            self.add_error("remote_path", "The CRM takes custom fields as a list: pick the "
-                           "field under “CRM custom field” (or write customFields#<field id>).")  # fmt: skip
+            self.add_error("remote_path", CUSTOM_PATH_ERROR)
         if not path and cleaned.get("direction") != Direction.OFF:
             self.add_error("remote_path", "Give the remote path (or pick a CRM custom field).")
         return cleaned

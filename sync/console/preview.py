@@ -75,8 +75,7 @@ def build_preview(connection: Connection, object_type: str, obj: MirrorModel) ->
         "obj": obj,
         "payload": json.dumps(payload, indent=2, ensure_ascii=False, default=str),
         "mapping_error": error,
-        "plan": [p for p in mapping_plan(connection, object_type)
-                 if p.spec.outbound or not p.used],  # fmt: skip
+        "plan": [p for p in mapping_plan(connection, object_type) if p.spec.outbound or not p.used],
         "verdicts": verdicts,
         "would_send": connection.sends(object_type) and connection.active and not excluded,
     }
