@@ -64,6 +64,11 @@ class AuditedModelAdmin(admin.ModelAdmin):
             self.delete_model(request, obj)
 
 
+def _shown(value) -> str:
+    """A recorded value as JSON with its characters as they are (a mask is •••, not \\u2022)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(AuditedModelAdmin):
     list_display = ("name", "location_id", "slug", "created_at")
@@ -132,7 +137,7 @@ class AuditEntryAdmin(CsvExportMixin, admin.ModelAdmin):
             *(
                 part
                 for field, (before, after) in entry.changes.items()
-                for part in (field, json.dumps(before), json.dumps(after))
+                for part in (field, _shown(before), _shown(after))
             ),
         )
         return format_html(

@@ -11,14 +11,17 @@ from django.utils.html import format_html
 from portal.admin import AuditedModelAdmin, https_formfield
 from portal.csv_export import CsvExportMixin
 from portal.pagination import EstimatedCountPaginator
-from sync.admin_partners import check_partner_url, rotate_webhook_secret
-from sync.connectors import connector_for
-from sync.connectors.base import TestResult
+from sync.admin_partners import (
+    check_partner_url,
+    give_new_webhook_a_secret,
+    rotate_webhook_secret,
+    show_new_webhook_secret,
+)
+from sync.connectors import test_connection
 from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
 from sync.console.mapping_form import FieldMappingForm
 from sync.console.preview import preview_view
 from sync.console.views import replay_view, timeline_view
-from sync.http import RemoteError
 from sync.models import (
     REPLAYABLE,
     ChangeStatus,
@@ -96,10 +99,7 @@ class ConnectionForm(forms.ModelForm):
             if name in self.cleaned_data:
                 setattr(trial, name, self.cleaned_data[name])
         trial.credentials = credentials
-        try:
-            result = connector_for(trial).test()
-        except RemoteError as exc:
-            result = TestResult(False, exc.message)
+        result = test_connection(trial)
         if not result.ok:
             self.add_error("new_credentials", f"The new credentials failed the test: "
                            f"{result.message} Nothing was changed.")  # fmt: skip
@@ -136,13 +136,20 @@ class ConnectionAdmin(AuditedModelAdmin):
     @admin.action(description="Test connection (a cheap read; reports missing scopes)")
     def test_connections(self, request: HttpRequest, queryset: QuerySet) -> None:
         for connection in queryset.model.objects.filter(pk__in=queryset.values("pk")):
-            try:
-                result = connector_for(connection).test()
-            except RemoteError as exc:
-                self.message_user(request, f"{connection}: {exc.message}", messages.ERROR)
-                continue
+            result = test_connection(connection)
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, f"{connection}: {result.message}", level)
+
+    def save_model(self, request: HttpRequest, obj: Connection, form, change: bool) -> None:
+        if not change:
+            request._new_webhook_secret = give_new_webhook_a_secret(obj)
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request: HttpRequest, obj: Connection, post_url_continue=None):
+        secret = getattr(request, "_new_webhook_secret", None)
+        if secret:
+            return show_new_webhook_secret(self, request, obj, secret)
+        return super().response_add(request, obj, post_url_continue)
 
     def delete_model(self, request: HttpRequest, obj: Connection) -> None:
         # Connections are tombstoned so their history (outbox, attempts, links) stays.

@@ -108,7 +108,7 @@ def excerpt(body: Any) -> str:
             body = json.loads(text)
         except ValueError:
             return text[:EXCERPT_LIMIT]
-    return json.dumps(redact(body), default=str)[:EXCERPT_LIMIT]
+    return json.dumps(redact(body), default=str, ensure_ascii=False)[:EXCERPT_LIMIT]
 
 
 def _others_use_quota(limiter: Limiter) -> bool:

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.actors import Actor
-from sync.connectors import CONNECTORS, connector_class, connector_for
+from sync.connectors import CONNECTORS, connector_class, test_connection
 from sync.models import Connection
 from sync.services import connection_create, find_connection
 
@@ -66,7 +66,7 @@ class Command(BaseCommand):
             connection = find_connection(options["connection"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        result = connector_for(connection).test()
+        result = test_connection(connection)
         if not result.ok:
             raise CommandError(f"{connection.slug}: {result.message}")
         self.stdout.write(f"{connection.slug}: OK — {result.message}")
