@@ -20,6 +20,7 @@ from sync.admin_partners import (
 from sync.connectors import test_connection
 from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
 from sync.console.mapping_form import FieldMappingForm
+from sync.console.preset_view import preset_connection_view
 from sync.console.preview import preview_view
 from sync.console.views import replay_view, timeline_view
 from sync.models import (
@@ -125,9 +126,12 @@ class ConnectionAdmin(AuditedModelAdmin):
     show_full_result_count = False
 
     def get_urls(self):
-        preview = path("<int:pk>/preview/", self.admin_site.admin_view(preview_view),
-                       name="sync_connection_preview")  # fmt: skip
-        return [preview, *super().get_urls()]
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/preview/", view(preview_view), name="sync_connection_preview"),
+            path("from-preset/", view(preset_connection_view), name="sync_connection_from_preset"),
+            *super().get_urls(),
+        ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The credentials column is never loaded here, so the page works even without the key.
