@@ -21,8 +21,8 @@ def _form(workspace, **changes) -> dict:
 
 
 def _comparable(conn: Connection) -> dict:
-    mappings = list(FieldMapping.objects.filter(connection=conn).values_list(
-        "object_type", "mirror_field", "remote_path", "direction", "transform", "position"))  # fmt: skip
+    columns = ("object_type", "mirror_field", "remote_path", "direction", "transform", "position")
+    mappings = list(FieldMapping.objects.filter(connection=conn).values_list(*columns))
     directions = {f"{t}_direction": getattr(conn, f"{t}_direction")
                   for t in ("users", "contacts", "tasks", "notes", "appointments")}  # fmt: skip
     return {"options": conn.options, "credentials": conn.credentials, "provider": conn.provider,
