@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "django_jsonform",  # the admin's JSON editors (its JS is a static file: no CDN)
     "portal",
     "contacts",
     "sync",

@@ -18,6 +18,7 @@ from sync.admin_partners import (
     show_new_webhook_secret,
 )
 from sync.connectors import test_connection
+from sync.console.editors import ConditionsField, to_editor
 from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
 from sync.console.mapping_form import FieldMappingForm
 from sync.console.preset_view import preset_connection_view
@@ -161,10 +162,18 @@ class ConnectionAdmin(AuditedModelAdmin):
 
 
 class RuleForm(forms.ModelForm):
+    """Conditions in the condition editor (sync/console/editors.py), or as raw JSON for a rule
+    nested deeper than the editor shows."""
+
     class Meta:
         model = Rule
         fields = ("connection", "name", "object_type", "kind", "conditions", "action",
                   "action_argument", "active", "position")  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if to_editor(self.instance.conditions or {}) is not None:
+            self.fields["conditions"] = ConditionsField(label="Conditions")
 
     def clean_conditions(self):
         conditions = self.cleaned_data["conditions"]

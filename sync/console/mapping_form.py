@@ -10,7 +10,9 @@ from typing import Any
 
 from django import forms
 
+from contacts.editors import OptionalEditorField
 from sync.connectors import connector_for
+from sync.console.editors import ARGUMENT_HELP, VALUE_MAP_SCHEMA, check_argument
 from sync.http import RemoteError
 from sync.mapping import CUSTOM_PREFIX, REMOTE_CUSTOM_MARK
 from sync.models import Connection, Direction, FieldMapping
@@ -43,10 +45,17 @@ class FieldMappingForm(forms.ModelForm):
         "customFields#<its id> and the value is sent as {id, field_value} in customFields.",
     )
 
+    argument_text = forms.CharField(
+        label="Argument", required=False,
+        help_text=f"Date: {ARGUMENT_HELP['date']} Constant: {ARGUMENT_HELP['constant']}",
+    )  # fmt: skip
+    value_map = OptionalEditorField(schema=VALUE_MAP_SCHEMA, label="Value map",
+                                    help_text=ARGUMENT_HELP["value_map"])  # fmt: skip
+
     class Meta:
         model = FieldMapping
         fields = ("connection", "object_type", "crm_custom_field", "mirror_field", "remote_path",
-                  "direction", "transform", "argument", "position")  # fmt: skip
+                  "direction", "transform", "argument_text", "value_map", "position")  # fmt: skip
         help_texts = {
             "mirror_field": 'A mirror field ("city"), several for the name transform '
             '("first_name,last_name"), or a custom field: "custom_fields.loyalty_tier".',
@@ -58,6 +67,11 @@ class FieldMappingForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["remote_path"].required = False
+        argument = self.instance.argument
+        if isinstance(argument, dict):
+            self.initial.setdefault("value_map", argument)
+        elif argument is not None:
+            self.initial.setdefault("argument_text", str(argument))
         self.custom_fields, problem = crm_custom_fields(self._connection())
         choices = [(f["id"], f"{f.get('name') or f['id']} ({f.get('fieldKey', '')})")
                    for f in self.custom_fields]  # fmt: skip
@@ -77,6 +91,14 @@ class FieldMappingForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        try:
+            self.instance.argument = check_argument(
+                cleaned.get("transform") or "", cleaned.get("argument_text") or "",
+                cleaned.get("value_map") or {},
+            )  # fmt: skip
+        except forms.ValidationError as exc:
+            field = "value_map" if cleaned.get("transform") == "value_map" else "argument_text"
+            self.add_error(field, exc)
         chosen = cleaned.get("crm_custom_field")
         if chosen:
             self._use_custom_field(cleaned, chosen)
