@@ -10,6 +10,8 @@ from portal.views import healthz
 
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="dashboard"),
+    # sync's page per mirror record (by name: portal imports neither app)
+    path("admin/contacts/", include("sync.console.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include("contacts.api.urls")),

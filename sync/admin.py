@@ -7,8 +7,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
-from portal.admin import AuditedModelAdmin, https_formfield
+from portal.admin import AuditedModelAdmin, ReadOnlyAdminMixin, https_formfield
 from portal.csv_export import CsvExportMixin
 from portal.pagination import EstimatedCountPaginator
 from sync.admin_partners import (
@@ -23,7 +24,8 @@ from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
 from sync.console.mapping_form import FieldMappingForm
 from sync.console.preset_view import preset_connection_view
 from sync.console.preview import preview_view
-from sync.console.views import replay_view, timeline_view
+from sync.console.records import attach_records, record_cell
+from sync.console.views import replay_view
 from sync.models import (
     REPLAYABLE,
     ChangeStatus,
@@ -244,10 +246,28 @@ class DeliveryAttemptInline(admin.TabularInline):
         return False
 
 
+class RecordsOnPageMixin:
+    """The changelist names each row's mirror record (one query per object type per page)."""
+
+    record_of = staticmethod(lambda row: row)
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        base, record_of = super().get_changelist(request, **kwargs), self.record_of
+
+        class WithRecords(base):
+            def get_results(self, request):
+                super().get_results(request)
+                attach_records(self.result_list, record_of)
+
+        return WithRecords
+
+
 @admin.register(OutboundChange)
-class OutboundChangeAdmin(WithoutCredentialsMixin, admin.ModelAdmin):
-    list_display = ("id", "object_type", "object_id", "connection", "operation", "status",
-                    "attempts", "available_at", "last_status_code", "created_at")  # fmt: skip
+class OutboundChangeAdmin(
+    RecordsOnPageMixin, ReadOnlyAdminMixin, WithoutCredentialsMixin, admin.ModelAdmin
+):
+    list_display = ("id", "record", "connection", "status", "attempts", "code", "created_at",
+                    "error_summary")  # fmt: skip
     list_filter = ("status", ("connection", ConnectionFilter), "object_type", "operation",
                    ("created_at", admin.DateFieldListFilter))  # fmt: skip
     search_fields = ("=object_id", "=id", "=request_id")
@@ -256,21 +276,28 @@ class OutboundChangeAdmin(WithoutCredentialsMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     inlines = (DeliveryAttemptInline,)
     actions = ("retry_now", "replay_rows")
+    readonly_fields = ("record",)
 
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
             path("replay/", view(replay_view), name="sync_outboundchange_replay"),
-            path("timeline/<str:model_name>/<int:pk>/", view(timeline_view), name="sync_timeline"),
             *super().get_urls(),
         ]
 
-    def get_list_display(self, request: HttpRequest):
-        return (*self.list_display, "error_summary")
+    @admin.display(description="record")
+    def record(self, change: OutboundChange) -> str:
+        if not hasattr(change, "record"):  # the change page: one row, one query
+            attach_records([change])
+        return record_cell(change.record, change.object_type, change.object_id)
+
+    @admin.display(description="code", ordering="last_status_code")
+    def code(self, change: OutboundChange):
+        return change.last_status_code
 
     @admin.display(description="last error")
     def error_summary(self, change: OutboundChange) -> str:
-        return change.last_error[:120]
+        return Truncator(change.last_error).chars(140)
 
     @admin.action(description=f"Retry now (push in this request, up to {RETRY_NOW_LIMIT} rows)")
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -284,11 +311,8 @@ class OutboundChangeAdmin(WithoutCredentialsMixin, admin.ModelAdmin):
         self.message_user(request, f"Retried {len(ids)} row(s): {done} done, "
                           f"{len(ids) - done} not (see their last error).", level)  # fmt: skip
 
-    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        return [f.name for f in OutboundChange._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return ["record", *(f.name for f in OutboundChange._meta.fields)]
 
     @admin.action(description="Replay (push again)")
     def replay_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -311,9 +335,12 @@ class MethodFilter(admin.SimpleListFilter):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(WithoutCredentialsMixin, CsvExportMixin, admin.ModelAdmin):
-    list_display = ("created_at", "connection", "method", "path", "status_code", "outcome",
-                    "duration_ms", "change_link")  # fmt: skip
+class DeliveryAttemptAdmin(
+    RecordsOnPageMixin, ReadOnlyAdminMixin, WithoutCredentialsMixin, CsvExportMixin,
+    admin.ModelAdmin,
+):  # fmt: skip
+    list_display = ("created_at", "connection", "call", "status_code", "outcome", "duration_ms",
+                    "record")  # fmt: skip
     list_filter = (
         "outcome",
         ("connection", ConnectionFilter),
@@ -321,27 +348,30 @@ class DeliveryAttemptAdmin(WithoutCredentialsMixin, CsvExportMixin, admin.ModelA
         ("created_at", admin.DateFieldListFilter),
     )
     search_fields = ("=change__id",)
-    list_select_related = ("connection",)
+    list_select_related = ("connection", "change")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     csv_fields = ("id", "created_at", "connection__name", "change_id", "method", "path",
                   "status_code", "outcome", "duration_ms", "error")  # fmt: skip
+    readonly_fields = ("record",)
+    record_of = staticmethod(lambda attempt: attempt.change)
 
-    @admin.display(description="outbox row")
-    def change_link(self, attempt: DeliveryAttempt) -> str:
+    @admin.display(description="call", ordering="path")
+    def call(self, attempt: DeliveryAttempt) -> str:
+        return f"{attempt.method} {attempt.path}"
+
+    @admin.display(description="record (outbox row)")
+    def record(self, attempt: DeliveryAttempt) -> str:
         if not attempt.change_id:
             return "-"
+        if not hasattr(attempt, "record"):
+            attach_records([attempt], lambda a: a.change)
         url = reverse("admin:sync_outboundchange_change", args=[attempt.change_id])
-        return format_html('<a href="{}">#{}</a>', url, attempt.change_id)
+        return format_html('{}<br><a href="{}" class="muted">outbox row #{}</a>',
+                           record_cell(attempt.record), url, attempt.change_id)  # fmt: skip
 
-    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        return [f.name for f in DeliveryAttempt._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return ["record", *(f.name for f in DeliveryAttempt._meta.fields)]
 
 
 # Inbound webhooks register their own admin (sync/webhooks/admin.py).
