@@ -68,6 +68,14 @@ class RemoteError(Exception):
         self.retry_after = retry_after
 
 
+class NotYet(RemoteError):
+    """The record needs another one pushed first (a task's contact): retried soon, and not an
+    error of the connection — its health and "last error" stay as they are."""
+
+    def __init__(self, message: str, *, retry_after: float = 10) -> None:
+        super().__init__(message, permanent=False, retry_after=retry_after)
+
+
 @dataclass
 class Response:
     status: int

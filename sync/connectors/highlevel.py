@@ -11,7 +11,7 @@ from sync.connectors.base import Connector, Page, TestResult, checked_url
 from sync.connectors.highlevel_fields import DEFAULT_MAPPINGS, clear_value
 from sync.connectors.highlevel_lookup import find_created
 from sync.connectors.highlevel_oauth import access_token, refresh_tokens
-from sync.http import RemoteError
+from sync.http import NotYet, RemoteError
 from sync.models import Link
 from sync.services import workspace_for_location
 
@@ -136,7 +136,7 @@ class HighLevelConnector(Connector):
         if action.get("type") != "add_to_workflow":
             raise self.unsupported(f"the action {action.get('type')!r}")
         if not remote_id:
-            raise RemoteError("The contact is not in the CRM yet.", permanent=False, retry_after=30)
+            raise NotYet("The contact is not in the CRM yet.")
         path = f"/contacts/{remote_id}/workflow/{action['argument']}"
         self.call("POST", path, json={})
 
@@ -233,7 +233,7 @@ class HighLevelConnector(Connector):
             .first()
         )
         if link is None:
-            raise RemoteError("Its contact is not in the CRM yet.", permanent=False, retry_after=30)
+            raise NotYet("Its contact is not in the CRM yet.")
         return link.remote_id
 
     def _body(self, object_type: str, payload: dict, obj: MirrorModel, *, create: bool) -> dict:

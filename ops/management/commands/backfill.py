@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ops.backfill import Backfill, BackfillError, dry_run, iter_summary, parse_objects, start_run
-from ops.timeparse import parse_since
+from portal.timeparse import parse_since
 from sync.services import find_connection
 
 
@@ -19,7 +19,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("connection", help="name or slug")
-        parser.add_argument("--objects", default="contacts", help="comma separated")
+        parser.add_argument(
+            "--objects",
+            default="contacts",
+            help="comma separated, of contacts, tasks, notes, appointments, users "
+            "(default: contacts only)",
+        )
         parser.add_argument("--since", help="only records updated since (ISO 8601, or 7d / 12h)")
         parser.add_argument("--dry-run", action="store_true", help="write nothing, report")
         parser.add_argument("--restart", action="store_true", help="abandon an unfinished run")

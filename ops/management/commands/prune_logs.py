@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from ops.prune import prune
-from ops.timeparse import parse_duration
+from portal.timeparse import parse_duration
 
 
 class Command(BaseCommand):
