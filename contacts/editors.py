@@ -16,6 +16,7 @@ TAGS_SCHEMA = {"type": "array", "title": "Tags", "items": {"type": "string", "ti
 CUSTOM_FIELDS_SCHEMA = {
     "type": "object",
     "title": "Custom fields",
+    "keys": {},  # free keys: django-jsonform wants the (empty) declared ones too
     "additionalProperties": {"type": "string"},
 }
 

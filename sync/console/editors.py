@@ -132,7 +132,7 @@ class ConditionsField(JSONFormField):
         return conditions
 
 
-VALUE_MAP_SCHEMA = {"type": "object", "title": "Value map",
+VALUE_MAP_SCHEMA = {"type": "object", "title": "Value map", "keys": {},
                     "additionalProperties": {"type": "string"}}  # fmt: skip
 ARGUMENT_HELP = {
     "date": "A strftime format, e.g. %Y-%m-%d or %d/%m/%Y; empty means ISO 8601.",

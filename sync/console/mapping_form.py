@@ -52,6 +52,9 @@ class FieldMappingForm(forms.ModelForm):
     value_map = OptionalEditorField(schema=VALUE_MAP_SCHEMA, label="Value map",
                                     help_text=ARGUMENT_HELP["value_map"])  # fmt: skip
 
+    class Media:
+        js = ("sync/mapping_form.js",)
+
     class Meta:
         model = FieldMapping
         fields = ("connection", "object_type", "crm_custom_field", "mirror_field", "remote_path",
