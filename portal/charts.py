@@ -3,7 +3,7 @@
 bar_chart(series, labels, title, x_label=…, y_label=…) -> SafeString
     stacked bars, one per label (an hour, a day), one colour a series; labelled axes with
     gridlines; every bar carries its value as a hover title; a non-zero value is never thinner
-    than MIN_BAR px, so one failure among hundreds of successes stays visible.
+    than MIN_BAR units, so one failure among hundreds of successes stays visible.
 
 Colours are SVG presentation attributes (no style attributes: the console runs under a CSP).
 """
@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 PALETTE = ("#2e7d32", "#c62828", "#1565c0", "#ef6c00", "#6a1b9a", "#00838f")
 WIDTH, HEIGHT = 720, 230
 LEFT, RIGHT, BOTTOM, TOP = 58, 8, 40, 12
-MIN_BAR = 3.0
+MIN_BAR = 5.0
 Y_TICKS = 4
 
 
@@ -70,7 +70,8 @@ def _bars(series: list[Series], labels: list[str], top: int) -> SafeString:
                           _colour(series, index), tip))  # fmt: skip
     return format_html_join(
         "",
-        '<rect class="bar" x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
+        '<rect class="bar" x="{}" y="{}" width="{}" height="{}" fill="{}" stroke="#fff" '
+        'stroke-width="0.5"><title>{}</title></rect>',
         rects,
     )
 

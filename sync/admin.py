@@ -117,8 +117,8 @@ class ConnectionForm(forms.ModelForm):
 @admin.register(Connection)
 class ConnectionAdmin(AuditedModelAdmin):
     form = ConnectionForm
-    list_display = ("name", "provider", "workspace", "active", "sandbox", "health",
-                    "last_success_at", "last_error_at")  # fmt: skip
+    list_display = ("name_and_state", "provider", "workspace", "health", "last_success_at",
+                    "last_error_at")  # fmt: skip
     list_filter = ("provider", "active", "sandbox", "health", "workspace")
     search_fields = ("name", "slug", "location_id")
     list_select_related = ("workspace",)
@@ -139,6 +139,13 @@ class ConnectionAdmin(AuditedModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The credentials column is never loaded here, so the page works even without the key.
         return super().get_queryset(request).defer("credentials")
+
+    @admin.display(description="name", ordering="name")
+    def name_and_state(self, connection: Connection) -> str:
+        state = [] if connection.active else ["inactive"]
+        state += ["sandbox"] if connection.sandbox else []
+        return format_html('<strong>{}</strong><br><span class="muted">{}</span>', connection.name,
+                           " · ".join(state) or "active")  # fmt: skip
 
     @admin.action(description="Test connection (a cheap read; reports missing scopes)")
     def test_connections(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -266,8 +273,7 @@ class RecordsOnPageMixin:
 class OutboundChangeAdmin(
     RecordsOnPageMixin, ReadOnlyAdminMixin, WithoutCredentialsMixin, admin.ModelAdmin
 ):
-    list_display = ("id", "record", "connection", "status", "attempts", "code", "created_at",
-                    "error_summary")  # fmt: skip
+    list_display = ("id", "record", "connection", "state", "created_at", "error_summary")
     list_filter = ("status", ("connection", ConnectionFilter), "object_type", "operation",
                    ("created_at", admin.DateFieldListFilter))  # fmt: skip
     search_fields = ("=object_id", "=id", "=request_id")
@@ -291,9 +297,12 @@ class OutboundChangeAdmin(
             attach_records([change])
         return record_cell(change.record, change.object_type, change.object_id)
 
-    @admin.display(description="code", ordering="last_status_code")
-    def code(self, change: OutboundChange):
-        return change.last_status_code
+    @admin.display(description="status", ordering="status")
+    def state(self, change: OutboundChange) -> str:
+        detail = [f"HTTP {change.last_status_code}"] if change.last_status_code else []
+        detail.append(f"{change.attempts} attempt{'s' if change.attempts != 1 else ''}")
+        return format_html('{}<br><span class="muted">{}</span>', change.get_status_display(),
+                           " · ".join(detail))  # fmt: skip
 
     @admin.display(description="last error")
     def error_summary(self, change: OutboundChange) -> str:
@@ -339,8 +348,7 @@ class DeliveryAttemptAdmin(
     RecordsOnPageMixin, ReadOnlyAdminMixin, WithoutCredentialsMixin, CsvExportMixin,
     admin.ModelAdmin,
 ):  # fmt: skip
-    list_display = ("created_at", "connection", "call", "status_code", "outcome", "duration_ms",
-                    "record")  # fmt: skip
+    list_display = ("created_at", "connection", "call", "result", "record")
     list_filter = (
         "outcome",
         ("connection", ConnectionFilter),
@@ -359,6 +367,12 @@ class DeliveryAttemptAdmin(
     @admin.display(description="call", ordering="path")
     def call(self, attempt: DeliveryAttempt) -> str:
         return f"{attempt.method} {attempt.path}"
+
+    @admin.display(description="result", ordering="outcome")
+    def result(self, attempt: DeliveryAttempt) -> str:
+        code = f"HTTP {attempt.status_code} · " if attempt.status_code else ""
+        return format_html('{}<br><span class="muted">{}{} ms</span>',
+                           attempt.get_outcome_display(), code, attempt.duration_ms)  # fmt: skip
 
     @admin.display(description="record (outbox row)")
     def record(self, attempt: DeliveryAttempt) -> str:
