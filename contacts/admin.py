@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.shortcuts import redirect
 from django.utils.formats import date_format
+from django.utils.html import format_html
 
 from contacts.forms import MirrorForm
 from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Task
@@ -153,6 +154,12 @@ def deleted(obj: MirrorModel) -> bool:
     return obj.is_deleted
 
 
+@admin.display(description="name", ordering="last_name")
+def person(obj: MirrorModel) -> str:
+    """Name and e-mail in one cell: one column fewer, so the list fits 1,280 px."""
+    return format_html('{}<br><span class="muted">{}</span>', str(obj), obj.email or "")
+
+
 class ChildInline(admin.TabularInline):
     """Tasks, notes and appointments under their contact; saved by ContactAdmin.save_formset."""
 
@@ -195,15 +202,7 @@ class AppointmentInline(ChildInline):
 
 @admin.register(Contact)
 class ContactAdmin(MirrorAdmin):
-    list_display = (
-        "__str__",
-        "email",
-        "phone",
-        "company_name",
-        "workspace",
-        "updated_at",
-        deleted,
-    )
+    list_display = (person, "phone", "company_name", "workspace", "updated_at", deleted)
     list_filter = ("workspace", LiveFilter, "dnd", "country")
     search_fields = ("first_name", "last_name", "email", "phone", "company_name", "=public_id")
     raw_id_fields = ("assigned_user",)
@@ -280,7 +279,7 @@ class ContactAdmin(MirrorAdmin):
 
 @admin.register(CrmUser)
 class CrmUserAdmin(MirrorAdmin):
-    list_display = ("__str__", "email", "phone", "role", "type", "workspace", "updated_at", deleted)
+    list_display = (person, "phone", "role", "type", "workspace", "updated_at", deleted)
     list_filter = ("workspace", LiveFilter, "role", "type")
     search_fields = ("first_name", "last_name", "email", "phone", "=public_id")
 

@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -273,7 +275,7 @@ class RecordsOnPageMixin:
 class OutboundChangeAdmin(
     RecordsOnPageMixin, ReadOnlyAdminMixin, WithoutCredentialsMixin, admin.ModelAdmin
 ):
-    list_display = ("id", "record", "connection", "state", "created_at", "error_summary")
+    list_display = ("id", "record", "connection", "state", "error_summary")
     list_filter = ("status", ("connection", ConnectionFilter), "object_type", "operation",
                    ("created_at", admin.DateFieldListFilter))  # fmt: skip
     search_fields = ("=object_id", "=id", "=request_id")
@@ -301,8 +303,9 @@ class OutboundChangeAdmin(
     def state(self, change: OutboundChange) -> str:
         detail = [f"HTTP {change.last_status_code}"] if change.last_status_code else []
         detail.append(f"{change.attempts} attempt{'s' if change.attempts != 1 else ''}")
-        return format_html('{}<br><span class="muted">{}</span>', change.get_status_display(),
-                           " · ".join(detail))  # fmt: skip
+        created = date_format(timezone.localtime(change.created_at), "SHORT_DATETIME_FORMAT")
+        return format_html('{}<br><span class="muted">{}<br>created {}</span>',
+                           change.get_status_display(), " · ".join(detail), created)  # fmt: skip
 
     @admin.display(description="last error")
     def error_summary(self, change: OutboundChange) -> str:

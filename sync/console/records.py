@@ -42,6 +42,6 @@ def record_cell(record, object_type: str = "", object_id: int | None = None) -> 
     deleted = " (deleted)" if record.deleted_at else ""
     return format_html(
         '<span class="record-cell"><a href="{}">{} {}</a>{}<br><span class="muted">{}</span>'
-        '<a href="{}" class="muted">timeline</a></span>',
+        '<br><a href="{}" class="muted">timeline</a></span>',
         change, opts.verbose_name.capitalize(), record, deleted, record.public_id, timeline,
     )  # fmt: skip
