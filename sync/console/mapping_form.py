@@ -42,7 +42,7 @@ class FieldMappingForm(forms.ModelForm):
         label="CRM custom field",
         required=False,
         help_text="Pick one of the location's custom fields by name: the remote path becomes "
-        "customFields#<its id> and the value is sent as {id, field_value} in customFields.",
+        "customFields#(its id) and the value is sent as {id, field_value} in customFields.",
     )
 
     argument_text = forms.CharField(
