@@ -13,6 +13,7 @@ import socket
 import pytest
 import requests
 import responses
+from playwright.sync_api import expect
 from standardwebhooks import Webhook
 
 from contacts.services import mirror_delete
@@ -147,7 +148,7 @@ def test_2_a_deleted_contact_is_read_only_and_an_edit_is_refused(
     page.goto(f"{live_server.url}/admin/contacts/contact/")
     assert "Grace Hopper" not in page.locator("#changelist").inner_text()
     page.click("#changelist-filter a:text-is('Deleted')")
-    assert "Grace Hopper" in page.locator("#result_list").inner_text()
+    expect(page.locator("#result_list")).to_contain_text("Grace Hopper")
     screenshot(page, "2-deleted-contacts-filter")
     page.goto(f"{live_server.url}/admin/contacts/task/?state=all")
     assert page.locator("th.column-deleted").count() == 1
@@ -214,7 +215,7 @@ def test_4_the_dashboard_chart_shows_a_failure_bar(logged_in, live_server, works
     assert "none since the last success" in page.locator("#connection-health").inner_text()
     screenshot(page, "4-dashboard-24h-failure-bar")
     page.click("#chart-ranges a:text-is('Last 7 days')")
-    assert "calls per day" in page.locator("#charts svg").first.inner_html()
+    expect(page.locator("#charts svg").first).to_contain_text("calls per day")
     screenshot(page, "4-dashboard-7-days")
 
 
@@ -305,10 +306,11 @@ def test_6_a_rule_from_the_condition_editor_is_previewed_and_a_preset_connection
         partner.get("https://signage.example/api/v1/users", json=[])
         page.goto(f"{live_server.url}/admin/")
         page.click("#preset-link")
+        page.wait_for_load_state()  # the form's script runs on DOMContentLoaded
         page.select_option("#id_preset", label="Signage app (users from contacts)")
-        assert page.locator("[data-field=api_key]").is_visible()
-        assert not page.locator("[data-field=client_secret]").is_visible()
-        assert "contact.create: POST /api/v1/users" in page.locator("tr.chosen").inner_text()
+        expect(page.locator("[data-field=api_key]")).to_be_visible()
+        expect(page.locator("[data-field=client_secret]")).to_be_hidden()
+        expect(page.locator("tr.chosen")).to_contain_text("contact.create: POST /api/v1/users")
         page.fill("#id_name", "Lobby signage")
         page.select_option("#id_workspace", str(workspace.pk))
         page.fill("#id_base_url", "https://signage.example")
