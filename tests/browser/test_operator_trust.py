@@ -242,7 +242,7 @@ def test_5_changelists_fit_1280_px_and_name_their_records(
     for path in (*portal, *(f"contacts/{name}" for name in mirror)):
         page.goto(f"{live_server.url}/admin/{path}/")
         assert fits_the_window(page), path
-    screenshot(page, "5-task-list")
+    screenshot(page, "5-appointment-list-empty")
 
     page.goto(f"{live_server.url}/admin/portal/auditentry/")
     screenshot(page, "5-audit-list")
