@@ -3,6 +3,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from contacts.editors import CustomFieldsField, TagsField, as_text_values, restore_types
 from contacts.normalize import normalize_email, normalize_phone
 
 
@@ -10,7 +11,20 @@ class MirrorForm(forms.ModelForm):
     """Normalises e-mail and phone and refuses related objects of another workspace.
 
     The services would refuse them too; catching it here turns it into a form error.
+    Tags and custom fields get row editors instead of raw JSON (contacts/editors.py).
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "tags" in self.fields:
+            self.fields["tags"] = TagsField(label="Tags")
+        if "custom_fields" in self.fields:
+            self.fields["custom_fields"] = CustomFieldsField(label="Custom fields")
+            self.initial["custom_fields"] = as_text_values(self.initial.get("custom_fields"))
+
+    def clean_custom_fields(self) -> dict:
+        return restore_types(self.cleaned_data.get("custom_fields") or {},
+                             self.instance.custom_fields if self.instance.pk else None)  # fmt: skip
 
     def clean_email(self) -> str:
         return normalize_email(self.cleaned_data.get("email"))

@@ -158,7 +158,7 @@ def mirror_delete(
         if current.is_deleted:
             return current, False
         if isinstance(current, Contact):
-            for child in _live_children(current):
+            for child in tombstoned_with(current):
                 mirror_delete(child, actor=actor, source_updated_at=source_updated_at)
         now = timezone.now()
         current.deleted_at = now
@@ -387,7 +387,9 @@ def _is_stale(current: MirrorModel, source_updated_at: datetime | None) -> bool:
     )
 
 
-def _live_children(contact: Contact) -> list[MirrorModel]:
+def tombstoned_with(contact: Contact) -> list[MirrorModel]:
+    """What a contact's delete tombstones with it: its live tasks, notes and appointments
+    (the delete and the admin's delete confirmation both read it)."""
     return [
         *contact.tasks.live(),
         *contact.notes.live(),

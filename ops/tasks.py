@@ -81,7 +81,7 @@ def backfill_connection(connection_id: int, options: dict) -> str:
     """Backfill one connection for a slice, then queue the rest as a new task. Refused (the
     task fails with the reason, visible among failed tasks) while a run of it is running."""
     from ops.backfill import Backfill, start_run
-    from ops.timeparse import parse_since
+    from portal.timeparse import parse_since
 
     connection = Connection.objects.live().get(pk=connection_id)
     since = parse_since(options["since"]) if options.get("since") else None

@@ -31,6 +31,31 @@ def operator(request: HttpRequest) -> Actor:
     return Actor.operator(request.user, request_id=getattr(request, "request_id", ""))
 
 
+class ReadOnlyAdminMixin:
+    """Records the system writes and operators only read (the audit trail, the outbox, remote
+    calls): no Add, no Save, no Delete, and plain titles — "Outbound changes" and "Outbound
+    change 12", not "Select outbound change to change". Admin actions still work."""
+
+    def has_add_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        title = self.model._meta.verbose_name_plural.capitalize()
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None):  # fmt: skip
+        title = f"{self.model._meta.verbose_name.capitalize()} {object_id}"
+        return super().change_view(request, object_id, form_url,
+                                   {"title": title, **(extra_context or {})})  # fmt: skip
+
+
 class AuditedModelAdmin(admin.ModelAdmin):
     """Configuration objects (workspaces, connections, keys, mappings): every change audited."""
 
@@ -65,6 +90,11 @@ class AuditedModelAdmin(admin.ModelAdmin):
             self.delete_model(request, obj)
 
 
+def _shown(value) -> str:
+    """A recorded value as JSON with its characters as they are (a mask is •••, not \\u2022)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
     workspace_path = "id"
@@ -75,19 +105,10 @@ class WorkspaceAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(WorkspaceScopedAdmin, CsvExportMixin, admin.ModelAdmin):
+class AuditEntryAdmin(WorkspaceScopedAdmin, ReadOnlyAdminMixin, CsvExportMixin, admin.ModelAdmin):
     """Append-only: operators read and filter it, nobody edits it."""
 
-    list_display = (
-        "created_at",
-        "action",
-        "object_type",
-        "object_repr",
-        "actor_label",
-        "actor_kind",
-        "source",
-        "workspace",
-    )
+    list_display = ("created_at", "action", "object_label", "actor", "source", "workspace")
     list_filter = (
         "action",
         "actor_kind",
@@ -119,14 +140,15 @@ class AuditEntryAdmin(WorkspaceScopedAdmin, CsvExportMixin, admin.ModelAdmin):
     ]
     exclude = ("changes",)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    @admin.display(description="object", ordering="object_type")
+    def object_label(self, entry: AuditEntry) -> str:
+        return format_html('{}<br><span class="muted">{} {}</span>', entry.object_repr,
+                           entry.object_type, entry.object_id)  # fmt: skip
 
-    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
-        return False
+    @admin.display(description="actor", ordering="actor_label")
+    def actor(self, entry: AuditEntry) -> str:
+        return format_html('{}<br><span class="muted">{}</span>', entry.actor_label,
+                           entry.get_actor_kind_display())  # fmt: skip
 
     @admin.display(description="Changes")
     def changes_table(self, entry: AuditEntry) -> str:
@@ -135,7 +157,7 @@ class AuditEntryAdmin(WorkspaceScopedAdmin, CsvExportMixin, admin.ModelAdmin):
             *(
                 part
                 for field, (before, after) in entry.changes.items()
-                for part in (field, json.dumps(before), json.dumps(after))
+                for part in (field, _shown(before), _shown(after))
             ),
         )
         return format_html(

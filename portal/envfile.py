@@ -36,7 +36,21 @@ def write_env_file(path: Path) -> bool:
     return True
 
 
+def missing_pepper_note(path: Path) -> str:
+    """What to tell the operator whose existing .env has no API_KEY_PEPPER ('' if it has)."""
+    names = {line.split("=", 1)[0].strip() for line in path.read_text().splitlines() if "=" in line}
+    if "API_KEY_PEPPER" in names:
+        return ""
+    return (
+        f"Note: {path} sets no API_KEY_PEPPER, so partner API key hashes derive from SECRET_KEY "
+        "(rotating it invalidates every key). Add API_KEY_PEPPER=<random> to decouple them; "
+        "keys issued before then must be re-issued."
+    )
+
+
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else ".env")
     if write_env_file(target):
-        print(f"Wrote {target} with a new SECRET_KEY and FERNET_KEYS.")
+        print(f"Wrote {target} with a new SECRET_KEY, FERNET_KEYS and API_KEY_PEPPER.")
+    elif note := missing_pepper_note(target):
+        print(note)

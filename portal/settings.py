@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "django_jsonform",  # the admin's JSON editors (its JS is a static file: no CDN)
     "portal",
     "contacts",
     "sync",
@@ -313,10 +314,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # 1 MB: the largest body the API and 
 # --- Logging --------------------------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# One line per record: Django's own "django" handler (console when DEBUG) is replaced, so its
+# warnings reach the root handler once; django-q gets ours, so it adds none of its own.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "portal.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "portal.middleware.RequestIdLogFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     },
@@ -325,10 +331,22 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "formatter": "plain",
             "filters": ["request_id"],
-        }
+        },
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "class": "django.utils.log.AdminEmailHandler",
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")}},
+    "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django-q": {
+            "handlers": ["console"],
+            "propagate": False,
+            "level": env.str("Q_LOG_LEVEL", default="WARNING"),
+        },
+    },
 }
 
 # --- Partner API ----------------------------------------------------------------------------

@@ -6,12 +6,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from portal import openapi  # noqa: F401  (registers the bearer scheme with drf-spectacular)
 from portal.api_errors import api_not_found
 from portal.dashboard import dashboard_view
-from portal.views import healthz
+from portal.views import favicon, healthz
 
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="dashboard"),
+    # sync's page per mirror record (by name: portal imports neither app)
+    path("admin/contacts/", include("sync.console.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("api/v1/", include("contacts.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: no inline script (CSP).

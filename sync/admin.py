@@ -8,23 +8,30 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
-from portal.admin import AuditedModelAdmin, https_formfield
+from portal.admin import AuditedModelAdmin, ReadOnlyAdminMixin, https_formfield
 from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.csv_export import CsvExportMixin
 from portal.pagination import EstimatedCountPaginator
 from sync.admin_partners import (
     check_partner_url,
+    give_new_webhook_a_secret,
     require_credentials_for_new_target,
     rotate_webhook_secret,
+    show_new_webhook_secret,
 )
-from sync.connectors import connector_for
-from sync.connectors.base import TestResult
+from sync.connectors import test_connection
+from sync.console.editors import ConditionsField, to_editor
 from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
+from sync.console.mapping_form import FieldMappingForm
+from sync.console.preset_view import preset_connection_view
 from sync.console.preview import preview_view
-from sync.console.views import replay_view, timeline_view
-from sync.http import RemoteError
+from sync.console.records import attach_records, record_cell
+from sync.console.views import replay_view
 from sync.inbound.policy import grants, permission_errors
 from sync.models import (
     REPLAYABLE,
@@ -114,10 +121,7 @@ class ConnectionForm(forms.ModelForm):
             if name in self.cleaned_data:
                 setattr(trial, name, self.cleaned_data[name])
         trial.credentials = credentials
-        try:
-            result = connector_for(trial).test()
-        except RemoteError as exc:
-            result = TestResult(False, exc.message)
+        result = test_connection(trial)
         if not result.ok:
             self.add_error("new_credentials", f"The new credentials failed the test: "
                            f"{result.message} Nothing was changed.")  # fmt: skip
@@ -131,8 +135,8 @@ class ConnectionForm(forms.ModelForm):
 @admin.register(Connection)
 class ConnectionAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
     form = ConnectionForm
-    list_display = ("name", "provider", "workspace", "active", "sandbox", "health",
-                    "last_success_at", "last_error_at")  # fmt: skip
+    list_display = ("name_and_state", "provider", "workspace", "health", "last_success_at",
+                    "last_error_at")  # fmt: skip
     list_filter = ("provider", "active", "sandbox", "health", "workspace")
     search_fields = ("name", "slug", "location_id")
     list_select_related = ("workspace",)
@@ -143,9 +147,12 @@ class ConnectionAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
     show_full_result_count = False
 
     def get_urls(self):
-        preview = path("<int:pk>/preview/", self.admin_site.admin_view(preview_view),
-                       name="sync_connection_preview")  # fmt: skip
-        return [preview, *super().get_urls()]
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/preview/", view(preview_view), name="sync_connection_preview"),
+            path("from-preset/", view(preset_connection_view), name="sync_connection_from_preset"),
+            *super().get_urls(),
+        ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The credentials column is never loaded here, so the page works even without the key.
@@ -156,14 +163,17 @@ class ConnectionAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
         form.request_user = request.user
         return form
 
+    @admin.display(description="name", ordering="name")
+    def name_and_state(self, connection: Connection) -> str:
+        state = [] if connection.active else ["inactive"]
+        state += ["sandbox"] if connection.sandbox else []
+        return format_html('<strong>{}</strong><br><span class="muted">{}</span>', connection.name,
+                           " · ".join(state) or "active")  # fmt: skip
+
     @admin.action(description="Test connection (a cheap read; reports missing scopes)")
     def test_connections(self, request: HttpRequest, queryset: QuerySet) -> None:
         for connection in queryset.model.objects.filter(pk__in=queryset.values("pk")):
-            try:
-                result = connector_for(connection).test()
-            except RemoteError as exc:
-                self.message_user(request, f"{connection}: {exc.message}", messages.ERROR)
-                continue
+            result = test_connection(connection)
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, f"{connection}: {result.message}", level)
 
@@ -174,16 +184,35 @@ class ConnectionAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
             return "-"
         return format_html("<pre>{}</pre>", json.dumps(grants(obj), indent=2, sort_keys=True))
 
+    def save_model(self, request: HttpRequest, obj: Connection, form, change: bool) -> None:
+        if not change:
+            request._new_webhook_secret = give_new_webhook_a_secret(obj)
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request: HttpRequest, obj: Connection, post_url_continue=None):
+        secret = getattr(request, "_new_webhook_secret", None)
+        if secret:
+            return show_new_webhook_secret(self, request, obj, secret)
+        return super().response_add(request, obj, post_url_continue)
+
     def delete_model(self, request: HttpRequest, obj: Connection) -> None:
         # Connections are tombstoned so their history (outbox, attempts, links) stays.
         obj.soft_delete(by=request.user.get_username())
 
 
 class RuleForm(forms.ModelForm):
+    """Conditions in the condition editor (sync/console/editors.py), or as raw JSON for a rule
+    nested deeper than the editor shows."""
+
     class Meta:
         model = Rule
         fields = ("connection", "name", "object_type", "kind", "conditions", "action",
                   "action_argument", "active", "position")  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if to_editor(self.instance.conditions or {}) is not None:
+            self.fields["conditions"] = ConditionsField(label="Conditions")
 
     def clean_conditions(self):
         conditions = self.cleaned_data["conditions"]
@@ -210,6 +239,7 @@ class PreviewLinkMixin:
 class FieldMappingAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, PreviewLinkMixin,
                          AuditedModelAdmin):  # fmt: skip
     workspace_path = "connection__workspace"
+    form = FieldMappingForm
     list_display = ("connection", "object_type", "mirror_field", "remote_path", "direction",
                     "transform", "position", "preview_link")  # fmt: skip
     readonly_fields = ("preview_link",)
@@ -259,11 +289,29 @@ class DeliveryAttemptInline(WorkspaceScopedAdmin, admin.TabularInline):
         return False
 
 
+class RecordsOnPageMixin:
+    """The changelist names each row's mirror record (one query per object type per page)."""
+
+    record_of = staticmethod(lambda row: row)
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        base, record_of = super().get_changelist(request, **kwargs), self.record_of
+
+        class WithRecords(base):
+            def get_results(self, request):
+                super().get_results(request)
+                attach_records(self.result_list, record_of)
+
+        return WithRecords
+
+
 @admin.register(OutboundChange)
-class OutboundChangeAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, admin.ModelAdmin):
+class OutboundChangeAdmin(
+    WorkspaceScopedAdmin, RecordsOnPageMixin, ReadOnlyAdminMixin, WithoutCredentialsMixin,
+    admin.ModelAdmin,
+):  # fmt: skip
     workspace_path = "connection__workspace"
-    list_display = ("id", "object_type", "object_id", "connection", "operation", "status",
-                    "attempts", "available_at", "last_status_code", "created_at")  # fmt: skip
+    list_display = ("id", "record", "connection", "state", "error_summary")
     list_filter = ("status", ("connection", ConnectionFilter), "object_type", "operation",
                    ("created_at", admin.DateFieldListFilter))  # fmt: skip
     search_fields = ("=object_id", "=id", "=request_id")
@@ -272,21 +320,32 @@ class OutboundChangeAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, admin.M
     paginator = EstimatedCountPaginator
     inlines = (DeliveryAttemptInline,)
     actions = ("retry_now", "replay_rows")
+    readonly_fields = ("record",)
 
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
             path("replay/", view(replay_view), name="sync_outboundchange_replay"),
-            path("timeline/<str:model_name>/<int:pk>/", view(timeline_view), name="sync_timeline"),
             *super().get_urls(),
         ]
 
-    def get_list_display(self, request: HttpRequest):
-        return (*self.list_display, "error_summary")
+    @admin.display(description="record")
+    def record(self, change: OutboundChange) -> str:
+        if not hasattr(change, "record"):  # the change page: one row, one query
+            attach_records([change])
+        return record_cell(change.record, change.object_type, change.object_id)
+
+    @admin.display(description="status", ordering="status")
+    def state(self, change: OutboundChange) -> str:
+        detail = [f"HTTP {change.last_status_code}"] if change.last_status_code else []
+        detail.append(f"{change.attempts} attempt{'s' if change.attempts != 1 else ''}")
+        created = date_format(timezone.localtime(change.created_at), "SHORT_DATETIME_FORMAT")
+        return format_html('{}<br><span class="muted">{}<br>created {}</span>',
+                           change.get_status_display(), " · ".join(detail), created)  # fmt: skip
 
     @admin.display(description="last error")
     def error_summary(self, change: OutboundChange) -> str:
-        return change.last_error[:120]
+        return Truncator(change.last_error).chars(140)
 
     @admin.action(description=f"Retry now (push in this request, up to {RETRY_NOW_LIMIT} rows)")
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -300,11 +359,8 @@ class OutboundChangeAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, admin.M
         self.message_user(request, f"Retried {len(ids)} row(s): {done} done, "
                           f"{len(ids) - done} not (see their last error).", level)  # fmt: skip
 
-    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        return [f.name for f in OutboundChange._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return ["record", *(f.name for f in OutboundChange._meta.fields)]
 
     @admin.action(description="Replay (push again)")
     def replay_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -327,11 +383,12 @@ class MethodFilter(admin.SimpleListFilter):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, CsvExportMixin,
-                           admin.ModelAdmin):  # fmt: skip
+class DeliveryAttemptAdmin(
+    WorkspaceScopedAdmin, RecordsOnPageMixin, ReadOnlyAdminMixin, WithoutCredentialsMixin,
+    CsvExportMixin, admin.ModelAdmin,
+):  # fmt: skip
     workspace_path = "connection__workspace"
-    list_display = ("created_at", "connection", "method", "path", "status_code", "outcome",
-                    "duration_ms", "change_link")  # fmt: skip
+    list_display = ("created_at", "connection", "call", "result", "record")
     list_filter = (
         "outcome",
         ("connection", ConnectionFilter),
@@ -339,27 +396,36 @@ class DeliveryAttemptAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, CsvExp
         ("created_at", admin.DateFieldListFilter),
     )
     search_fields = ("=change__id",)
-    list_select_related = ("connection",)
+    list_select_related = ("connection", "change")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     csv_fields = ("id", "created_at", "connection__name", "change_id", "method", "path",
                   "status_code", "outcome", "duration_ms", "error")  # fmt: skip
+    readonly_fields = ("record",)
+    record_of = staticmethod(lambda attempt: attempt.change)
 
-    @admin.display(description="outbox row")
-    def change_link(self, attempt: DeliveryAttempt) -> str:
+    @admin.display(description="call", ordering="path")
+    def call(self, attempt: DeliveryAttempt) -> str:
+        return f"{attempt.method} {attempt.path}"
+
+    @admin.display(description="result", ordering="outcome")
+    def result(self, attempt: DeliveryAttempt) -> str:
+        code = f"HTTP {attempt.status_code} · " if attempt.status_code else ""
+        return format_html('{}<br><span class="muted">{}{} ms</span>',
+                           attempt.get_outcome_display(), code, attempt.duration_ms)  # fmt: skip
+
+    @admin.display(description="record (outbox row)")
+    def record(self, attempt: DeliveryAttempt) -> str:
         if not attempt.change_id:
             return "-"
+        if not hasattr(attempt, "record"):
+            attach_records([attempt], lambda a: a.change)
         url = reverse("admin:sync_outboundchange_change", args=[attempt.change_id])
-        return format_html('<a href="{}">#{}</a>', url, attempt.change_id)
+        return format_html('{}<br><a href="{}" class="muted">outbox row #{}</a>',
+                           record_cell(attempt.record), url, attempt.change_id)  # fmt: skip
 
-    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        return [f.name for f in DeliveryAttempt._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return ["record", *(f.name for f in DeliveryAttempt._meta.fields)]
 
 
 # Inbound webhooks register their own admin (sync/webhooks/admin.py).

@@ -17,7 +17,7 @@ from portal.admin_scoping import WorkspaceScopedAdmin
 from sync.catalog import catalog
 from sync.connectors import connector_class
 from sync.connectors.partner import ALLOW_PRIVATE, guard
-from sync.connectors.webhook_secrets import rotate_secret
+from sync.connectors.webhook_secrets import first_secret, live_secrets, rotate_secret
 from sync.models import Connection, OperationsCatalog, RestPreset
 from sync.ssrf import UnsafeURL
 
@@ -92,8 +92,30 @@ def rotate_webhook_secret(
     # Rendered once in this response, never stored in messages or logs.
     rotated = [(hook, rotate_secret(hook)) for hook in hooks]
     context = {**modeladmin.admin_site.each_context(request), "rotated": rotated,
-               "title": "New webhook signing secrets"}  # fmt: skip
-    return TemplateResponse(request, "admin/sync/webhook_secrets.html", context)
+               "title": "New webhook signing secrets", "opts": Connection._meta}  # fmt: skip
+    response = TemplateResponse(request, "admin/sync/webhook_secrets.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def give_new_webhook_a_secret(connection: Connection) -> str | None:
+    """A webhook connection added in the admin gets its signing secret (returned to show once)."""
+    if connection.provider != "webhook" or live_secrets(connection):
+        return None
+    connection.credentials = first_secret()
+    return connection.credentials["secrets"][0]["secret"]
+
+
+def show_new_webhook_secret(
+    modeladmin, request: HttpRequest, connection: Connection, secret: str
+) -> HttpResponse:
+    """Rendered once into this response (like a new API key), never stored in messages."""
+    title = f"Webhook connection “{connection}” added: copy its signing secret"
+    context = {**modeladmin.admin_site.each_context(request), "rotated": [(connection, secret)],
+               "created": True, "opts": Connection._meta, "title": title}  # fmt: skip
+    response = TemplateResponse(request, "admin/sync/webhook_secrets.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @admin.register(RestPreset)

@@ -71,6 +71,14 @@ class RemoteError(Exception):
         self.retry_after = retry_after
 
 
+class NotYet(RemoteError):
+    """The record needs another one pushed first (a task's contact): retried soon, and not an
+    error of the connection — its health and "last error" stay as they are."""
+
+    def __init__(self, message: str, *, retry_after: float = 10) -> None:
+        super().__init__(message, permanent=False, retry_after=retry_after)
+
+
 @dataclass
 class Response:
     status: int
@@ -112,7 +120,7 @@ def excerpt(body: Any, mask: Callable[[str], str] = str) -> str:
             body = json.loads(text)
         except ValueError:
             return mask(text)[:EXCERPT_LIMIT]
-    return mask(json.dumps(redact(body), default=str))[:EXCERPT_LIMIT]
+    return mask(json.dumps(redact(body), default=str, ensure_ascii=False))[:EXCERPT_LIMIT]
 
 
 def _others_use_quota(limiter: Limiter) -> bool:

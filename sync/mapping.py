@@ -6,8 +6,11 @@
 
     cleared_fields(obj, connection, changed, clear_value) -> dict   the clears an update sends
 
-Mappings come from the connection's FieldMapping rows for the object type, or, when it has
-none, from the connector's `default_mappings` (code defaults per provider). Empty values (None,
+Mappings are the connector's `default_mappings` (code defaults per provider) merged field by
+field with the connection's FieldMapping rows (`mapping_plan`): a row for the same remote path
+or mirror field overrides that default, a row with direction "off" disables it, any other row
+is added. A CRM custom field is mapped as `custom_fields.<key>` ↔ `customFields#<field id>`
+and sent as one `{"id", "field_value"}` entry of the `customFields` list. Empty values (None,
 "") are left out of outbound payloads (a create sends only what is set); keys absent from an
 inbound payload are left out of the result, so a partial webhook never blanks fields it did not
 carry. An update adds `cleared_fields`: each mapped field the change emptied, in the form the
@@ -22,6 +25,7 @@ import datetime
 import hashlib
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -31,7 +35,7 @@ from contacts.models import MirrorModel
 from contacts.normalize import normalize_phone
 from sync.connectors import connector_class
 from sync.mapping_specs import CUSTOM_FIELDS, REFERENCE, FieldSpec
-from sync.models import Connection, FieldMapping, Link
+from sync.models import Connection, Direction, FieldMapping, Link
 from sync.objects import TYPE_BY_MODEL, mirror_model, object_type_of
 
 Transform = FieldMapping.Transform
@@ -43,14 +47,56 @@ class MappingError(ValueError):
     """A mapping or a remote value that cannot be applied (bad argument, unparsable date)."""
 
 
+@dataclass(frozen=True)
+class PlannedField:
+    """One line of the merged mapping: the spec used and where it comes from."""
+
+    spec: FieldSpec
+    origin: str  # one of ORIGINS
+
+    @property
+    def used(self) -> bool:
+        return self.origin != DISABLED
+
+
+DEFAULT, OVERRIDE, ADDED, DISABLED = "default", "override", "added", "disabled"
+ORIGINS = (DEFAULT, OVERRIDE, ADDED, DISABLED)
+
+
+def mapping_plan(connection: Connection, object_type: str) -> list[PlannedField]:
+    """The connector's defaults merged with the connection's rows, in order (defaults first)."""
+    defaults = connector_class(connection.provider).default_mappings.get(object_type, [])
+    rows = [_row_spec(m) for m in connection.mappings.all() if m.object_type == object_type]
+    plan, matched = [], set()
+    for default in defaults:
+        index = next((i for i, row in enumerate(rows) if _same_field(row, default)), None)
+        if index is None:
+            plan.append(PlannedField(default, DEFAULT))
+        elif rows[index].direction == Direction.OFF or index in matched:
+            plan.append(PlannedField(default, DISABLED))
+        else:
+            plan.append(PlannedField(rows[index], OVERRIDE))
+        if index is not None:
+            matched.add(index)
+    for index, row in enumerate(rows):
+        if index not in matched:
+            plan.append(PlannedField(row, DISABLED if row.direction == Direction.OFF else ADDED))
+    return plan
+
+
 def mappings_for(connection: Connection, object_type: str) -> list[FieldSpec]:
-    rows = [m for m in connection.mappings.all() if m.object_type == object_type]
-    if rows:
-        return [
-            FieldSpec(m.mirror_field, m.remote_path, m.direction, m.transform, m.argument)
-            for m in rows
-        ]
-    return list(connector_class(connection.provider).default_mappings.get(object_type, []))
+    return [p.spec for p in mapping_plan(connection, object_type) if p.used]
+
+
+def _row_spec(row: FieldMapping) -> FieldSpec:
+    return FieldSpec(row.mirror_field, row.remote_path, row.direction, row.transform, row.argument)
+
+
+def _same_field(row: FieldSpec, default: FieldSpec) -> bool:
+    """A row speaks for a default when it names the same remote path or mirror field."""
+    if row.remote_path and row.remote_path == default.remote_path:
+        return True
+    return bool(row.mirror_field) and row.mirror_field == default.mirror_field
 
 
 def payload_hash(payload: dict[str, Any]) -> str:
@@ -67,18 +113,35 @@ def to_remote(
     """The mapped payload; `only`: just the mappings reading these mirror fields."""
     wanted = None if only is None else set(only)
     payload: dict[str, Any] = {}
-    for spec in mappings_for(connection, object_type_of(obj)):
+    specs = mappings_for(connection, object_type_of(obj))
+    explicit = _explicit_custom_keys(specs)
+    for spec in specs:
         if not spec.outbound or (wanted is not None and not wanted & mirror_names(spec)):
             continue
         value = _outbound_value(obj, spec, connection)
+        if spec.transform == CUSTOM_FIELDS and value:
+            value = [entry for entry in value if entry["id"] not in explicit] or None
         if value is None or value == "":
             continue
         if REMOTE_CUSTOM_MARK in spec.remote_path:
             list_path, key = spec.remote_path.split(REMOTE_CUSTOM_MARK, 1)
             _append(payload, list_path, {"id": key, "field_value": value})
+        elif spec.transform == CUSTOM_FIELDS:
+            for entry in value:
+                _append(payload, spec.remote_path, entry)
         else:
             _set_path(payload, spec.remote_path, value)
     return payload
+
+
+def _explicit_custom_keys(specs: list[FieldSpec]) -> set[str]:
+    """Mirror custom-field keys with a mapping of their own: the whole-list default skips them
+    (the CRM knows them by its field id, not by our key)."""
+    return {
+        spec.mirror_field.removeprefix(CUSTOM_PREFIX)
+        for spec in specs
+        if spec.outbound and spec.mirror_field.startswith(CUSTOM_PREFIX)
+    }
 
 
 def cleared_fields(
@@ -187,7 +250,10 @@ def from_remote(
     model = mirror_model(object_type)
     values: dict[str, Any] = {}
     custom: dict[str, Any] = dict(getattr(instance, "custom_fields", None) or {})
-    for spec in mappings_for(connection, object_type):
+    specs = mappings_for(connection, object_type)
+    mapped_ids = {s.remote_path.split(REMOTE_CUSTOM_MARK, 1)[1] for s in specs
+                  if s.inbound and REMOTE_CUSTOM_MARK in s.remote_path}  # fmt: skip
+    for spec in specs:
         if not spec.inbound or spec.transform == Transform.CONSTANT:
             continue
         found, raw = _read_remote(payload, spec.remote_path)
@@ -196,7 +262,8 @@ def from_remote(
         if spec.mirror_field.startswith(CUSTOM_PREFIX):
             custom[spec.mirror_field.removeprefix(CUSTOM_PREFIX)] = _apply(raw, spec, False)
         elif spec.transform == CUSTOM_FIELDS:
-            custom.update(_custom_list_to_dict(raw))
+            entries = _custom_list_to_dict(raw)
+            custom.update({k: v for k, v in entries.items() if k not in mapped_ids})
         elif spec.transform == Transform.NAME:
             values.update(_split_name(raw, spec.mirror_field))
         elif spec.transform == REFERENCE:

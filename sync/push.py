@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from sync import leases
 from sync.connectors import connector_class, connector_for
-from sync.http import RemoteError, excerpt
+from sync.http import NotYet, RemoteError, excerpt
 from sync.mapping import MappingError, to_remote
 from sync.models import (
     WAITING,
@@ -144,7 +144,8 @@ def _sandbox(change: OutboundChange) -> str:
 
 
 def _failed(change: OutboundChange, error: RemoteError) -> str:
-    change.connection.record_error(error.message)
+    if not isinstance(error, NotYet):
+        change.connection.record_error(error.message)
     common: dict[str, Any] = {"last_error": error.message[:2000], "last_status_code": error.status}
     if error.permanent:
         _finish(change, status=ChangeStatus.FAILED, completed_at=timezone.now(), **common)

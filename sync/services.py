@@ -8,6 +8,7 @@ from django.utils.text import slugify
 from portal.actors import Actor
 from portal.audit import record_change
 from portal.models import AuditAction, Workspace
+from sync.connectors import connector_class
 from sync.models import Connection
 
 
@@ -40,6 +41,23 @@ def connection_create(*, actor: Actor, workspace: Workspace, **fields: Any) -> C
         changes = {name: [None, value] for name, value in fields.items() if value}
         record_change(actor=actor, action=AuditAction.CREATE, instance=connection, changes=changes)
     return connection
+
+
+def connection_add(
+    provider: str, options: dict[str, Any], *, actor: Actor
+) -> tuple[Connection, str]:
+    """A connection from a provider's options (`connections add` and the admin's preset page):
+    the connector turns the options into fields, then adds its extras (a preset's mappings, a
+    webhook's secret). Returns the connection and what to tell the operator once.
+    ValueError for options the connector refuses."""
+    cls = connector_class(provider)
+    workspace, fields = cls.connection_from_command(options, actor=actor)
+    with transaction.atomic():
+        connection = connection_create(actor=actor, workspace=workspace, provider=provider,
+                                       name=options["name"], sandbox=bool(options.get("sandbox")),
+                                       **fields)  # fmt: skip
+        note = cls.after_command_create(connection, options)
+    return connection, note or ""
 
 
 def find_connection(name_or_slug: str) -> Connection:

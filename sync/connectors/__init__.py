@@ -3,13 +3,16 @@
 Adding a remote system is one line here plus its module (see sync/connectors/base.py).
 """
 
+import logging
 from functools import cache
 from typing import TYPE_CHECKING
 
 from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
-    from sync.connectors.base import Connector
+    from sync.connectors.base import Connector, TestResult
+
+logger = logging.getLogger(__name__)
 
 CONNECTORS: dict[str, tuple[str, str]] = {
     "highlevel": ("HighLevel CRM", "sync.connectors.highlevel.HighLevelConnector"),
@@ -37,3 +40,18 @@ def connector_class(provider: str) -> "type[Connector]":
 def connector_for(connection, *, change=None) -> "Connector":
     """The connector instance for a Connection (optionally bound to the change being pushed)."""
     return connector_class(connection.provider)(connection, change=change)
+
+
+def test_connection(connection) -> "TestResult":
+    """The connector's cheap test, as a result whatever happens: the admin action, the form and
+    `connections test` show its message; an unexpected crash is logged, never a 500."""
+    from sync.connectors.base import TestResult
+    from sync.http import RemoteError
+
+    try:
+        return connector_for(connection).test()
+    except RemoteError as exc:
+        return TestResult(False, exc.message)
+    except Exception as exc:
+        logger.exception("Testing connection %s crashed", connection.pk)
+        return TestResult(False, f"The test could not run ({type(exc).__name__}: {exc}).")

@@ -13,7 +13,7 @@ from sync.connectors.base import Connector, Page, TestResult, checked_url
 from sync.connectors.highlevel_fields import DEFAULT_MAPPINGS, clear_value
 from sync.connectors.highlevel_lookup import find_created, task_contact_id
 from sync.connectors.highlevel_oauth import access_token, refresh_tokens
-from sync.http import RemoteError
+from sync.http import NotYet, RemoteError
 from sync.models import Link
 from sync.services import workspace_for_location
 from sync.ssrf import UnsafeURL, allowed_hosts
@@ -35,7 +35,7 @@ REQUIRED_SCOPES = (
     "calendars/events.readonly",
     "locations.readonly",
 )
-WORKFLOWS_CACHE_SECONDS = 600
+LISTS_CACHE_SECONDS = 600  # workflows and custom fields change rarely
 # object type → (collection path, item path); {contact} is the parent contact's remote id.
 PATHS = {
     "contact": ("/contacts/", "/contacts/{id}"),
@@ -201,7 +201,7 @@ class HighLevelConnector(Connector):
         if action.get("type") != "add_to_workflow":
             raise self.unsupported(f"the action {action.get('type')!r}")
         if not remote_id:
-            raise RemoteError("The contact is not in the CRM yet.", permanent=False, retry_after=30)
+            raise NotYet("The contact is not in the CRM yet.")
         path = f"/contacts/{remote_id}/workflow/{action['argument']}"
         self.call("POST", path, json={})
 
@@ -213,7 +213,19 @@ class HighLevelConnector(Connector):
         if cached is None:
             data = self.call("GET", "/workflows/", params={"locationId": self.location}).json()
             cached = data.get("workflows", [])
-            cache.set(key, cached, WORKFLOWS_CACHE_SECONDS)
+            cache.set(key, cached, LISTS_CACHE_SECONDS)
+        return cached
+
+    def custom_fields(self, *, refresh: bool = False) -> list[dict[str, Any]]:
+        """The location's contact custom fields ({id, name, fieldKey, dataType}), cached."""
+        key = f"sync:highlevel:custom-fields:{self.connection.pk}"
+        cached = None if refresh else cache.get(key)
+        if cached is None:
+            path = f"/locations/{self.location}/customFields"
+            data = self.call("GET", path, params={"model": "contact"}).json()
+            fields = data.get("customFields") or []
+            cached = [f for f in fields if isinstance(f, dict) and f.get("id")]
+            cache.set(key, cached, LISTS_CACHE_SECONDS)
         return cached
 
     def import_courses(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -306,7 +318,7 @@ class HighLevelConnector(Connector):
             .first()
         )
         if link is None:
-            raise RemoteError("Its contact is not in the CRM yet.", permanent=False, retry_after=30)
+            raise NotYet("Its contact is not in the CRM yet.")
         return link.remote_id
 
     def _body(self, object_type: str, payload: dict, obj: MirrorModel, *, create: bool) -> dict:

@@ -23,12 +23,12 @@ from django.utils import timezone
 
 from sync.connectors.base import TestResult
 from sync.connectors.partner import PartnerConnector
-from sync.connectors.webhook_secrets import live_secrets
+from sync.connectors.webhook_secrets import UNSIGNABLE, first_secret, live_secrets
 from sync.http import RemoteError, Response
 from sync.models import DeliveryAttempt, Direction, OutboundChange
 from sync.objects import ObjectType, object_type_of
 from sync.representation import represent
-from sync.standard_webhooks import new_secret, signed_headers
+from sync.standard_webhooks import signed_headers
 
 logger = logging.getLogger(__name__)
 RETRY_SCHEDULE = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
@@ -58,9 +58,8 @@ class Webhooks(PartnerConnector):
             else Direction.OFF
             for t in ObjectType.values
         }
-        secrets = [{"secret": new_secret(), "expires_at": None}]
         return {
-            "credentials": {"secrets": secrets},
+            "credentials": first_secret(),
             "options": {"event_types": events},
             **directions,
         }
@@ -103,7 +102,10 @@ class Webhooks(PartnerConnector):
     def deliver(self, event: str, data: dict[str, Any], msg_id: str, at=None) -> Response:
         moment = (at or timezone.now()).isoformat()
         body = json.dumps({"type": event, "timestamp": moment, "data": data}, default=str)
-        headers = signed_headers(live_secrets(self.connection), msg_id, int(time.time()), body)
+        secrets = live_secrets(self.connection)
+        if not secrets:  # unsigned would be refused by the partner, retrying would not help
+            raise RemoteError(UNSIGNABLE, permanent=True)
+        headers = signed_headers(secrets, msg_id, int(time.time()), body)
         headers["Content-Type"] = "application/json"
         return self.call("POST", "", data=body.encode(), headers=headers)
 

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
 from contacts.models import MirrorModel
-from sync.mapping import MappingError, mappings_for, to_remote
+from sync.mapping import MappingError, mapping_plan, to_remote
 from sync.models import Connection, Rule
 from sync.objects import ObjectType, mirror_model
 from sync.rules import RuleError, matches, record_values
@@ -75,8 +75,7 @@ def build_preview(connection: Connection, object_type: str, obj: MirrorModel) ->
         "obj": obj,
         "payload": json.dumps(payload, indent=2, ensure_ascii=False, default=str),
         "mapping_error": error,
-        "specs": [s for s in mappings_for(connection, object_type) if s.outbound],
-        "custom_mappings": connection.mappings.filter(object_type=object_type).exists(),
+        "plan": [p for p in mapping_plan(connection, object_type) if p.spec.outbound or not p.used],
         "verdicts": verdicts,
         "would_send": connection.sends(object_type) and connection.active and not excluded,
     }

@@ -278,6 +278,11 @@ def list_workflows(core: Core, req: Request) -> Response:
     return ok({"workflows": directory.workflows(req.query.get("locationId"))})
 
 
+@route("GET", "/locations/{locationId}/customFields")
+def list_custom_fields(core: Core, req: Request, locationId: str) -> Response:
+    return ok({"customFields": directory.custom_fields(locationId)})
+
+
 @route("POST", "/contacts/{contactId}/workflow/{workflowId}")
 def add_to_workflow(core: Core, req: Request, contactId: str, workflowId: str) -> Response:
     return ok(directory.enroll(core, contactId, workflowId, req.body))

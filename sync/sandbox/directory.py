@@ -144,6 +144,33 @@ def workflows(location_id: str | None) -> list[dict[str, Any]]:
     return out
 
 
+# -- custom fields -------------------------------------------------------------------------
+DEMO_CUSTOM_FIELDS = (
+    ("Loyalty tier", "loyalty_tier", "SINGLE_OPTIONS"),
+    ("Member since", "member_since", "DATE"),
+    ("Preferred store", "preferred_store", "TEXT"),
+)
+
+
+def custom_fields(location_id: str) -> list[dict[str, Any]]:
+    """The location's contact custom fields (fixed demo ones; ids stable per location)."""
+    out = []
+    for n, (name, key, data_type) in enumerate(DEMO_CUSTOM_FIELDS):
+        fid = uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-crm/{location_id}/custom-field/{key}")
+        out.append(
+            {
+                "id": fid.hex[:20],
+                "name": name,
+                "fieldKey": f"contact.{key}",
+                "dataType": data_type,
+                "position": n,
+                "locationId": location_id,
+                "model": "contact",
+            }
+        )
+    return out
+
+
 def enroll(core: Core, contact_id: str, workflow_id: str, body: Any) -> dict[str, Any]:
     check_body(body if body is not None else {}, None, {"eventStartTime": "str"})
     contact = contacts.get(core, contact_id)

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from portal.admin import ReadOnlyAdminMixin
 from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.csv_export import CsvExportMixin
 from portal.pagination import EstimatedCountPaginator
@@ -31,11 +32,11 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, CsvExportMixin,
-                        admin.ModelAdmin):  # fmt: skip
+class InboundEventAdmin(WorkspaceScopedAdmin, ReadOnlyAdminMixin, WithoutCredentialsMixin,
+                        CsvExportMixin, admin.ModelAdmin):  # fmt: skip
     # Unrouted events (no workspace yet) are seen by agency admins and superusers only.
-    list_display = ("received_at", "event_type", "status", "connection", "object_type",
-                    "remote_id", "result", "attempts")  # fmt: skip
+    list_display = ("received_at", "event_type", "status", "connection", "remote_object",
+                    "result", "attempts")  # fmt: skip
     # No date_hierarchy: its year/month links need a DISTINCT over every row.
     list_filter = (
         "status",
@@ -63,13 +64,12 @@ class InboundEventAdmin(WorkspaceScopedAdmin, WithoutCredentialsMixin, CsvExport
             pretty = json.dumps(json.loads(obj.body), indent=2, ensure_ascii=False)
         except ValueError:
             pretty = obj.body
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', pretty)
+        return format_html('<pre class="payload-wrap">{}</pre>', pretty)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    @admin.display(description="remote object", ordering="remote_id")
+    def remote_object(self, event: InboundEvent) -> str:
+        return format_html('{}<br><span class="muted">{}</span>', event.object_type or "-",
+                           event.remote_id)  # fmt: skip
 
     @admin.action(description="Reprocess (route again if unmatched, then apply)")
     def reprocess_events(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -63,7 +63,7 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="package")
 def browser_context_args():
-    return {"viewport": {"width": 1400, "height": 1000}, "accept_downloads": True}
+    return {"viewport": {"width": 1280, "height": 900}, "accept_downloads": True}
 
 
 # Chromium logs every Content-Security-Policy violation to the console; the event listener

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from contacts.models import Contact, Note, Task
 from portal.models import AuditEntry
-from tests.factories import ContactFactory, TaskFactory, WorkspaceFactory
+from tests.factories import ContactFactory, NoteFactory, TaskFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -96,9 +96,14 @@ def test_invalid_input_is_a_form_error_and_saves_nothing(admin_client, workspace
 
 
 def test_delete_in_admin_is_a_tombstone(admin_client, workspace):
-    task = TaskFactory(workspace=workspace)
+    task = TaskFactory(workspace=workspace, title="Call back")
+    NoteFactory(workspace=workspace, contact=task.contact)
     url = reverse("admin:contacts_contact_delete", args=[task.contact.pk])
-    assert admin_client.get(url).status_code == 200
+    confirm = admin_client.get(url)
+    assert confirm.status_code == 200
+    # The confirmation lists what is tombstoned with the contact, not just "Contacts: 1".
+    assert dict(confirm.context["model_count"]) == {"contacts": 1, "tasks": 1, "notes": 1}
+    assert f"Task: Call back ({task.public_id})" in confirm.content.decode()
     assert admin_client.post(url, {"post": "yes"}).status_code == 302
     task.contact.refresh_from_db()
     task.refresh_from_db()
@@ -148,3 +153,34 @@ def test_contact_changelist_query_count_does_not_grow_with_rows(
     ContactFactory.create_batch(30, workspace=workspace)
     with django_assert_max_num_queries(len(small.captured_queries)):
         admin_client.get(url)
+
+
+def test_a_deleted_contact_is_read_only_and_an_edit_is_refused(admin_client, workspace, actor):
+    from contacts.services import mirror_delete
+
+    contact = ContactFactory(workspace=workspace, first_name="Jane")
+    mirror_delete(contact, actor=actor)
+    url = reverse("admin:contacts_contact_change", args=[contact.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'id="deleted-banner"' in page and 'name="_save"' not in page
+    response = admin_client.post(url, _contact_form(workspace, first_name="Janet"), follow=True)
+    assert "deleted records are read-only, so nothing was saved" in response.content.decode()
+    contact.refresh_from_db()
+    assert contact.first_name == "Jane"
+    assert not AuditEntry.objects.filter(object_id=contact.public_id, action="update").exists()
+
+
+def test_deleted_records_are_hidden_until_the_filter_shows_them(admin_client, workspace, actor):
+    from contacts.services import mirror_delete
+
+    live = TaskFactory(workspace=workspace, title="Live task")
+    gone = TaskFactory(workspace=workspace, title="Gone task")
+    mirror_delete(gone, actor=actor)
+    url = reverse("admin:contacts_task_changelist")
+    default = admin_client.get(url).content.decode()
+    assert live.title in default and gone.title not in default
+    assert "column-deleted" in default
+    deleted = admin_client.get(url, {"state": "deleted"}).content.decode()
+    assert gone.title in deleted and live.title not in deleted
+    both = admin_client.get(url, {"state": "all"}).content.decode()
+    assert gone.title in both and live.title in both

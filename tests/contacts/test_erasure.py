@@ -149,7 +149,7 @@ def test_erasure_leaves_no_personal_value_and_deletes_everywhere(
         reverse("admin:portal_auditentry_changelist"),
         reverse("admin:sync_deliveryattempt_changelist"),
         reverse("admin:sync_inboundevent_changelist"),
-        reverse("admin:sync_timeline", args=["contact", contact.pk]),
+        reverse("record_timeline", args=["contact", contact.pk]),
     ]
     for page in pages:
         html = admin_client.get(page).content.decode()

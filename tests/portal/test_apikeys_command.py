@@ -88,3 +88,7 @@ def test_rotate_and_revoke(workspace):
     with pytest.raises(CommandError, match="No unrevoked key"):
         run("revoke", "--name", "k")
     assert "revoked" in run("list")
+
+
+def test_list_says_so_when_there_are_no_keys():
+    assert run("list") == "No API keys.\n"

@@ -79,3 +79,14 @@ def test_workspace_changes_in_admin_are_audited(admin_client, admin_user):
     update = entries.get(action="update")
     assert update.changes == {"name": ["South", "South Branch"]}
     assert update.actor_label == admin_user.username
+
+
+def test_an_env_file_without_a_pepper_gets_a_note(tmp_path):
+    from portal.envfile import missing_pepper_note, write_env_file
+
+    fresh = tmp_path / "fresh.env"
+    write_env_file(fresh)
+    assert missing_pepper_note(fresh) == ""
+    old = tmp_path / "old.env"
+    old.write_text("DEBUG=1\nSECRET_KEY=abc\n")
+    assert "sets no API_KEY_PEPPER" in missing_pepper_note(old)

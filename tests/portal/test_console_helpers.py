@@ -50,6 +50,7 @@ def test_bar_chart_draws_one_rect_per_nonzero_value_and_escapes_names():
     assert svg.count('<rect class="bar"') == 3
     assert "<b>bad</b>" not in svg and "&lt;b&gt;bad&lt;/b&gt;" in svg
     assert "T&lt;x&gt;" in svg
+    assert "style=" not in svg  # colours are attributes: the console runs under a CSP
 
 
 def test_panels_are_registered_by_key_in_order():

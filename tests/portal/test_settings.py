@@ -52,3 +52,38 @@ def test_database_is_tuned_for_concurrent_web_and_worker(db):
         assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     else:
         assert connection.settings_dict["CONN_HEALTH_CHECKS"] is True
+
+
+def test_a_warning_is_logged_once():
+    probe = (
+        "import django, logging; django.setup(); import django_q.conf; "
+        "[logging.getLogger(n).warning('probe %s', n) for n in "
+        "('django.request', 'sync.push', 'django-q')]"
+    )
+    env = {**{k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV},
+           "DJANGO_SETTINGS_MODULE": "portal.settings", "PORTAL_ENV_FILE": "", "DEBUG": "1",
+           "SECRET_KEY": "s" * 50, "FERNET_KEYS": PRODUCTION_ENV["FERNET_KEYS"]}  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    for name in ("django.request", "sync.push", "django-q"):
+        assert done.stderr.count(f"probe {name}") == 1, done.stderr
+
+
+def test_the_access_log_skips_static_files_and_the_favicon(monkeypatch):
+    from gunicorn.glogging import Logger
+
+    from portal.gunicorn_logging import QuietStaticLogger
+
+    logged = []
+    monkeypatch.setattr(
+        Logger, "access", lambda self, resp, req, environ, t: logged.append(environ)
+    )
+    logger = QuietStaticLogger.__new__(QuietStaticLogger)  # no gunicorn config needed here
+    for path in ("/static/admin/css/base.css", "/favicon.ico", "/admin/"):
+        logger.access(None, None, {"PATH_INFO": path}, None)
+    assert [environ["PATH_INFO"] for environ in logged] == ["/admin/"]
+
+
+def test_the_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith(".svg")

@@ -172,12 +172,12 @@ def test_preview_and_timeline_of_another_workspace_are_404(client, world):
     a_conn = Connection.objects.get(workspace=world.a)
     a_contact = Contact.objects.get(workspace=world.a)
     assert client.get(reverse("admin:sync_connection_preview", args=[b_conn.pk])).status_code == 404
-    timeline = reverse("admin:sync_timeline", args=["contact", b_contact.pk])
+    timeline = reverse("record_timeline", args=["contact", b_contact.pk])
     assert client.get(timeline).status_code == 404
     preview = client.get(reverse("admin:sync_connection_preview", args=[a_conn.pk]),
                          {"object_type": "contact", "record": str(b_contact.pk)})  # fmt: skip
     assert preview.status_code == 200 and B_MARK not in preview.content.decode()
-    own = client.get(reverse("admin:sync_timeline", args=["contact", a_contact.pk]))
+    own = client.get(reverse("record_timeline", args=["contact", a_contact.pk]))
     assert own.status_code == 200 and B_MARK not in own.content.decode()
 
 

@@ -66,3 +66,38 @@ def test_rotating_a_webhook_secret_shows_the_new_one_once(admin_client, workspac
     Webhook(secrets[0])
     changelist = admin_client.get(reverse("admin:sync_connection_changelist")).content.decode()
     assert secrets[0] not in changelist
+
+
+def test_a_webhook_connection_added_in_the_admin_gets_a_secret_shown_once(
+    admin_client, workspace, resolves_to
+):
+    resolves_to("93.184.215.14")
+    data = form_for(webhook_connection(workspace), name="Shop hooks", slug="shop-hooks",
+                    provider="webhook", base_url="https://shop.example/hooks")  # fmt: skip
+    response = admin_client.post(reverse("admin:sync_connection_add"), data)
+    page = response.content.decode()
+    added = Connection.objects.get(slug="shop-hooks")
+    [secret] = live_secrets(added)
+    assert response.status_code == 200 and secret in page and "only time" in page
+    assert "no-store" in response["Cache-Control"]
+    change_page = admin_client.get(reverse("admin:sync_connection_change", args=[added.pk]))
+    assert secret not in change_page.content.decode()
+
+
+def test_testing_a_webhook_connection_without_a_secret_says_why(admin_client, workspace):
+    conn = webhook_connection(workspace, credentials={})
+    response = admin_client.post(
+        reverse("admin:sync_connection_changelist"),
+        {"action": "test_connections", "_selected_action": [conn.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "no live signing secret" in response.content.decode()
+
+
+def test_the_connections_test_command_reports_instead_of_a_traceback(workspace):
+    from django.core.management import CommandError, call_command
+
+    conn = webhook_connection(workspace, credentials={"secrets": "garbage"})
+    with pytest.raises(CommandError, match="no live signing secret"):
+        call_command("connections", "test", conn.slug)

@@ -1,9 +1,11 @@
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from portal.models import AuditEntry, Workspace
 from sync.models import ChangeStatus, Connection, OutboundChange
@@ -68,6 +70,24 @@ def test_status_drain_and_replay(crm, workspace):
     assert OutboundChange.objects.get().status == ChangeStatus.PENDING
     with pytest.raises(CommandError, match="not an ISO 8601"):
         run("replay", "--since", "yesterday")
+
+
+def test_replay_since_takes_a_duration_like_backfill(crm, workspace):
+    conn = ConnectionFactory(workspace=workspace)
+    contact = ContactFactory(workspace=workspace)
+    OutboundChange.objects.filter(object_id=contact.pk).update(status=ChangeStatus.DEAD)
+    assert "Re-queued 1 row(s)" in run("replay", "--since", "1h", "--connection", conn.slug)
+    OutboundChange.objects.update(status=ChangeStatus.DEAD,
+                                  updated_at=timezone.now() - timedelta(hours=3))  # fmt: skip
+    assert "Re-queued 0 row(s)" in run("replay", "--since", "2h")
+
+
+def test_backfill_help_says_contacts_are_the_default(capsys):
+    from django.core.management import get_commands, load_command_class
+
+    command = load_command_class(get_commands()["backfill"], "backfill")
+    help_text = command.create_parser("manage.py", "backfill").format_help()
+    assert "default: contacts only" in " ".join(help_text.split())
 
 
 def test_import_courses_command(crm, tmp_path):

@@ -102,6 +102,8 @@ def test_a_task_waits_for_its_contact(crm, conn, workspace):
     row = OutboundChange.objects.get()
     assert row.status == ChangeStatus.RETRYING and "not in the CRM yet" in row.last_error
     assert len(crm.calls) == 0
+    conn.refresh_from_db()  # waiting for the contact is not an error of the connection
+    assert conn.health != "failing" and conn.last_error == ""
 
 
 def test_note_and_appointment_round_trip(crm, conn, workspace, linked_contact, actor):

@@ -66,9 +66,13 @@ def test_references_resolve_through_links(conn, workspace):
     assert from_remote({"assignedTo": "unknown"}, "task", conn) == {"assigned_user": None}
 
 
-def test_rows_replace_code_defaults_and_transforms_work_both_ways(conn, workspace):
+def test_rows_override_or_disable_defaults_field_by_field_and_transforms_work(conn, workspace):
     def add(**kw):
         FieldMappingFactory(connection=conn, **kw)
+
+    # "off" rows remove a default; the name row joins both names into one remote field.
+    add(mirror_field="first_name", remote_path="firstName", direction="off")
+    add(mirror_field="last_name", remote_path="", direction="off")
 
     add(mirror_field="first_name,last_name", remote_path="name", transform=T.NAME)
     add(mirror_field="email", remote_path="contact.email", transform=T.LOWER)
@@ -103,6 +107,8 @@ def test_rows_replace_code_defaults_and_transforms_work_both_ways(conn, workspac
         "sex": "F",
         "customFields": [{"id": "abc123", "field_value": "gold"}],
         "dob": "25/09/1990",
+        "dnd": False,  # defaults no row speaks for: still sent
+        "tags": [],
     }
     back = from_remote(
         {
@@ -129,6 +135,31 @@ def test_rows_replace_code_defaults_and_transforms_work_both_ways(conn, workspac
         "phone": "+15550100001",
         "date_of_birth": datetime.date(1906, 12, 9),
     }
+
+
+def test_a_custom_field_row_adds_to_the_defaults_and_leaves_the_rest_of_the_list(conn, workspace):
+    FieldMappingFactory(
+        connection=conn, mirror_field="custom_fields.loyalty_tier", remote_path="customFields#F1"
+    )
+    contact = ContactFactory(
+        workspace=workspace,
+        first_name="Ada",
+        city="Paris",
+        custom_fields={"loyalty_tier": "gold", "other": "x"},
+    )
+    payload = to_remote(contact, conn)
+    assert payload["city"] == "Paris" and payload["firstName"] == "Ada"
+    assert payload["customFields"] == [
+        {"id": "other", "field_value": "x"},
+        {"id": "F1", "field_value": "gold"},
+    ]
+    back = from_remote(
+        {"customFields": [{"id": "F1", "value": "silver"}, {"id": "other", "value": "y"}]},
+        "contact",
+        conn,
+        instance=contact,
+    )
+    assert back == {"custom_fields": {"loyalty_tier": "silver", "other": "y"}}
 
 
 def test_bad_inbound_values_raise_clear_errors(conn):

@@ -21,7 +21,7 @@ from ops.backfill import (
     start_run,
     unfinished_run,
 )
-from ops.timeparse import parse_since
+from portal.timeparse import parse_since
 from sync.services import find_connection
 
 
@@ -39,7 +39,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--queue", action="store_true", help="one task per connection on the worker cluster"
         )
-        parser.add_argument("--objects", default="contacts", help="comma separated")
+        parser.add_argument(
+            "--objects",
+            default="contacts",
+            help="comma separated, of contacts, tasks, notes, appointments, users "
+            "(default: contacts only)",
+        )
         parser.add_argument("--since", help="only records updated since (ISO 8601, or 7d / 12h)")
         parser.add_argument("--business", default="", help="only the contacts of a CRM business")
         parser.add_argument("--dry-run", action="store_true", help="write nothing, report")

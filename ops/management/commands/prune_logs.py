@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ops.prune import prune, prune_tombstones
-from ops.timeparse import parse_duration
+from portal.timeparse import parse_duration
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ops.push_all import PushAll, PushAllError, parse_objects, preview, start_run, summary
-from ops.timeparse import parse_since
+from portal.timeparse import parse_since
 from sync.services import find_connection
 
 

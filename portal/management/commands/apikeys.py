@@ -86,6 +86,8 @@ class Command(BaseCommand):
     def _list(self) -> None:
         now = timezone.now()
         keys = ApiKey.objects.prefetch_related("workspaces").order_by("name", "-created_at")
+        if not keys:
+            self.stdout.write("No API keys.")
         for key in keys:
             state = "usable" if key.is_usable(now) else "revoked" if key.revoked_at else "expired"
             if key.superseded_at and key.is_usable(now):

@@ -1,7 +1,9 @@
 """Run the web app (gunicorn) and the worker (qcluster) together in the foreground.
 
 Ctrl-C (or SIGTERM) stops both; if either exits, the other is stopped too, so a crash is
-never hidden behind a half-running portal.
+never hidden behind a half-running portal. The children run in their own session, so the
+terminal's Ctrl-C reaches only this process, which then stops them gracefully (SIGTERM):
+gunicorn's workers finish their requests instead of being killed mid-way.
 """
 
 import os
@@ -38,11 +40,14 @@ class Command(BaseCommand):
                 "4",
                 "--access-logfile",
                 "-",
+                "--logger-class",
+                "portal.gunicorn_logging.QuietStaticLogger",
                 "--graceful-timeout",
                 "10",
-            ]
+            ],
+            start_new_session=True,
         )
-        worker = subprocess.Popen([sys.executable, "manage.py", "qcluster"])
+        worker = subprocess.Popen([sys.executable, "manage.py", "qcluster"], start_new_session=True)
         self.stdout.write(
             self.style.SUCCESS(f"Portal on http://{host}:{port}/admin/ — Ctrl-C stops it.")
         )

@@ -3,9 +3,9 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.actors import Actor
-from sync.connectors import CONNECTORS, connector_class, connector_for
+from sync.connectors import CONNECTORS, connector_class, test_connection
 from sync.models import Connection
-from sync.services import connection_create, find_connection
+from sync.services import connection_add, find_connection
 
 
 class Command(BaseCommand):
@@ -28,27 +28,18 @@ class Command(BaseCommand):
         getattr(self, f"_{action}")(options)
 
     def _add(self, options: dict) -> None:
-        actor = Actor.system("connections add")
-        cls = connector_class(options["provider"])
         try:
-            workspace, fields = cls.connection_from_command(options, actor=actor)
+            connection, note = connection_add(
+                options["provider"], options, actor=Actor.system("connections add")
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        connection = connection_create(
-            actor=actor,
-            workspace=workspace,
-            provider=options["provider"],
-            name=options["name"],
-            sandbox=options["sandbox"],
-            **fields,
-        )
         self.stdout.write(
             f"Added connection {connection.slug} ({connection.provider}) "
-            f"to workspace {workspace.slug}."
+            f"to workspace {connection.workspace.slug}."
         )
-        extra = cls.after_command_create(connection, options)
-        if extra:
-            self.stdout.write(extra)
+        if note:
+            self.stdout.write(note)
 
     def _list(self, options: dict) -> None:
         for c in self._all():
@@ -66,7 +57,7 @@ class Command(BaseCommand):
             connection = find_connection(options["connection"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        result = connector_for(connection).test()
+        result = test_connection(connection)
         if not result.ok:
             raise CommandError(f"{connection.slug}: {result.message}")
         self.stdout.write(f"{connection.slug}: OK — {result.message}")

@@ -1,8 +1,8 @@
 """`replay [--connection N] [--status dead] [--since T]`: re-queue failed work."""
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_datetime
 
+from portal.timeparse import parse_since
 from sync.models import REPLAYABLE, OutboundChange
 from sync.push import replay
 from sync.services import find_connection
@@ -14,7 +14,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--connection", help="name or slug")
         parser.add_argument("--status", choices=list(REPLAYABLE), help="default: failed and dead")
-        parser.add_argument("--since", help="ISO 8601 time: rows changed since then")
+        parser.add_argument(
+            "--since", help="rows changed since: ISO 8601, or back from now like 7d / 12h / 30m"
+        )
 
     def handle(self, *args, **options) -> None:
         rows = OutboundChange.objects.filter(
@@ -26,8 +28,9 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
         if options["since"]:
-            since = parse_datetime(options["since"])
-            if since is None:
-                raise CommandError(f"--since {options['since']!r} is not an ISO 8601 time.")
+            try:
+                since = parse_since(options["since"])
+            except ValueError as exc:
+                raise CommandError(f"--since: {exc}") from exc
             rows = rows.filter(updated_at__gte=since)
         self.stdout.write(f"Re-queued {replay(rows)} row(s).")

@@ -42,13 +42,11 @@ HOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def webhook_connection(workspace, **fields):
-    return ConnectionFactory(
-        workspace=workspace,
-        provider="webhook",
-        name="Partner hooks",
-        slug="partner-hooks",
-        base_url=HOOK_URL,
-        credentials={"secrets": [{"secret": HOOK_SECRET, "expires_at": None}]},
-        scopes="",
-        **fields,
-    )
+    defaults = {
+        "name": "Partner hooks",
+        "slug": "partner-hooks",
+        "base_url": HOOK_URL,
+        "credentials": {"secrets": [{"secret": HOOK_SECRET, "expires_at": None}]},
+        "scopes": "",
+    }
+    return ConnectionFactory(workspace=workspace, provider="webhook", **{**defaults, **fields})

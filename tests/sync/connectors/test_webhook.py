@@ -180,3 +180,13 @@ def test_connection_test_sends_a_signed_test_message(remote, conn):
     assert delivered(remote.calls[0])["type"] == "portal.test"
     remote.replace("POST", HOOK_URL, status=404)
     assert not connector_for(conn).test().ok
+
+
+def test_a_push_without_a_usable_secret_fails_once_with_the_reason(remote, workspace):
+    conn = webhook_connection(workspace, credentials={})
+    contact = ContactFactory(workspace=workspace)
+    drain()
+    row = OutboundChange.objects.get(connection=conn, object_id=contact.pk)
+    assert row.status == ChangeStatus.FAILED and row.attempts == 1
+    assert "no live signing secret" in row.last_error
+    assert not remote.calls

@@ -33,6 +33,7 @@ def _seed(workspace):
         DeliveryAttempt.objects.create(
             connection=crm, method="POST", path="/contacts/", outcome=outcome
         )
+    DeliveryAttempt.objects.create(connection=crm, method="GET", path="/contacts/", outcome="ok")
     InboundEvent.objects.create(
         source="highlevel",
         source_key="highlevel",
@@ -49,13 +50,15 @@ def test_dashboard_shows_counts_lag_dead_letters_and_charts(admin_client, worksp
     page = admin_client.get(reverse("dashboard")).content.decode()
     assert "Main CRM" in page and "Failing" in page
     assert 'id="dead-letters"' in page
-    dead_url = f"status__exact=dead&amp;connection__id__exact={crm.pk}"
-    assert f'<a href="/admin/sync/outboundchange/?{dead_url}">2</a>' in page
+    dead_url = f"status__in=failed,dead&amp;connection__id__exact={crm.pk}"
+    assert f'<a href="/admin/sync/outboundchange/?{dead_url}">3</a>' in page  # per connection
     assert "300 s" in page or "301 s" in page  # the pending row waits since 5 minutes
-    # one chart with 3 bars stacked in the current hour: 2 pushed, 1 failed, 1 inbound
+    # one chart, bars stacked in the current hour: 2 writes, 1 failed, 1 read, 1 inbound
     assert page.count('class="chart-svg"') == 1
-    assert "pushed <strong>2</strong>" in page and "failed <strong>1</strong>" in page
+    assert "writes <strong>2</strong>" in page and "failed <strong>1</strong>" in page
+    assert "reads <strong>1</strong>" in page
     assert "inbound webhooks <strong>1</strong>" in page
+    assert "calls per hour" in page and "hour (UTC)" in page  # labelled axes
     assert "pit-test-secret-token-0001" not in page
 
 
@@ -97,3 +100,30 @@ def _raw_token(conn) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT credentials FROM sync_connection WHERE id = %s", [conn.pk])
         return cursor.fetchone()[0]
+
+
+def test_a_later_success_ages_the_last_error_out(admin_client, workspace):
+    now = timezone.now()
+    crm = ConnectionFactory(workspace=workspace, name="Main CRM", last_error="HTTP 500 old",
+                            last_error_at=now - timedelta(hours=1))  # fmt: skip
+    assert "HTTP 500 old" in admin_client.get(reverse("dashboard")).content.decode()
+    crm.record_success()
+    page = admin_client.get(reverse("dashboard")).content.decode()
+    assert "none since the last success" in page
+    assert '<span class="error" title="HTTP 500 old">' not in page
+
+
+def test_one_failure_among_many_writes_is_a_visible_bar_and_the_7_day_view(admin_client, workspace):
+    crm = ConnectionFactory(workspace=workspace, name="Main CRM")
+    DeliveryAttempt.objects.bulk_create(
+        [DeliveryAttempt(connection=crm, method="PUT", path="/c", outcome="ok")] * 500
+        + [DeliveryAttempt(connection=crm, method="PUT", path="/c", outcome="retryable")]
+    )
+    page = admin_client.get(reverse("dashboard")).content.decode()
+    start = page.index('fill="#c62828" stroke="#fff" stroke-width="0.5"><title>')
+    bar = page[page.rindex("<rect", 0, start) : start]
+    height = float(bar.split('height="')[1].split('"')[0])
+    assert height >= 5  # one failure of 501 calls is still a visible bar
+    week = admin_client.get(reverse("dashboard"), {"range": "7d"}).content.decode()
+    assert "Last 7 days per connection" in week and "calls per day" in week
+    assert "writes <strong>500</strong>" in week

@@ -41,7 +41,15 @@ def test_preview_shows_the_mapped_payload_and_rule_verdicts(admin_client, conn, 
     page = _preview(admin_client, conn, object_type="contact", record=contact.public_id)
     start = page.index('id="preview-payload">') + len('id="preview-payload">')
     payload = json.loads(page[start : page.index("</pre>", start)].replace("&quot;", '"'))
-    assert payload == {"person": {"mail": "ada@example.com", "name": "Ada Lovelace"}}
+    # The rows override the e-mail default and add a name; the other defaults stay.
+    assert payload == {
+        "person": {"mail": "ada@example.com", "name": "Ada Lovelace"},
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "tags": ["vip"],
+        "dnd": False,
+    }
+    assert "override" in page and "added" in page and "default" in page
     assert "would be sent" in page and "VIP only" in page and "passes" in page
 
 
@@ -50,7 +58,7 @@ def test_preview_says_which_rule_excludes_the_record(admin_client, conn, workspa
     contact = ContactFactory(workspace=workspace, tags=[])
     page = _preview(admin_client, conn, object_type="contact", record=str(contact.pk))
     assert "would not be sent" in page and "excludes the record" in page
-    assert "(the provider's defaults)" in page  # no mapping rows: the code defaults
+    assert "badge origin default" in page and "badge origin added" not in page  # code defaults
 
 
 def test_preview_bad_input_is_a_form_error(admin_client, conn, workspace):

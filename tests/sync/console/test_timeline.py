@@ -90,7 +90,7 @@ def test_a_change_from_a_connection_is_not_sent_back_to_it(workspace):
 def test_timeline_page_renders_links_and_is_linked_from_the_change_page(admin_client, setup):
     contact, good = setup
     change_page = admin_client.get(reverse("admin:contacts_contact_change", args=[contact.pk]))
-    url = reverse("admin:sync_timeline", args=["contact", contact.pk])
+    url = reverse("record_timeline", args=["contact", contact.pk])
     assert url in change_page.content.decode()
     page = admin_client.get(url).content.decode()
     assert "Ada B." in page and "VIP only" in page and "bad phone" in page
@@ -102,16 +102,12 @@ def test_timeline_page_renders_links_and_is_linked_from_the_change_page(admin_cl
 
 def test_timeline_of_other_types_and_unknown_names(admin_client, workspace):
     note = NoteFactory(workspace=workspace, contact=ContactFactory(workspace=workspace))
-    assert (
-        admin_client.get(reverse("admin:sync_timeline", args=["note", note.pk])).status_code == 200
-    )
-    assert admin_client.get(reverse("admin:sync_timeline", args=["nope", 1])).status_code == 404
-    assert (
-        admin_client.get(reverse("admin:sync_timeline", args=["note", 999999])).status_code == 404
-    )
+    assert admin_client.get(reverse("record_timeline", args=["note", note.pk])).status_code == 200
+    assert admin_client.get(reverse("record_timeline", args=["nope", 1])).status_code == 404
+    assert admin_client.get(reverse("record_timeline", args=["note", 999999])).status_code == 404
 
 
 def test_timeline_queries_are_bounded(admin_client, setup, django_assert_max_num_queries):
     contact, _ = setup
     with django_assert_max_num_queries(16):
-        admin_client.get(reverse("admin:sync_timeline", args=["contact", contact.pk]))
+        admin_client.get(reverse("record_timeline", args=["contact", contact.pk]))
