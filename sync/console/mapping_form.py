@@ -69,6 +69,8 @@ class FieldMappingForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "remote_path" not in self.fields:
+            return  # a read-only view (a viewer): nothing to edit, nothing to offer
         self.fields["remote_path"].required = False
         argument = self.instance.argument
         if isinstance(argument, dict):

@@ -44,6 +44,11 @@ def test_schemathesis_finds_no_failure_with_every_check(
         "run",
         f"{live_server.url}/api/schema/",
         "--checks=all",
+        # Deletes are tombstones by design: a deleted object stays readable by its id (with
+        # `deleted_at`), and so do a deleted contact's tasks, notes and appointments, so that a
+        # partner's sync learns of the delete. "A deleted resource answers 404" (ST301) does not
+        # hold for such an API; tombstones have their own tests in tests/contacts/api/.
+        "--exclude-checks=use_after_free",
         f"--header=Authorization: Bearer {token}",
         f"--max-examples={MAX_EXAMPLES}",
         f"--seed={SEED}",
