@@ -84,9 +84,7 @@ def replay_view(request: HttpRequest) -> HttpResponse:
     access = workspace_access(request.user)
     if not (request.user.has_perm("sync.change_outboundchange") and access.changes_anything):
         raise PermissionDenied
-    changeable = access.changeable_rows(
-        Connection.objects.all(), "workspace"
-    )
+    changeable = access.changeable_rows(Connection.objects.all(), "workspace")
     form = ReplayForm(request.POST or None, changeable=changeable)
     if request.method == "POST" and form.is_valid():
         count = replay(form.rows())
