@@ -58,7 +58,8 @@ def public_dns(monkeypatch):
 
 
 @pytest.fixture
-def sandbox(tmp_path, workspace):
+def sandbox(tmp_path, workspace, settings):
+    settings.SSRF_ALLOWED_HOSTS = ["127.0.0.1"]  # the stand-in CRM's host, as `make demo` allows
     logging.getLogger("sandbox_crm").setLevel(logging.WARNING)
     crm = SandboxCRM(str(tmp_path / "crm.sqlite3"), location_id=LOCATION, rate_limit=0)
     crm.start()
