@@ -273,22 +273,10 @@ class HttpClient:
             interval_ms = response.headers.get("X-RateLimit-Interval-Milliseconds")
             limiter.pause(float(interval_ms) / 1000 if interval_ms else retry_after or 1.0)
 
-    def _record(
-        self,
-        method: str,
-        path: str,
-        status: int | None,
-        duration_ms: int,
-        outcome: str,
-        request_excerpt: str,
-        response_excerpt: str = "",
-        error: RemoteError | None = None,
-    ) -> DeliveryAttempt:
-        """The attempt's row, saved (a connection being added is tested before it exists: no
-        row can point at it yet, so then it is only built)."""
-        attempt = self._attempt(
-            method, path, status, duration_ms, outcome, request_excerpt, response_excerpt, error
-        )
+    def _record(self, *args: Any, **kwargs: Any) -> DeliveryAttempt:
+        """The attempt's row (`_attempt`), saved; a connection being added is tested before it
+        exists, so then no row can point at it and it is only built."""
+        attempt = self._attempt(*args, **kwargs)
         if self.connection.pk:
             attempt.save()
         return attempt
