@@ -10,7 +10,9 @@ import pytest
 import responses
 from django.test import TestCase
 
+from sync.automations.presets import create_from_template
 from sync.automations.runner import drain
+from sync.models import Mode
 from sync.webhooks.processing import process_event
 from sync.webhooks.signatures import sign
 from tests.sync.connectors.conftest import dns  # noqa: F401  (autouse: no real DNS)
@@ -106,3 +108,19 @@ def body(request):
 
 
 __all__ = ["MAILER", "process_event"]
+
+
+@pytest.fixture
+def automation(workspace, crm_conn, mailer, store):
+    """The store-purchase template, enabled, with a welcome e-mail template id."""
+    automation = create_from_template(
+        "store_purchase",
+        workspace=workspace,
+        connections={"crm": crm_conn, "email": mailer, "source": store},
+    )
+    welcome = automation.actions.get(position=3)
+    welcome.inputs = {**welcome.inputs, "type_id": 12}
+    welcome.save()
+    automation.mode = Mode.ON
+    automation.save()
+    return automation

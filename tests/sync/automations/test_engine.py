@@ -22,21 +22,6 @@ class Killed(BaseException):
     """The worker dies (SIGKILL, OOM): nothing after this point runs."""
 
 
-@pytest.fixture
-def automation(workspace, crm_conn, mailer, store):
-    automation = create_from_template(
-        "store_purchase",
-        workspace=workspace,
-        connections={"crm": crm_conn, "email": mailer, "source": store},
-    )
-    welcome = automation.actions.get(position=3)
-    welcome.inputs = {**welcome.inputs, "type_id": 12}
-    welcome.save()
-    automation.mode = Mode.ON
-    automation.save()
-    return automation
-
-
 def after_lease():
     return timezone.now() + timedelta(seconds=settings.SYNC_LEASE_SECONDS + 1)
 

@@ -2,8 +2,7 @@
 
 import pytest
 
-from sync.automations.presets import create_from_template
-from sync.models import AutomationRun, AutomationStep, InboundEvent, Mode, RunStatus, StepStatus
+from sync.models import AutomationRun, AutomationStep, InboundEvent, RunStatus, StepStatus
 from tests.sync.automations.conftest import CRM, MAILER, body, sent
 
 pytestmark = pytest.mark.django_db
@@ -12,21 +11,6 @@ PURCHASE = {
     "customer": {"email": "Grace@Example.com", "first_name": "Grace", "last_name": "Hopper"},
     "product": {"name": "Compiler course"},
 }
-
-
-@pytest.fixture
-def automation(workspace, crm_conn, mailer, store):
-    automation = create_from_template(
-        "store_purchase",
-        workspace=workspace,
-        connections={"crm": crm_conn, "email": mailer, "source": store},
-    )
-    welcome = automation.actions.get(position=3)
-    welcome.inputs = {**welcome.inputs, "type_id": 12}
-    welcome.save()
-    automation.mode = Mode.ON
-    automation.save()
-    return automation
 
 
 def answer_crm_and_mailer(remote):
