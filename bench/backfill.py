@@ -47,9 +47,9 @@ from django.db import connection as db  # noqa: E402
 
 from ops.backfill import Backfill, start_run  # noqa: E402
 from portal.models import Workspace  # noqa: E402
+from sandbox import DEFAULT_LOCATION_ID, DEFAULT_TOKEN, SandboxCRM  # noqa: E402
+from sandbox.util import iso_from_ms, new_id  # noqa: E402
 from sync.models import Connection, DeliveryAttempt  # noqa: E402
-from sync.sandbox import DEFAULT_LOCATION_ID, DEFAULT_TOKEN, SandboxCRM  # noqa: E402
-from sync.sandbox.util import iso_from_ms, new_id  # noqa: E402
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CALENDARS = ("BenchCalendar0000001", "BenchCalendar0000002")

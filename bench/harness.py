@@ -177,7 +177,7 @@ def wait_until(predicate: Any, timeout: float, message: str, every: float = 0.2)
 
 def sandbox_crm(name: str, **options: Any) -> Any:
     """A started sandbox CRM (its own SQLite file) serving on a free loopback port."""
-    from sync.sandbox import SandboxCRM
+    from sandbox import SandboxCRM
 
     crm = SandboxCRM(str(WORK / f"{name}.sqlite3"), **options)
     crm.start()
@@ -186,8 +186,8 @@ def sandbox_crm(name: str, **options: Any) -> Any:
 
 def crm_connection(workspace: Any, crm: Any, name: str, **fields: Any) -> Any:
     """A HighLevel connection to a sandbox CRM (the connector speaks plain HTTP to it)."""
+    from sandbox import DEFAULT_TOKEN
     from sync.models import Connection
-    from sync.sandbox import DEFAULT_TOKEN
 
     defaults = {
         "provider": "highlevel",

@@ -13,7 +13,7 @@ from django_q.tasks import async_task
 
 from ops.models import PushAllRun
 from ops.push_all import OBJECT_TYPES, PushAllError, delivery, preview, start_run
-from sync.broker import shared_broker
+from sync.engine.broker import shared_broker
 from sync.models import Connection
 
 PUSH_ALL_TASK = "ops.tasks.push_all"

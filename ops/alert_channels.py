@@ -7,7 +7,8 @@
                      (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature)
 
 Webhook URLs pass the SSRF guard when the channel is saved and again at every call (the socket
-connects to the address that was checked: sync/pinned_http.py); redirects are not followed. A
+connects to the address that was checked: sync/transport/pinned_http.py); redirects are not
+followed. A
 channel that fails keeps its error (visible in the admin) and does not stop the others.
 """
 
@@ -21,9 +22,9 @@ from django.core.validators import validate_email
 
 from ops.alert_rules import Alert
 from ops.models import AlertChannel
-from sync.pinned_http import guarded_session
-from sync.ssrf import check_url
-from sync.standard_webhooks import signed_headers
+from sync.transport.pinned_http import guarded_session
+from sync.transport.ssrf import check_url
+from sync.transport.standard_webhooks import signed_headers
 
 TIMEOUT_SECONDS = 10
 _SESSION = guarded_session()
@@ -51,7 +52,7 @@ def check_channel_target(kind: str, target: str) -> None:
     if kind == AlertChannel.Kind.EMAIL:
         email_addresses(target)
     else:
-        check_url(target)  # sync.ssrf.UnsafeURL is a ValueError
+        check_url(target)  # sync.transport.ssrf.UnsafeURL is a ValueError
 
 
 def send_email(addresses: list[str], alert: Alert) -> None:

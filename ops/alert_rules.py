@@ -20,7 +20,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils.dateparse import parse_datetime
 
 from portal.models import ApiKey
-from sync.connectors.highlevel_oauth import TOKEN_PATH
+from sync.connectors.highlevel.oauth import TOKEN_PATH
 from sync.models import WAITING, ChangeStatus, Connection, DeliveryAttempt, OutboundChange
 
 FAILED_OUTCOMES = (DeliveryAttempt.Outcome.RETRYABLE, DeliveryAttempt.Outcome.PERMANENT)

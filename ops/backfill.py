@@ -18,10 +18,12 @@ the tasks those of its contacts (the task search's businessId); appointments can
 that way, so a business backfill refuses them.
 
 One backfill runs per connection at a time: the run holds a short lease that its process renews
-(sync/leases.py); a second start while the lease is alive is refused, and a killed run's lease
+(sync/engine/leases.py); a second start while the lease is alive is refused, and a killed run's
+lease
 runs out within SYNC_LEASE_SECONDS so it can be resumed.
 
-Without `propagate`, writes queue no outbox rows at all (sync.outbox.outbound_suppressed); the
+Without `propagate`, writes queue no outbox rows at all (sync.engine.outbox.outbound_suppressed);
+the
 actor is the connection itself, so nothing would be pushed back to it in any case.
 """
 
@@ -42,10 +44,10 @@ from ops.ingest import Ingestor, Tally
 from ops.models import MAX_ERRORS_KEPT, UNFINISHED, BackfillRun, RunStatus
 from portal.actors import Actor
 from sync.connectors.base import Connector
-from sync.http import RemoteError
-from sync.leases import holding, lease_until
+from sync.engine.leases import holding, lease_until
+from sync.engine.outbox import outbound_suppressed
 from sync.models import Connection, DeliveryAttempt, Link
-from sync.outbox import outbound_suppressed
+from sync.transport.http import RemoteError
 
 OBJECT_TYPES = ("user", "contact", "task", "note", "appointment")
 CHILD_TYPES = ("task", "note", "appointment")

@@ -26,9 +26,9 @@ from django.utils.dateparse import parse_datetime
 from ops.ingest import remote_updated_at
 from sync.connectors import connector_for
 from sync.connectors.base import Connector, Page
-from sync.http import HttpClient, RemoteError, Response
 from sync.models import Connection, DeliveryAttempt
-from sync.ratelimit import Limiter, RateLimited, limiter_for
+from sync.transport.http import HttpClient, RemoteError, Response
+from sync.transport.ratelimit import Limiter, RateLimited, limiter_for
 
 PHASES = ("user", "contact", "task", "appointment")  # notes come with their contacts' page
 CALL_ATTEMPTS = 6

@@ -27,11 +27,11 @@ from ops.golive_compare import compare
 from portal.actors import Actor
 from sync.connectors import connector_class, connector_for
 from sync.connectors.base import Connector
-from sync.http import RemoteError
+from sync.engine.outbox import outbound_suppressed
+from sync.engine.push import process_change
 from sync.models import ChangeStatus, Connection, Link, OutboundChange
 from sync.objects import mirror_model
-from sync.outbox import outbound_suppressed
-from sync.push import process_change
+from sync.transport.http import RemoteError
 
 MARK = "portal-go-live-test"
 ORDER = ("user", "contact", "task", "note", "appointment")  # parents first

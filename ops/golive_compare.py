@@ -14,7 +14,7 @@ from typing import Any
 
 from contacts.models import MirrorModel
 from sync.connectors import connector_class
-from sync.mapping import mappings_for, to_remote
+from sync.mapping.mapper import mappings_for, to_remote
 from sync.objects import object_type_of
 
 MISSING = object()

@@ -36,7 +36,7 @@ from sync.inbound.apply import UPSERT, Outcome, RemoteChange, apply_remote_chang
 from sync.inbound.policy import clamped
 from sync.inbound.snapshot import with_fields
 from sync.inbound.values import comparable_values, mirror_values
-from sync.mapping import MappingError, from_remote, mappings_for
+from sync.mapping.mapper import MappingError, from_remote, mappings_for
 from sync.models import Connection, FieldMapping, InboundStatus, Link
 from sync.objects import mirror_model
 

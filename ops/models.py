@@ -5,8 +5,8 @@ from django.db import models
 from django.db.models import Q
 
 from portal.models import Workspace
-from sync.crypto import EncryptedJSONField
 from sync.models import Connection
+from sync.transport.crypto import EncryptedJSONField
 
 
 class RunStatus(models.TextChoices):
@@ -46,7 +46,7 @@ class BackfillRun(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Held by the process running the backfill and renewed while it lives (sync/leases.py):
+    # Held by the process running the backfill and renewed while it lives (sync/engine/leases.py):
     # another start is refused until it is released or runs out.
     lease_token = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)

@@ -28,10 +28,10 @@ from django.utils import timezone
 
 from contacts.models import MirrorModel
 from ops.models import UNFINISHED, PushAllRun, RunStatus
+from sync.engine.outbox import enqueue_pushes
+from sync.mapping.rules import passes_filters
 from sync.models import Connection, Link, OutboundChange
 from sync.objects import mirror_model
-from sync.outbox import enqueue_pushes
-from sync.rules import passes_filters
 
 OBJECT_TYPES = ("user", "contact", "task", "note", "appointment")  # parents before children
 BATCH = 500

@@ -31,13 +31,13 @@ from contacts.models import Contact, MirrorModel
 from ops.ingest import Ingestor, full_values
 from portal.actors import Actor
 from sync.connectors import connector_for
+from sync.engine.outbox import enqueue_pushes
 from sync.inbound.apply import DELETE, RemoteChange, apply_remote_change
 from sync.inbound.values import differs
-from sync.mapping import MappingError
+from sync.mapping.mapper import MappingError
+from sync.mapping.rules import passes_filters
 from sync.models import WAITING, ChangeStatus, Connection, InboundStatus, Link, OutboundChange
 from sync.objects import mirror_model
-from sync.outbox import enqueue_pushes
-from sync.rules import passes_filters
 
 CATEGORIES = (
     "missing_local",

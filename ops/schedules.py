@@ -1,17 +1,16 @@
 """Every periodic job, created idempotently by `setup_schedules` (also after `migrate`).
 
-sweeper        every SYNC_SWEEP_MINUTES (the engine's, sync.schedules)
+sweeper        every SYNC_SWEEP_MINUTES (the engine's, sync.engine.schedules)
 reconcile      daily, every active connection (repairs when RECONCILE_REPAIR)
 prune logs     daily, older than PRUNE_LOGS_DAYS
 alert check    every ALERT_CHECK_MINUTES: e-mail the admins about failing connections
 """
 
-import importlib.util
-
 from django.conf import settings
 from django_q.models import Schedule
 
-from sync.schedules import ensure_schedules as ensure_sweeper
+from sync.engine.schedules import ensure_schedules as ensure_sweeper
+from sync.inbound.schedules import ensure_inbound_schedule
 
 RECONCILE = "ops: reconcile connections"
 PRUNE = "ops: prune logs"
@@ -26,17 +25,7 @@ def setup_schedules() -> list[Schedule]:
         _upsert(PRUNE, "ops.tasks.prune_logs", Schedule.DAILY),
         _upsert(ALERTS, "ops.tasks.check_alerts", Schedule.MINUTES, settings.ALERT_CHECK_MINUTES),
     ]
-    inbound = _inbound_schedule()
-    return schedules + ([inbound] if inbound else [])
-
-
-def _inbound_schedule() -> Schedule | None:
-    """The inbound-webhook sweeper, when the webhooks package (its own schedule) is installed."""
-    if importlib.util.find_spec("sync.webhooks") is None:
-        return None
-    from sync.webhooks.schedules import ensure_inbound_schedule
-
-    return ensure_inbound_schedule()
+    return [*schedules, ensure_inbound_schedule()]
 
 
 def _upsert(name: str, func: str, schedule_type: str, minutes: int | None = None) -> Schedule:

@@ -65,7 +65,7 @@ def backfill_slice_seconds() -> float:
 def enqueue_backfill(connection: Connection, options: dict) -> str:
     from django_q.tasks import async_task
 
-    from sync.broker import shared_broker
+    from sync.engine.broker import shared_broker
 
     return async_task(
         BACKFILL_TASK,

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "contacts",
     "sync",
     "ops",
+    "sandbox",  # the stand-in CRM and partners: `demo`, `run_sandbox_crm`, the tests
 ]
 
 MIDDLEWARE = [
@@ -155,7 +156,7 @@ SYNC_RETRY_BASE_SECONDS = env.int("SYNC_RETRY_BASE_SECONDS", default=10)
 SYNC_RETRY_MAX_SECONDS = env.int("SYNC_RETRY_MAX_SECONDS", default=6 * 3600)
 # How long a claimed push may run before the sweeper assumes its worker died.
 # A claimed push or inbound event is leased for this long and renewed every third of it while
-# its worker lives (sync/leases.py): a killed worker's row runs again within about 40 s.
+# its worker lives (sync/engine/leases.py): a killed worker's row runs again within about 40 s.
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=30)
 SYNC_LEASE_RENEWAL = env.bool("SYNC_LEASE_RENEWAL", default=True)
 SYNC_SWEEP_MINUTES = env.int("SYNC_SWEEP_MINUTES", default=1)
@@ -179,7 +180,7 @@ ADMINS = [tuple(a.split(":", 1)) for a in env.list("ADMINS", default=[]) if ":" 
 
 # PEM public keys accepted for CRM webhook signatures (Ed25519 `x-ghl-signature`, RSA
 # `x-wh-signature`): inline PEMs or file paths, comma/blank-line separated, several at once.
-# Empty: the CRM's published keys shipped in sync/webhooks/keys/.
+# Empty: the CRM's published keys shipped in sync/connectors/highlevel/keys/.
 HIGHLEVEL_WEBHOOK_PUBLIC_KEYS = env.str("HIGHLEVEL_WEBHOOK_PUBLIC_KEYS", default="", multiline=True)
 # A signed webhook whose timestamp is further than this in the past or future is refused.
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)

@@ -32,7 +32,9 @@ from sync.console.preset_view import preset_connection_view
 from sync.console.preview import preview_view
 from sync.console.records import attach_records, record_cell
 from sync.console.views import replay_view
+from sync.engine.push import process_change, replay
 from sync.inbound.policy import grants, permission_errors
+from sync.mapping.rules import RuleError, validate_conditions
 from sync.models import (
     REPLAYABLE,
     ChangeStatus,
@@ -43,8 +45,6 @@ from sync.models import (
     OutboundChange,
     Rule,
 )
-from sync.push import process_change, replay
-from sync.rules import RuleError, validate_conditions
 
 # "Retry now" pushes in the web request: bounded so a click never holds a worker for long.
 RETRY_NOW_LIMIT = 50
@@ -428,6 +428,6 @@ class DeliveryAttemptAdmin(
         return ["record", *(f.name for f in DeliveryAttempt._meta.fields)]
 
 
-# Inbound webhooks register their own admin (sync/webhooks/admin.py).
+# Automations and inbound events register their own admins.
 from sync.automations import admin as _automations_admin  # noqa: E402, F401
-from sync.webhooks import admin as _webhooks_admin  # noqa: E402, F401
+from sync.inbound import admin as _inbound_admin  # noqa: E402, F401

@@ -19,7 +19,7 @@ from sync.connectors import connector_class
 from sync.connectors.partner import ALLOW_PRIVATE, guard
 from sync.connectors.webhook_secrets import first_secret, live_secrets, rotate_secret
 from sync.models import Connection, OperationsCatalog, RestPreset
-from sync.ssrf import UnsafeURL
+from sync.transport.ssrf import UnsafeURL
 
 
 def check_partner_url(form: forms.ModelForm) -> None:

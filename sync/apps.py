@@ -10,19 +10,19 @@ class SyncConfig(AppConfig):
     def ready(self) -> None:
         from contacts.signals import contact_erased, mirror_changed
         from contacts.sync_state import register_sync_state_provider
+        from sync.engine.outbox import record_outbound_changes
         from sync.erasure import on_contact_erased
-        from sync.outbox import record_outbound_changes
         from sync.sync_state import sync_states
 
-        mirror_changed.connect(record_outbound_changes, dispatch_uid="sync.outbox")
+        mirror_changed.connect(record_outbound_changes, dispatch_uid="sync.engine.outbox")
         contact_erased.connect(on_contact_erased, dispatch_uid="sync.erasure")
         _connect_automations(mirror_changed)
         register_sync_state_provider(sync_states)
         _register_dashboard_panels()
         _watch_webhook_routing()
-        post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="sync.schedules")
+        post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="sync.engine.schedules")
         post_migrate.connect(
-            _ensure_inbound_schedule, sender=self, dispatch_uid="sync.webhooks.schedules"
+            _ensure_inbound_schedule, sender=self, dispatch_uid="sync.inbound.schedules"
         )
 
 
@@ -39,8 +39,8 @@ def _connect_automations(mirror_changed) -> None:
 def _watch_webhook_routing() -> None:
     """Webhook routes are cached per process: any connection or workspace change resets them."""
     from portal.models import Workspace
+    from sync.inbound.routing import routing_changed
     from sync.models import Connection
-    from sync.webhooks.routing import routing_changed
 
     for model in (Connection, Workspace):
         for signal in (post_save, post_delete):
@@ -55,12 +55,12 @@ def _register_dashboard_panels() -> None:
 
 
 def _ensure_schedules(**kwargs) -> None:
-    from sync.schedules import ensure_schedules
+    from sync.engine.schedules import ensure_schedules
 
     ensure_schedules()
 
 
 def _ensure_inbound_schedule(**kwargs) -> None:
-    from sync.webhooks.schedules import ensure_inbound_schedule
+    from sync.inbound.schedules import ensure_inbound_schedule
 
     ensure_inbound_schedule()

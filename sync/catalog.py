@@ -10,7 +10,7 @@ classmethods `catalog_actions()` / `catalog_triggers()`; actions come by default
 
 Triggers list only what a provider really emits, each with its `mode`: "real-time" (a webhook,
 or the portal's own change event) or "polled" (found by a scheduled read, every
-`interval_seconds`). The CRM's are its webhook events (sync/webhooks/highlevel_events.py, the
+`interval_seconds`). The CRM's are its webhook events (sync/connectors/highlevel/events.py, the
 files in tests/specs/highlevel/webhooks/) plus the changes only the daily reconcile can see; a
 REST partner's are the partner webhook events it may send to /webhooks/in/<slug>/; the
 outbound-only providers (e-mail API, notification platform, outbound webhooks) emit none.
@@ -21,10 +21,11 @@ from typing import Any
 
 from sync.connectors import CONNECTORS, connector_class
 from sync.connectors.base import Connector
-from sync.mapping_specs import FieldSpec
+from sync.connectors.highlevel import events as highlevel_events
+from sync.inbound import partner_events
+from sync.mapping.specs import FieldSpec
 from sync.models import Rule
 from sync.objects import ObjectType, mirror_model
-from sync.webhooks import highlevel_events, partner_events
 
 VERBS = {"create_remote": "create", "update_remote": "update", "delete_remote": "delete"}
 EVENT_VERBS = ("created", "updated", "deleted")

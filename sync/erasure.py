@@ -16,10 +16,10 @@ from django.db.models import Q
 from contacts.models import Contact, MirrorModel
 from portal.actors import Actor
 from portal.erasure import ERASED, scrub_rows
+from sync.engine.outbox import enqueue_pushes
 from sync.models import WAITING, DeliveryAttempt, InboundEvent, Link, OutboundChange
 from sync.models.automations import AutomationRun, AutomationStep
 from sync.objects import object_type_of
-from sync.outbox import enqueue_pushes
 
 ERASED_BODY = json.dumps({"erased": True})
 

@@ -30,10 +30,10 @@ from portal.openapi import (
     error_responses,
 )
 from sync.connectors import connector_for
-from sync.debounce import push_soon
-from sync.http import RemoteError
+from sync.engine.debounce import push_soon
 from sync.models import Connection, Operation, OutboundChange
 from sync.objects import COURSES_IMPORT
+from sync.transport.http import RemoteError
 
 _SIGNER = signing.Signer(salt="sync.partner_api.courses_import", sep=".")
 

@@ -3,7 +3,7 @@
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from sync.broker import shared_broker
+from sync.engine.broker import shared_broker
 from sync.models import AutomationStep, OutboundChange
 
 PUSH_TASK = "sync.tasks.push_change"
@@ -24,9 +24,9 @@ def enqueue_push(change_id: int) -> None:
 
 def push_change(change_id: int) -> str:
     """Push now, or — while the record is still changing — hand the row to this process's
-    timer, which enqueues it again once the record is quiet (sync/debounce.py)."""
-    from sync.debounce import hold_again, quiet_in
-    from sync.push import process_change
+    timer, which enqueues it again once the record is quiet (sync/engine/debounce.py)."""
+    from sync.engine.debounce import hold_again, quiet_in
+    from sync.engine.push import process_change
 
     wait = quiet_in(change_id)
     if wait > 0:
@@ -37,7 +37,7 @@ def push_change(change_id: int) -> str:
 
 def sweep() -> dict[str, int]:
     from sync.automations.runner import sweep as sweep_automations
-    from sync.push import sweep as sweep_outbox
+    from sync.engine.push import sweep as sweep_outbox
 
     counts = sweep_outbox()
     steps = sweep_automations()

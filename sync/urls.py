@@ -1,6 +1,7 @@
 from django.urls import include, path
 
-from sync import partner_api, views, views_catalog
+from sync import partner_api, views_catalog
+from sync.connectors.highlevel import views
 
 app_name = "sync"
 urlpatterns = [
@@ -18,5 +19,5 @@ urlpatterns = [
         views.highlevel_install,
         name="highlevel-oauth-install",
     ),
-    path("webhooks/", include("sync.webhooks.urls")),
+    path("webhooks/", include("sync.inbound.urls")),
 ]

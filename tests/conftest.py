@@ -3,8 +3,8 @@ import socket
 import pytest
 from django.core.cache import cache
 
-from sync.connectors.highlevel import API_HOST
-from sync.webhooks.routing import forget_routes
+from sync.connectors.highlevel.client import API_HOST
+from sync.inbound.routing import forget_routes
 from tests.factories import TEST_ACTOR, WorkspaceFactory
 
 

@@ -16,9 +16,9 @@ from sync.automations.inbound import contact_of
 from sync.automations.presets import BY_KEY, TEMPLATES, create_from_template
 from sync.automations.templating import TemplateError, check
 from sync.automations.triggers import start_run
+from sync.mapping.rules import RuleError, validate_conditions
 from sync.models import Automation, AutomationAction, AutomationRun, Connection, Trigger
 from sync.objects import mirror_model
-from sync.rules import RuleError, validate_conditions
 
 RECORD_TRIGGERS_WITHOUT_TYPE = (Trigger.TAG_ADDED, Trigger.TAG_REMOVED, Trigger.TASK_COMPLETED,
                                 Trigger.APPOINTMENT_BOOKED, Trigger.APPOINTMENT_STATUS)  # fmt: skip

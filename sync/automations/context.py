@@ -5,16 +5,16 @@
     with_links(context) -> context plus each record's remote ids (read when a step runs,
                            because a record created in this very transaction has none yet)
 
-Records appear in the partner API's shape (sync/representation.py): public ids, ISO dates.
+Records appear in the partner API's shape (sync/mapping/representation.py): public ids, ISO dates.
 """
 
 from typing import Any
 
 from contacts.models import Contact, MirrorModel
 from portal.actors import Actor
+from sync.mapping.representation import represent
 from sync.models import Connection, Link
 from sync.objects import object_type_of
-from sync.representation import represent
 
 
 def jsonable(value: Any) -> Any:

@@ -1,6 +1,6 @@
 """Inbound events as automation triggers: every partner webhook stored by the intake
-(sync/webhooks/intake.py) — whatever its type, e.g. `purchase.created` from the store — and
-every e-mail delivery status (sync/webhooks/email_status.py).
+(sync/inbound/intake.py) — whatever its type, e.g. `purchase.created` from the store — and
+every e-mail delivery status (sync/inbound/email_status.py).
 
 `on_inbound_saved` receives post_save of InboundEvent: it fires once per stored event (the
 intake stores a repeated delivery once; the run is unique per event anyway). A failure here
@@ -22,7 +22,7 @@ def on_inbound_saved(sender, *, instance: InboundEvent, created: bool, **kwargs:
     if not created or instance.source != InboundSource.PARTNER:
         return
     if instance.source_key.startswith("email:"):
-        return  # e-mail statuses fire with their contact (sync/webhooks/email_status.py)
+        return  # e-mail statuses fire with their contact (sync/inbound/email_status.py)
     try:
         runs = fire_inbound(instance)
     except Exception:

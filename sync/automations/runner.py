@@ -1,4 +1,4 @@
-"""Running automation steps the way the push engine runs outbox rows (sync/push.py).
+"""Running automation steps the way the push engine runs outbox rows (sync/engine/push.py).
 
     process_step(step_id, now=None) -> str     claim and run one step (the django-q2 task)
     sweep(now=None) -> dict                    expired leases → retry/dead; due steps → enqueued
@@ -29,8 +29,8 @@ from sync.automations.actions import ActionError, StepCall, action_spec, check_r
 from sync.automations.context import jsonable, with_links
 from sync.automations.templating import TemplateError, render
 from sync.connectors import connector_class, connector_for
-from sync.http import RemoteError
-from sync.mapping import MappingError
+from sync.engine.push import backoff_seconds
+from sync.mapping.mapper import MappingError
 from sync.models import (
     STEP_WAITING,
     AutomationRun,
@@ -39,7 +39,7 @@ from sync.models import (
     RunStatus,
     StepStatus,
 )
-from sync.push import backoff_seconds
+from sync.transport.http import RemoteError
 
 logger = logging.getLogger(__name__)
 PERMANENT = (ActionError, TemplateError, MappingError, ValidationError, ObjectDoesNotExist)

@@ -16,6 +16,8 @@ from django.db import IntegrityError, transaction
 from contacts.models import Appointment, Contact, MirrorModel, Task
 from portal.actors import Actor
 from sync.automations.context import event_context, jsonable, record_context
+from sync.engine.outbox import fan_out_suppressed
+from sync.mapping.rules import RuleError, matches, record_values
 from sync.models import (
     Automation,
     AutomationRun,
@@ -27,8 +29,6 @@ from sync.models import (
     Trigger,
 )
 from sync.objects import TYPE_BY_MODEL
-from sync.outbox import fan_out_suppressed
-from sync.rules import RuleError, matches, record_values
 
 logger = logging.getLogger(__name__)
 EMPTY = (None, "", [], {})

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CONNECTORS: dict[str, tuple[str, str]] = {
-    "highlevel": ("HighLevel CRM", "sync.connectors.highlevel.HighLevelConnector"),
+    "highlevel": ("HighLevel CRM", "sync.connectors.highlevel.client.HighLevelConnector"),
     "rest": ("Generic REST partner", "sync.connectors.rest.Rest"),
     "webhook": ("Outbound webhooks", "sync.connectors.webhook.Webhooks"),
     "email_api": ("E-mail sending API", "sync.connectors.email_api.EmailApi"),
@@ -46,7 +46,7 @@ def test_connection(connection) -> "TestResult":
     """The connector's cheap test, as a result whatever happens: the admin action, the form and
     `connections test` show its message; an unexpected crash is logged, never a 500."""
     from sync.connectors.base import TestResult
-    from sync.http import RemoteError
+    from sync.transport.http import RemoteError
 
     try:
         return connector_for(connection).test()

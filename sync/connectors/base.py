@@ -19,12 +19,14 @@ A connector is a small class bound to one Connection:
         def parse_event(self, request) -> ...          # inbound webhooks (inbound engineers)
 
 `push(change)` is implemented here once: it reads the mirror record's current state, maps it
-(`sync.mapping.to_remote`), and creates, updates or deletes it remotely, keeping the Link (the
+(`sync.mapping.mapper.to_remote`), and creates, updates or deletes it remotely, keeping the Link
+(the
 remote id is stored as soon as it is known; an empty remote id means a create whose outcome is
 unknown, so the next attempt calls `find_remote` before creating again). An unchanged payload
 (same hash as last pushed) sends nothing.
 
-Every request goes through `self.call(method, path, ...)` (sync.http.HttpClient: rate limit,
+Every request goes through `self.call(method, path, ...)` (sync.transport.http.HttpClient: rate
+limit,
 timeouts, DeliveryAttempt rows, redaction, error classification; one auth refresh on 401).
 Hooks a connector does not support raise a permanent RemoteError saying so.
 """
@@ -39,18 +41,18 @@ from django.utils import timezone
 from contacts.models import MirrorModel
 from portal.actors import Actor
 from portal.models import Workspace
-from sync.http import HttpClient, RemoteError, Response
 from sync.inbound.snapshot import after_push, mapped_fields, unpushed_fields
-from sync.mapping import (
+from sync.mapping.mapper import (
     cleared_fields,
     merge_payloads,
     payload_hash,
     to_remote,
     unsendable_fields,
 )
-from sync.mapping_specs import FieldSpec
+from sync.mapping.specs import FieldSpec
 from sync.models import Connection, Link, Operation, OutboundChange
 from sync.objects import COURSES_IMPORT, object_type_of
+from sync.transport.http import HttpClient, RemoteError, Response
 
 
 @dataclass
@@ -96,7 +98,7 @@ class Connector:
 
     @classmethod
     def check_base_url(cls, url: str, *, sandbox: bool) -> None:
-        """Raise sync.ssrf.UnsafeURL if this provider may not send credentials to `url` (a
+        """Raise sync.transport.ssrf.UnsafeURL if this provider may not send credentials to `url` (a
         policy on top of the SSRF guard; checked when saved and before every request)."""
 
     # --- `connections add <provider>` ----------------------------------------------------
@@ -224,7 +226,7 @@ class Connector:
     def update_payload(
         self, obj: MirrorModel, payload: dict[str, Any], fields: set[str] | None = None
     ) -> dict[str, Any]:
-        """The state plus an explicit clear of each field this change emptied (sync.mapping).
+        """The state plus an explicit clear of each field this change emptied (sync.mapping.mapper).
 
         The Link keeps the hash of the state alone (`payload`): that is what inbound echo
         detection recomputes, and an unchanged state with nothing to clear sends nothing."""

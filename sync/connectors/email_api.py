@@ -15,7 +15,7 @@ Options: project_id (required); platform_id (0 unknown, 1 desktop, 3 mobile, 4 A
 unsubscribe_source_id (a deleted contact is unsubscribed with it; without it nothing is sent).
 
 Delivery statuses arrive by webhook at /webhooks/email/<slug>/<webhook_token>/ (the API does
-not sign them, so the URL carries a per-connection secret): sync/webhooks/email_status.py.
+not sign them, so the URL carries a per-connection secret): sync/inbound/email_status.py.
 """
 
 import base64
@@ -27,10 +27,10 @@ from urllib.parse import quote
 from contacts.models import Contact, MirrorModel
 from sync.connectors.base import TestResult
 from sync.connectors.partner import CONTACTS_ONLY, PartnerConnector, basic_auth_header
-from sync.http import RemoteError
-from sync.mapping import payload_hash, to_remote
-from sync.mapping_specs import FieldSpec
+from sync.mapping.mapper import payload_hash, to_remote
+from sync.mapping.specs import FieldSpec
 from sync.models import Link, Operation, OutboundChange
+from sync.transport.http import RemoteError
 
 ENDPOINTS = {
     "check": ("POST", "/email/check"),

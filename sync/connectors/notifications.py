@@ -17,10 +17,10 @@ from typing import Any
 from contacts.models import Contact, MirrorModel
 from sync.connectors.base import TestResult
 from sync.connectors.partner import CONTACTS_ONLY, PartnerConnector
-from sync.http import RemoteError
-from sync.mapping import payload_hash, to_remote
-from sync.mapping_specs import FieldSpec
+from sync.mapping.mapper import payload_hash, to_remote
+from sync.mapping.specs import FieldSpec
 from sync.models import Link
+from sync.transport.http import RemoteError
 
 BULK_LIMIT = 500
 COLLECTION = "/v1/subscribers"

@@ -1,5 +1,5 @@
 """What every partner connector shares: the SSRF guard (at save time here; at every request
-sync/http.py checks and pins the address), the common CLI options
+sync/transport/http.py checks and pins the address), the common CLI options
 (`--workspace`, `--base-url`, `--allow-private-network`) and lookups of the record's links."""
 
 import base64
@@ -9,9 +9,9 @@ from contacts.models import MirrorModel
 from portal.actors import Actor
 from portal.models import Workspace
 from sync.connectors.base import Connector, TestResult, workspace_by_slug
-from sync.http import RemoteError
 from sync.models import Connection, Direction, Link
-from sync.ssrf import check_url
+from sync.transport.http import RemoteError
+from sync.transport.ssrf import check_url
 
 ALLOW_PRIVATE = "allow_private_network"
 # Connections that only take contacts: every other object type is switched off.

@@ -27,8 +27,8 @@ from contacts.models import MirrorModel
 from sync.connectors.base import TestResult
 from sync.connectors.partner import PartnerConnector
 from sync.connectors.rest_auth import AUTH_TYPES, auth_headers, oauth_token
-from sync.http import RemoteError, Response
 from sync.objects import object_type_of
+from sync.transport.http import RemoteError, Response
 
 
 class Rest(PartnerConnector):

@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 from sync.connectors.partner import basic_auth_header
-from sync.http import HttpClient, RemoteError
 from sync.models import Connection
+from sync.transport.http import HttpClient, RemoteError
 
 AUTH_TYPES = ("bearer", "api_key", "basic", "oauth2")
 RENEW_MARGIN_SECONDS = 60

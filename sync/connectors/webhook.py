@@ -4,7 +4,7 @@
     credentials: {"secrets": [{"secret": "whsec_…", "expires_at": null | ISO time}, …]}
 
 Each change is POSTed to the connection's URL as {"type", "timestamp", "data"} (data: the
-partner API representation, sync/representation.py), signed per Standard Webhooks with every
+partner API representation, sync/mapping/representation.py), signed per Standard Webhooks with every
 live secret (several signatures while a rotation overlaps). `webhook-id` is stable across
 retries and replays of one outbox row, so receivers can drop duplicates. Retries follow
 RETRY_SCHEDULE (the push engine reads it); an endpoint failing for WEBHOOK_DISABLE_AFTER_DAYS
@@ -24,11 +24,11 @@ from django.utils import timezone
 from sync.connectors.base import TestResult
 from sync.connectors.partner import PartnerConnector
 from sync.connectors.webhook_secrets import UNSIGNABLE, first_secret, live_secrets
-from sync.http import RemoteError, Response
+from sync.mapping.representation import represent
 from sync.models import DeliveryAttempt, Direction, OutboundChange
 from sync.objects import ObjectType, object_type_of
-from sync.representation import represent
-from sync.standard_webhooks import signed_headers
+from sync.transport.http import RemoteError, Response
+from sync.transport.standard_webhooks import signed_headers
 
 logger = logging.getLogger(__name__)
 RETRY_SCHEDULE = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)

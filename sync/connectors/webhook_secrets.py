@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from sync.models import Connection
-from sync.standard_webhooks import new_secret
+from sync.transport.standard_webhooks import new_secret
 
 UNSIGNABLE = (
     "The connection has no live signing secret: select it under Connections and run "

@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from portal.access import workspace_access
 from portal.charts import Series, bar_chart, empty_chart
-from sync.crypto import secrets_on_older_keys
 from sync.models import ChangeStatus, Connection, DeliveryAttempt, InboundEvent, OutboundChange
+from sync.transport.crypto import secrets_on_older_keys
 
 COUNTED = (ChangeStatus.PENDING, ChangeStatus.RETRYING, ChangeStatus.IN_FLIGHT,
            ChangeStatus.FAILED, ChangeStatus.DEAD)  # fmt: skip

@@ -1,6 +1,7 @@
 """Editors for rules and mapping arguments in the admin, instead of raw JSON.
 
-Rule conditions: the stored shape (sync/rules.py) is a group {"op", "conditions": [...]} whose
+Rule conditions: the stored shape (sync/mapping/rules.py) is a group {"op", "conditions": [...]}
+whose
 items are conditions {"field", "operator", "value"} or groups. The editor shows a group as
 "match ALL/ANY of" these conditions, plus sub-groups of conditions — two levels, which covers
 "A and (B or C)". A rule nested deeper keeps the raw JSON box, so nothing is lost.
@@ -14,7 +15,7 @@ from typing import Any
 from django import forms
 from django_jsonform.forms.fields import JSONFormField
 
-from sync.rules import OPERATORS, RuleError, validate_conditions
+from sync.mapping.rules import OPERATORS, RuleError, validate_conditions
 
 MATCH = [
     {"title": "ALL of these (AND)", "value": "AND"},
@@ -106,7 +107,7 @@ def from_editor(editor: dict) -> dict:
 
 
 class ConditionsField(JSONFormField):
-    """The rule editor; stores the canonical shape that sync/rules.py evaluates."""
+    """The rule editor; stores the canonical shape that sync/mapping/rules.py evaluates."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(schema=RULE_SCHEMA, help_text=RULE_HELP, **kwargs)

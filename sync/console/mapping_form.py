@@ -1,6 +1,6 @@
 """The field mapping form: the CRM's custom fields offered by name, and the remote path rules.
 
-A row adds to or overrides the connector's defaults field by field (sync/mapping.py); the CRM
+A row adds to or overrides the connector's defaults field by field (sync/mapping/mapper.py); the CRM
 takes custom fields only as a list of {id, field_value}, so a custom field is chosen from the
 location's list (`GET /locations/{locationId}/customFields`, cached) and stored as
 `customFields#<id>`; a dotted `customFields.<x>` path, which the CRM refuses, is a form error.
@@ -13,9 +13,9 @@ from django import forms
 from contacts.editors import OptionalEditorField
 from sync.connectors import connector_for
 from sync.console.editors import ARGUMENT_HELP, VALUE_MAP_SCHEMA, check_argument
-from sync.http import RemoteError
-from sync.mapping import CUSTOM_PREFIX, REMOTE_CUSTOM_MARK
+from sync.mapping.mapper import CUSTOM_PREFIX, REMOTE_CUSTOM_MARK
 from sync.models import Connection, Direction, FieldMapping
+from sync.transport.http import RemoteError
 
 CRM_PROVIDER = "highlevel"
 CUSTOM_LIST = "customFields"

@@ -25,7 +25,7 @@ from sync.connectors.partner import guard
 from sync.models import Connection, RestPreset
 from sync.presets import CREDENTIALS
 from sync.services import connection_add
-from sync.ssrf import UnsafeURL
+from sync.transport.ssrf import UnsafeURL
 
 SECRET_FIELDS = ("token", "api_key", "client_id", "client_secret")
 

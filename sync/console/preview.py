@@ -13,10 +13,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
 from contacts.models import MirrorModel
-from sync.mapping import MappingError, mapping_plan, to_remote
+from sync.mapping.mapper import MappingError, mapping_plan, to_remote
+from sync.mapping.rules import RuleError, matches, record_values
 from sync.models import Connection, Rule
 from sync.objects import ObjectType, mirror_model
-from sync.rules import RuleError, matches, record_values
 
 
 class PreviewForm(forms.Form):

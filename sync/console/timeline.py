@@ -14,9 +14,9 @@ from django.urls import reverse
 from contacts.models import MirrorModel
 from portal.actors import ActorKind
 from portal.models import AuditEntry
+from sync.mapping.rules import RuleError, matches, record_values
 from sync.models import Connection, DeliveryAttempt, InboundEvent, Link, OutboundChange, Rule
 from sync.objects import object_type_of
-from sync.rules import RuleError, matches, record_values
 
 TIMELINE_LIMIT = 200
 

@@ -12,9 +12,9 @@ from django.urls import reverse
 
 from portal.access import workspace_access
 from sync.console.timeline import timeline
+from sync.engine.push import replay
 from sync.models import REPLAYABLE, ChangeStatus, Connection, OutboundChange
 from sync.objects import MODEL_BY_TYPE
-from sync.push import replay
 
 MODEL_BY_NAME = {model._meta.model_name: model for model in MODEL_BY_TYPE.values()}
 

@@ -23,7 +23,7 @@ from portal.actors import Actor
 from sync.inbound import policy
 from sync.inbound.snapshot import known_fields, with_fields
 from sync.inbound.values import mirror_values
-from sync.mapping import payload_hash, to_remote
+from sync.mapping.mapper import payload_hash, to_remote
 from sync.models import Connection, InboundStatus, Link
 from sync.objects import mirror_model
 

@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 
 from contacts.models import MirrorModel
 from sync.inbound.values import canonical, mirror_values
-from sync.mapping import mappings_for, mirror_names
+from sync.mapping.mapper import mappings_for, mirror_names
 from sync.models import Connection, Link
 
 

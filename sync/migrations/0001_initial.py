@@ -3,7 +3,7 @@
 import django.db.models.deletion
 import django.utils.timezone
 import sync.connectors
-import sync.crypto
+import sync.transport.crypto
 from django.db import migrations, models
 
 
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('active', models.BooleanField(default=True)),
                 ('primary', models.BooleanField(default=False, help_text="The workspace's main CRM connection.")),
                 ('base_url', models.URLField(max_length=255)),
-                ('credentials', sync.crypto.EncryptedJSONField(blank=True, default=dict)),
+                ('credentials', sync.transport.crypto.EncryptedJSONField(blank=True, default=dict)),
                 ('location_id', models.CharField(blank=True, max_length=64, verbose_name='CRM location id')),
                 ('company_id', models.CharField(blank=True, max_length=64, verbose_name='CRM company id')),
                 ('scopes', models.TextField(blank=True, help_text='Granted scopes, space separated.')),

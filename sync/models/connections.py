@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from portal.models import Workspace
 from sync.connectors import provider_choices
-from sync.crypto import EncryptedJSONField
 from sync.objects import ObjectType
+from sync.transport.crypto import EncryptedJSONField
 
 
 class Direction(models.TextChoices):
@@ -119,7 +119,7 @@ class Connection(models.Model):
 
     def soft_delete(self, *, by: str) -> bool:
         """Tombstone the connection (its history stays readable); True if it was live."""
-        from sync.webhooks.routing import routing_changed
+        from sync.inbound.routing import routing_changed
 
         deleted = Connection.objects.filter(pk=self.pk, deleted_at__isnull=True).update(
             deleted_at=timezone.now(), deleted_by=by[:200], active=False
@@ -220,7 +220,7 @@ class Rule(models.Model):
     """Conditions on a mirror record deciding whether it goes to a connection, or what to do.
 
     conditions: {"op": "AND"|"OR", "conditions": [<condition or group>, ...]} where a condition
-    is {"field": "tags", "operator": "ANY_IN", "value": ["vip"]} (see sync/rules.py).
+    is {"field": "tags", "operator": "ANY_IN", "value": ["vip"]} (see sync/mapping/rules.py).
     A FILTER rule must pass for the record to be sent; an ACTION rule runs its action once when
     its conditions become true (e.g. a tag appears).
     """

@@ -7,8 +7,8 @@ import pytest
 import responses
 
 from portal.models import ApiKey
+from sync.engine.push import drain
 from sync.models import ChangeStatus, InboundEvent, OutboundChange
-from sync.push import drain
 from tests.browser.conftest import screenshot
 from tests.factories import ContactFactory, WorkspaceFactory
 from tests.sync.factories import CRM_BASE_URL as CRM

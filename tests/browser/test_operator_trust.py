@@ -17,11 +17,11 @@ from playwright.sync_api import expect
 from standardwebhooks import Webhook
 
 from contacts.services import mirror_delete
+from sandbox import DEFAULT_TOKEN, SandboxCRM
+from sandbox.directory import custom_fields
+from sync.engine.push import drain
 from sync.models import Connection, DeliveryAttempt, FieldMapping, Link, OutboundChange, Rule
 from sync.presets import load_presets
-from sync.push import drain
-from sync.sandbox import DEFAULT_TOKEN, SandboxCRM
-from sync.sandbox.directory import custom_fields
 from tests.browser.conftest import screenshot
 from tests.factories import TEST_ACTOR, ContactFactory, NoteFactory, TaskFactory, WorkspaceFactory
 from tests.sync.factories import ConnectionFactory

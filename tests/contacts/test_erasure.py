@@ -15,8 +15,8 @@ from django.urls import reverse
 from contacts.models import Contact
 from ops.models import BackfillRun
 from portal.models import AuditAction, AuditEntry
+from sync.engine.push import drain
 from sync.models import DeliveryAttempt, InboundEvent, Link
-from sync.push import drain
 from tests import api_fixtures
 from tests.api_fixtures import client_for
 from tests.factories import ContactFactory, NoteFactory, TaskFactory

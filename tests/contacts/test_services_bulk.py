@@ -16,8 +16,8 @@ from contacts.services import (
 from contacts.signals import mirror_changed
 from portal.actors import Actor
 from portal.models import AuditEntry
+from sync.engine.outbox import outbound_suppressed
 from sync.models import OutboundChange
-from sync.outbox import outbound_suppressed
 from tests.factories import ContactFactory, WorkspaceFactory
 from tests.sync.factories import ConnectionFactory
 

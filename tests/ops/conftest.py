@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from sync.sandbox import DEFAULT_TOKEN, SandboxCRM
-from sync.sandbox.util import iso_from_ms, new_id
+from sandbox import DEFAULT_TOKEN, SandboxCRM
+from sandbox.util import iso_from_ms, new_id
 from tests.sync.factories import ConnectionFactory
 
 

@@ -16,7 +16,7 @@ from ops.alerts import check_alerts
 from ops.models import AlertChannel, AlertNotice
 from portal.apikeys import apikey_create
 from sync.models import ChangeStatus, DeliveryAttempt, OutboundChange
-from sync.standard_webhooks import new_secret, sign
+from sync.transport.standard_webhooks import new_secret, sign
 from tests.factories import TEST_ACTOR, ContactFactory
 from tests.sync.connectors import conftest as connector_fixtures
 from tests.sync.factories import ConnectionFactory

@@ -10,8 +10,8 @@ from django.utils import timezone
 from contacts.models import Appointment, Contact, CrmUser, Note, Task
 from ops.models import BackfillRun, RunStatus
 from portal.models import AuditEntry
+from sandbox.util import ms_from_iso
 from sync.models import DeliveryAttempt, Link, OutboundChange
-from sync.sandbox.util import ms_from_iso
 from tests.ops.conftest import seed_children
 from tests.sync.factories import ConnectionFactory
 
@@ -161,7 +161,7 @@ def test_without_propagate_no_connection_gets_outbox_rows(crm, conn, workspace):
 
 def test_users_appointments_and_matching_an_existing_contact_by_email(crm, conn, workspace):
     from contacts.services import contact_create
-    from sync.sandbox import directory
+    from sandbox import directory
     from tests.factories import TEST_ACTOR
 
     local = contact_create(workspace=workspace, actor=TEST_ACTOR, data={"email": "ann@example.com"})

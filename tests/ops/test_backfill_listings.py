@@ -14,8 +14,8 @@ from ops import tasks
 from ops.backfill import Backfill, BackfillError, start_run
 from ops.models import BackfillRun, RunStatus
 from ops.reconcile import Reconciler
+from sandbox.util import new_id
 from sync.models import DeliveryAttempt, Link
-from sync.sandbox.util import new_id
 from tests.ops.conftest import seed_children
 from tests.ops.test_backfill import Killed, kill_on_checkpoint, run_command
 from tests.sync.factories import CRM_BASE_URL, ConnectionFactory
@@ -156,7 +156,7 @@ def test_the_fetch_thread_does_no_database_work(crm, conn, monkeypatch):
 
 
 def test_every_request_of_a_backfill_matches_the_crm_spec(crm, conn, monkeypatch):
-    from sync import http
+    from sync.transport import http
 
     contacts = crm.seed_contacts(30)
     seed_children(crm, contacts, "task", title="Call", completed=False)

@@ -8,9 +8,9 @@ from django.core.management import CommandError, call_command
 
 from contacts.models import Contact
 from contacts.services import contact_update
+from sandbox import businesses
+from sync.engine.push import drain
 from sync.models import Link
-from sync.push import drain
-from sync.sandbox import businesses
 from tests import api_fixtures
 from tests.api_fixtures import client_for
 from tests.factories import TEST_ACTOR, ContactFactory

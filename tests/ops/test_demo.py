@@ -5,9 +5,9 @@ from io import StringIO
 import pytest
 
 from contacts.models import Contact, Task
-from ops.management.commands.demo import CONNECTION, Command, instructions
+from sandbox import SandboxCRM
+from sandbox.management.commands.demo import CONNECTION, Command, instructions
 from sync.models import Link, OutboundChange
-from sync.sandbox import SandboxCRM
 
 pytestmark = pytest.mark.django_db
 
@@ -37,13 +37,13 @@ def test_a_newcomer_adds_the_stand_in_notification_platform_and_runs_its_first_s
     from django.urls import reverse
 
     from ops import admin_push_all
-    from ops.management.commands.demo import NOTIFY_API_KEY
     from ops.models import PushAllRun
     from ops.tasks import push_all
+    from sandbox.management.commands.demo import NOTIFY_API_KEY
+    from sandbox.standins.notifications import NotificationStandIn
+    from sync.engine.outbox import outbound_suppressed
+    from sync.engine.push import drain
     from sync.models import Connection
-    from sync.outbox import outbound_suppressed
-    from sync.push import drain
-    from sync.standins.notifications import NotificationStandIn
     from tests.factories import ContactFactory
 
     settings.SSRF_ALLOWED_HOSTS = ["127.0.0.1"]  # what the demo sets for its processes

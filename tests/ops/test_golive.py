@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from contacts.models import Appointment, Contact, CrmUser, Note, Task
 from ops.golive import CannotCleanUp, go_live_check
-from sync.connectors.highlevel_fields import CONTACT
+from sync.connectors.highlevel.fields import CONTACT
 from sync.models import FieldMapping, Link, OutboundChange
 from tests.factories import TEST_ACTOR
 from tests.sync.factories import ConnectionFactory

@@ -10,8 +10,8 @@ from contacts.services import contact_delete
 from ops.ingest import Ingestor
 from portal.actors import Actor
 from portal.models import AuditEntry
+from sync.engine.outbox import outbound_suppressed
 from sync.models import Link, OutboundChange
-from sync.outbox import outbound_suppressed
 from tests.factories import TEST_ACTOR, ContactFactory
 from tests.sync.factories import ConnectionFactory
 

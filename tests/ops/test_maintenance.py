@@ -16,8 +16,8 @@ from ops.alerts import check_alerts
 from ops.models import BackfillRun, RunStatus
 from ops.schedules import setup_schedules
 from portal.models import AuditEntry
-from sync.crypto import encrypted_fields
 from sync.models import ChangeStatus, Connection, DeliveryAttempt, OutboundChange
+from sync.transport.crypto import encrypted_fields
 from tests.factories import ContactFactory
 from tests.sync.factories import ConnectionFactory
 

@@ -13,9 +13,9 @@ from contacts.services import NewRow, mirror_bulk_create
 from ops.models import PushAllRun, RunStatus
 from ops.push_all import PushAll, delivery
 from sync.connectors import connector_for
+from sync.engine.outbox import outbound_suppressed
+from sync.engine.push import claim, drain
 from sync.models import ChangeStatus, DeliveryAttempt, Link, OutboundChange
-from sync.outbox import outbound_suppressed
-from sync.push import claim, drain
 from tests.factories import TEST_ACTOR
 from tests.sync.factories import RuleFactory
 
@@ -104,7 +104,7 @@ def test_2000_contacts_reach_a_new_connection_exactly_once_after_kills(
 
 
 def drain_some(change_ids: list[int]) -> None:
-    from sync.push import process_change
+    from sync.engine.push import process_change
 
     for change_id in change_ids:
         assert process_change(change_id) in ("created", "found and updated")

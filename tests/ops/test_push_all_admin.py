@@ -11,9 +11,9 @@ from contacts.models import Contact
 from ops import admin_push_all
 from ops.models import PushAllRun
 from ops.tasks import push_all
+from sync.engine.outbox import outbound_suppressed
+from sync.engine.push import drain
 from sync.models import Link
-from sync.outbox import outbound_suppressed
-from sync.push import drain
 from tests.factories import ContactFactory
 from tests.sync.connectors import conftest as connector_fixtures
 from tests.sync.connectors.factories import NOTIFY, notifications_connection

@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 
 from contacts.models import Contact, Task
 from contacts.services import contact_create, contact_update
+from sync.engine.push import drain
 from sync.models import Link, OutboundChange
-from sync.push import drain
 from tests.factories import TEST_ACTOR
 from tests.ops.conftest import seed_children
 

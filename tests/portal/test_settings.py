@@ -58,14 +58,14 @@ def test_a_warning_is_logged_once():
     probe = (
         "import django, logging; django.setup(); import django_q.conf; "
         "[logging.getLogger(n).warning('probe %s', n) for n in "
-        "('django.request', 'sync.push', 'django-q')]"
+        "('django.request', 'sync.engine.push', 'django-q')]"
     )
     env = {**{k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV},
            "DJANGO_SETTINGS_MODULE": "portal.settings", "PORTAL_ENV_FILE": "", "DEBUG": "1",
            "SECRET_KEY": "s" * 50, "FERNET_KEYS": PRODUCTION_ENV["FERNET_KEYS"]}  # fmt: skip
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)  # fmt: skip
-    for name in ("django.request", "sync.push", "django-q"):
+    for name in ("django.request", "sync.engine.push", "django-q"):
         assert done.stderr.count(f"probe {name}") == 1, done.stderr
 
 

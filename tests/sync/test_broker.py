@@ -2,8 +2,8 @@ import pytest
 from django_q import tasks as django_q_tasks
 
 from sync import tasks
-from sync.broker import shared_broker
-from sync.webhooks import tasks as inbound_tasks
+from sync.engine.broker import shared_broker
+from sync.inbound import tasks as inbound_tasks
 
 
 def test_one_broker_per_process():

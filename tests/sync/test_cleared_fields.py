@@ -7,8 +7,8 @@ import json
 import pytest
 
 from contacts.services import contact_update, task_update
+from sync.engine.push import drain
 from sync.models import ChangeStatus, Link, OutboundChange
-from sync.push import drain
 from tests.factories import ContactFactory, CrmUserFactory, TaskFactory
 from tests.sync.factories import CRM_BASE_URL as CRM
 from tests.sync.factories import ConnectionFactory

@@ -157,7 +157,7 @@ def test_the_crm_connection_goes_through_the_ssrf_guard(crm, crm_conn, monkeypat
 
 
 def test_a_configured_path_cannot_leave_the_connections_host(workspace, crm):
-    from sync.http import HttpClient, RemoteError
+    from sync.transport.http import HttpClient, RemoteError
 
     conn = ConnectionFactory(workspace=workspace, credentials={"token": TOKEN})
     client = HttpClient(conn, auth=lambda: {"Authorization": f"Bearer {TOKEN}"})

@@ -6,8 +6,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection as db
 
-from sync.crypto import SecretDecryptionError, decrypt, encrypt
 from sync.models import Connection
+from sync.transport.crypto import SecretDecryptionError, decrypt, encrypt
 from tests.sync.factories import ConnectionFactory
 
 SECRET = "pit-test-secret-token-0001"

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 
 from contacts.services import contact_update
-from sync import debounce, tasks
-from sync.debounce import Timer, quiet_in
+from sync import tasks
+from sync.engine import debounce
+from sync.engine.debounce import Timer, quiet_in
+from sync.engine.push import sweep
 from sync.models import ChangeStatus, OutboundChange
-from sync.push import sweep
 from tests.sync.factories import CRM_BASE_URL as CRM
 
 

@@ -8,14 +8,14 @@ import pytest
 import requests
 
 from sync.connectors import connector_for
-from sync.connectors.highlevel_oauth import (
+from sync.connectors.highlevel.oauth import (
     exchange_code,
     install_url,
     refresh_tokens,
 )
-from sync.http import RemoteError
+from sync.engine.push import drain
 from sync.models import ChangeStatus, OutboundChange, Rule
-from sync.push import drain
+from sync.transport.http import RemoteError
 from tests.factories import (
     AppointmentFactory,
     ContactFactory,

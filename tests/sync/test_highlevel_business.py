@@ -7,7 +7,7 @@ import pytest
 
 from contacts.services import contact_update
 from sync.connectors import connector_for
-from sync.push import drain
+from sync.engine.push import drain
 from tests.factories import ContactFactory
 from tests.sync.factories import CRM_BASE_URL as CRM
 

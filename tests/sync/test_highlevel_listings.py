@@ -12,9 +12,9 @@ from contacts.models import Appointment
 from ops.ingest import Ingestor
 from portal.actors import Actor
 from sync.connectors import connector_for
-from sync.connectors.highlevel_listings import DENSE, EVENTS_FROM, FIRST_SPAN, TASK_PAGE
-from sync.http import RemoteError
+from sync.connectors.highlevel.listings import DENSE, EVENTS_FROM, FIRST_SPAN, TASK_PAGE
 from sync.models import Link
+from sync.transport.http import RemoteError
 from tests.sync.factories import CRM_BASE_URL as CRM
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ import pytest
 import requests
 from django.utils import timezone
 
+from sync.engine.push import drain
 from sync.models import ChangeStatus, Link, OutboundChange
-from sync.push import drain
 from tests.factories import (
     AppointmentFactory,
     CrmUserFactory,

@@ -2,9 +2,9 @@ import pytest
 import requests
 import responses
 
-from sync.http import HttpClient, RemoteError, parse_retry_after
 from sync.models import DeliveryAttempt
-from sync.ratelimit import limiter_for
+from sync.transport.http import HttpClient, RemoteError, parse_retry_after
+from sync.transport.ratelimit import limiter_for
 from tests.sync.factories import CRM_BASE_URL, ConnectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -149,7 +149,7 @@ def test_timeouts_are_bounded(client, monkeypatch):
         seen.update(kwargs)
         raise requests.ConnectTimeout("x")
 
-    monkeypatch.setattr("sync.http._GUARDED_SESSION.request", fake_request)  # the CRM too
+    monkeypatch.setattr("sync.transport.http._GUARDED_SESSION.request", fake_request)  # the CRM too
     with pytest.raises(RemoteError):
         client.request("GET", "/contacts/abc")
     connect, read = seen["timeout"]
@@ -190,7 +190,7 @@ def test_the_read_timeout_is_a_setting(client, monkeypatch, settings):
         raise requests.ReadTimeout("x")
 
     settings.SYNC_READ_TIMEOUT_SECONDS = 2.5
-    monkeypatch.setattr("sync.http._GUARDED_SESSION.request", fake_request)  # the CRM too
+    monkeypatch.setattr("sync.transport.http._GUARDED_SESSION.request", fake_request)  # the CRM too
     with pytest.raises(RemoteError):
         client.request("GET", "/contacts/abc")
     assert seen["timeout"][1] == 2.5

@@ -7,12 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from sync import leases, tasks
-from sync.leases import Keeper, holding, keeper
+from sync import tasks
+from sync.engine import leases
+from sync.engine.leases import Keeper, holding, keeper
+from sync.engine.push import claim
+from sync.inbound import processing
+from sync.inbound import tasks as inbound_tasks
 from sync.models import ChangeStatus, InboundEvent, OutboundChange
-from sync.push import claim
-from sync.webhooks import processing
-from sync.webhooks import tasks as inbound_tasks
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +131,7 @@ def test_the_keeper_thread_renews_what_its_process_holds(row, settings):
 
 
 def test_each_queue_registered_its_reaper():
-    from sync.push import reap_expired_leases as push_reaper
+    from sync.engine.push import reap_expired_leases as push_reaper
 
     assert push_reaper in leases._reapers
     assert processing.reap_expired_leases in leases._reapers

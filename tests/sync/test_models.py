@@ -3,8 +3,8 @@ from django.db import IntegrityError, transaction
 from django_q.models import Schedule
 
 from sync.connectors import CONNECTORS, connector_class, provider_choices
+from sync.engine.schedules import SWEEP_SCHEDULE_NAME, ensure_schedules
 from sync.models import Direction, Link
-from sync.schedules import SWEEP_SCHEDULE_NAME, ensure_schedules
 from tests.sync.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
+from sync.engine.push import drain
 from sync.models import ChangeStatus, DeliveryAttempt, OutboundChange
 from sync.objects import COURSES_IMPORT
-from sync.push import drain
 from tests.api_fixtures import client_for
 from tests.factories import WorkspaceFactory
 from tests.sync.factories import CRM_BASE_URL as CRM

@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sync import ssrf
-from sync.http import HttpClient, RemoteError
 from sync.models import DeliveryAttempt
-from sync.pinned_http import PinnedAdapter, guarded_session
+from sync.transport import ssrf
+from sync.transport.http import HttpClient, RemoteError
+from sync.transport.pinned_http import PinnedAdapter, guarded_session
 from tests.sync.factories import ConnectionFactory
 
 PUBLIC_IP = "93.184.215.14"

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from contacts.services import contact_create, contact_delete, contact_update
 from portal.actors import Actor
+from sync.engine.push import claim, drain, process_change, release_expired_leases, replay, sweep
 from sync.models import ChangeStatus, DeliveryAttempt, Link, OutboundChange
-from sync.push import claim, drain, process_change, release_expired_leases, replay, sweep
 from tests.factories import ContactFactory
 from tests.sync.factories import CRM_BASE_URL as CRM
 from tests.sync.factories import ConnectionFactory
@@ -259,7 +259,7 @@ def test_a_stale_worker_cannot_overwrite_the_new_holder(conn, workspace):
     OutboundChange.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
     release_expired_leases()
     second = claim(first.pk)
-    from sync.push import _finish
+    from sync.engine.push import _finish
 
     assert _finish(first, status=ChangeStatus.DONE) is False
     assert _finish(second, status=ChangeStatus.DONE) is True

@@ -5,7 +5,13 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-from sync.ratelimit import DatabaseLimiter, RateLimited, RedisLimiter, limiter_for, limiter_key
+from sync.transport.ratelimit import (
+    DatabaseLimiter,
+    RateLimited,
+    RedisLimiter,
+    limiter_for,
+    limiter_key,
+)
 from tests.sync.factories import ConnectionFactory
 
 

@@ -1,6 +1,12 @@
 import pytest
 
-from sync.rules import RuleError, matches, passes_filters, triggered_actions, validate_conditions
+from sync.mapping.rules import (
+    RuleError,
+    matches,
+    passes_filters,
+    triggered_actions,
+    validate_conditions,
+)
 from tests.factories import ContactFactory
 from tests.sync.factories import ConnectionFactory, RuleFactory
 

@@ -1,4 +1,4 @@
-"""Tests of the sandbox CRM (sync.sandbox) against the CRM's official OpenAPI contract.
+"""Tests of the sandbox CRM (sandbox) against the CRM's official OpenAPI contract.
 
 No Django database is needed: the sandbox is stdlib-only and runs on 127.0.0.1:0 per test.
 """
@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-from sync.sandbox import SandboxCRM
-from sync.sandbox.ratelimit import RateLimiter
+from sandbox import SandboxCRM
+from sandbox.ratelimit import RateLimiter
 from tests.specs import HIGHLEVEL_SPECS
 
 SPECS = HIGHLEVEL_SPECS

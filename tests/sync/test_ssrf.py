@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from sync.ssrf import UnsafeURL, check_url
+from sync.transport.ssrf import UnsafeURL, check_url
 
 
 @pytest.fixture

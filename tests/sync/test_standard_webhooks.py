@@ -6,7 +6,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from sync.standard_webhooks import SECRET_PREFIX, new_secret, sign, signed_headers
+from sync.transport.standard_webhooks import SECRET_PREFIX, new_secret, sign, signed_headers
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"

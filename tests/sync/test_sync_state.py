@@ -2,8 +2,8 @@
 
 import pytest
 
+from sync.engine.push import drain
 from sync.models import Link
-from sync.push import drain
 from tests.factories import ContactFactory
 from tests.sync.factories import CRM_BASE_URL as CRM
 from tests.sync.factories import ConnectionFactory
@@ -94,7 +94,7 @@ def test_a_list_page_shows_each_object_as_it_shows_alone(api, conn, workspace, c
 
 
 def test_a_list_page_never_decrypts_connection_credentials(api, conn, workspace, monkeypatch):
-    from sync.crypto import EncryptedTextField
+    from sync.transport.crypto import EncryptedTextField
 
     ContactFactory.create_batch(3, workspace=workspace)
 

@@ -14,7 +14,7 @@ from django.core.management import call_command
 
 from contacts.models import CrmUser
 from contacts.services import user_create, user_update
-from sync.push import drain
+from sync.engine.push import drain
 from tests.specs import HIGHLEVEL_SPECS
 from tests.sync.factories import CRM_BASE_URL as CRM
 from tests.sync.factories import ConnectionFactory

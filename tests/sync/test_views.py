@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from portal.models import AuditEntry, WorkspaceMembership, WorkspaceRole
-from sync.connectors import highlevel_oauth
+from sync.connectors.highlevel import oauth as highlevel_oauth
 from sync.models import Connection
 from tests.factories import WorkspaceFactory
 from tests.sync.factories import CRM_BASE_URL as CRM

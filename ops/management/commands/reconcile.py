@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ops.backfill import parse_objects
 from ops.reconcile import CATEGORIES, Reconciler
-from sync.http import RemoteError
 from sync.services import find_connection
+from sync.transport.http import RemoteError
 
 LABELS = {
     "missing_local": "missing in the portal",

@@ -9,7 +9,8 @@ An action is a function `run(call, inputs) -> output` (a JSON object the next st
 
 - in a dry run records the request and sends nothing (the answer is `{}`);
 - otherwise sends it through the connector (rate limit, timeouts, DeliveryAttempt row, error
-  classification: sync/http.py) and saves request and answer on the step at once, in its own
+  classification: sync/transport/http.py) and saves request and answer on the step at once, in its
+  own
   statement. A step re-run after its worker died replays the answers it already has instead of
   calling again, so an action that finished its remote call has its effect once.
 """
@@ -19,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync.http import RemoteError, Response, redact
 from sync.models import AutomationStep
+from sync.transport.http import RemoteError, Response, redact
 
 RESPONSE_LIMIT = 20_000
 

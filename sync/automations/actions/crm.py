@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from sync.automations.actions import ActionError, StepCall, action
-from sync.http import RemoteError
+from sync.transport.http import RemoteError
 
 CRM = "highlevel"
 USER_FIELDS = ("firstName", "lastName", "email", "phone", "type", "role", "locationIds")

@@ -6,8 +6,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from sync.connectors import connector_for
-from sync.http import RemoteError
 from sync.services import find_connection
+from sync.transport.http import RemoteError
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.timeparse import parse_since
+from sync.engine.push import replay
 from sync.models import REPLAYABLE, OutboundChange
-from sync.push import replay
 from sync.services import find_connection
 
 

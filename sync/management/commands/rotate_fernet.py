@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import models, transaction
 
-from sync.crypto import SecretDecryptionError, encrypted_fields
+from sync.transport.crypto import SecretDecryptionError, encrypted_fields
 
 
 class Command(BaseCommand):

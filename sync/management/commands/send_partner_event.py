@@ -13,7 +13,7 @@ import requests
 from django.core.management.base import BaseCommand, CommandError
 
 from sync.models import Connection
-from sync.webhooks.signatures import sign
+from sync.transport.standard_webhooks import sign
 
 SAMPLE_PURCHASE = {
     "order_id": "o-1001",

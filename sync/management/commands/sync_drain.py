@@ -4,7 +4,7 @@ then run every due automation step the same way."""
 from django.core.management.base import BaseCommand
 
 from sync.automations.runner import drain as drain_steps
-from sync.push import drain
+from sync.engine.push import drain
 
 
 class Command(BaseCommand):

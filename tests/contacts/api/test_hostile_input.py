@@ -94,7 +94,7 @@ def test_an_unexpected_exception_in_a_webhook_view_answers_json(client, monkeypa
     def crash(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("sync.webhooks.views.verify_highlevel", crash)
+    monkeypatch.setattr("sync.inbound.views.verify_highlevel", crash)
     response = client.post("/webhooks/highlevel/", {"type": "x"}, content_type="application/json")
     error = error_of(response, 500)
     assert error["code"] == "server_error"

@@ -12,9 +12,9 @@ from django.test import TestCase
 
 from sync.automations.presets import create_from_template
 from sync.automations.runner import drain
+from sync.inbound.processing import process_event
 from sync.models import Mode
-from sync.webhooks.processing import process_event
-from sync.webhooks.signatures import sign
+from sync.transport.standard_webhooks import sign
 from tests.sync.connectors.conftest import dns  # noqa: F401  (autouse: no real DNS)
 from tests.sync.connectors.factories import MAILER, email_api_connection
 from tests.sync.factories import CRM_BASE_URL, ConnectionFactory

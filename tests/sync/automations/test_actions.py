@@ -10,7 +10,7 @@ from sync.automations.context import record_context
 from sync.automations.runner import drain
 from sync.automations.triggers import start_run
 from sync.models import Automation, AutomationAction, Mode, StepStatus, Trigger
-from sync.webhooks.signatures import verify_standard
+from sync.transport.standard_webhooks import verify as verify_standard
 from tests.factories import TEST_ACTOR, ContactFactory
 from tests.sync.automations.conftest import CRM, body
 from tests.sync.connectors.factories import (

@@ -9,12 +9,13 @@ import pytest
 import responses
 from django.test import TestCase
 
-from ops.management.commands.demo import Command, seed_store_automation
+from sandbox import SandboxCRM
+from sandbox.management.commands.demo import Command, seed_store_automation
 from sync.automations.runner import drain
 from sync.management.commands.send_partner_event import SAMPLE_PURCHASE
 from sync.models import Automation, AutomationRun, Connection, Mode, RunStatus
-from sync.sandbox import SandboxCRM
-from sync.webhooks.signatures import sign, verify_standard
+from sync.transport.standard_webhooks import sign
+from sync.transport.standard_webhooks import verify as verify_standard
 
 pytestmark = pytest.mark.django_db
 

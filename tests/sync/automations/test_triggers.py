@@ -13,8 +13,8 @@ from contacts.services import (
     task_create,
 )
 from portal.actors import Actor
+from sync.engine.outbox import outbound_suppressed
 from sync.models import Automation, AutomationAction, AutomationRun, Mode, Trigger
-from sync.outbox import outbound_suppressed
 from tests.factories import TEST_ACTOR, ContactFactory
 
 pytestmark = pytest.mark.django_db

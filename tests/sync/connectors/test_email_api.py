@@ -11,8 +11,8 @@ import pytest
 from contacts.services import contact_delete, contact_update
 from sync.connectors import connector_for
 from sync.connectors.email_api import email_hash, platform_id
+from sync.engine.push import drain
 from sync.models import ChangeStatus, Link, OutboundChange
-from sync.push import drain
 from tests.factories import ContactFactory
 from tests.sync.connectors.factories import MAILER, email_api_connection
 

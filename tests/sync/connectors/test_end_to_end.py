@@ -8,8 +8,8 @@ from standardwebhooks import Webhook
 
 from contacts.services import contact_create, contact_update
 from portal.actors import Actor, ActorKind
+from sync.engine.push import drain
 from sync.models import ChangeStatus, OutboundChange
-from sync.push import drain
 from tests.sync.connectors.factories import (
     HOOK_SECRET,
     HOOK_URL,

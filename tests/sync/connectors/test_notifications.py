@@ -6,8 +6,8 @@ import pytest
 
 from contacts.services import contact_delete, contact_update
 from sync.connectors import connector_for
+from sync.engine.push import drain
 from sync.models import ChangeStatus, Link, OutboundChange
-from sync.push import drain
 from tests.factories import ContactFactory
 from tests.sync.connectors.factories import NOTIFY, notifications_connection
 

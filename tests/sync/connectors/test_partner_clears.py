@@ -5,7 +5,7 @@ import json
 import pytest
 
 from contacts.services import contact_update
-from sync.push import drain
+from sync.engine.push import drain
 from tests.factories import ContactFactory
 from tests.sync.connectors.factories import NOTIFY, notifications_connection
 

@@ -5,9 +5,9 @@ import logging
 
 import pytest
 
-from sync.http import HttpClient, RemoteError
+from sync.engine.push import drain
 from sync.models import Connection, DeliveryAttempt, OutboundChange
-from sync.push import drain
+from sync.transport.http import HttpClient, RemoteError
 from tests.factories import ContactFactory
 from tests.sync.connectors.test_rest import rest_connection
 

@@ -10,10 +10,10 @@ from django.urls import reverse
 
 from contacts.services import contact_delete, contact_update, task_create
 from sync.connectors import connector_for
+from sync.engine.push import drain
 from sync.models import ChangeStatus, Connection, FieldMapping, Link, OutboundChange, RestPreset
 from sync.models.presets import validate_config
 from sync.presets import apply_preset_mappings, connection_fields_from_preset
-from sync.push import drain
 from tests.factories import ContactFactory
 from tests.sync.factories import ConnectionFactory
 

@@ -11,8 +11,8 @@ from contacts.services import contact_delete, contact_update
 from sync.connectors import connector_for
 from sync.connectors.webhook import RETRY_SCHEDULE
 from sync.connectors.webhook_secrets import rotate_secret
+from sync.engine.push import drain, replay
 from sync.models import ChangeStatus, Connection, DeliveryAttempt, OutboundChange
-from sync.push import drain, replay
 from tests.factories import ContactFactory, TaskFactory
 from tests.sync.connectors.factories import HOOK_SECRET, HOOK_URL, webhook_connection
 

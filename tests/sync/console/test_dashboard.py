@@ -7,8 +7,8 @@ from django.test.utils import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from sync.crypto import key_index, secrets_on_older_keys
 from sync.models import ChangeStatus, DeliveryAttempt, InboundEvent, OutboundChange
+from sync.transport.crypto import key_index, secrets_on_older_keys
 from tests.factories import ContactFactory
 from tests.sync.factories import ConnectionFactory
 

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from contacts.models import Contact
 from sync.console.editors import from_editor, to_editor
+from sync.mapping.rules import matches
 from sync.models import FieldMapping, Rule
-from sync.rules import matches
 from tests.contacts.test_admin import _contact_form
 from tests.factories import ContactFactory
 from tests.sync.factories import ConnectionFactory, RuleFactory

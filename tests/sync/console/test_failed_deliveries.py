@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from sync.engine.push import drain
 from sync.models import ChangeStatus, DeliveryAttempt, InboundEvent, OutboundChange
-from sync.push import drain
 from tests.factories import ContactFactory
 from tests.sync.factories import CRM_BASE_URL as CRM
 from tests.sync.factories import ConnectionFactory

@@ -8,8 +8,8 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from contacts.services import contact_update
+from sync.engine.push import drain
 from sync.models import FieldMapping
-from sync.push import drain
 from tests.sync.factories import CRM_BASE_URL as CRM
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from django.urls import reverse
 from contacts.services import contact_update
 from portal.actors import Actor
 from sync.console.timeline import timeline
+from sync.engine.push import drain
 from sync.models import InboundEvent, Link
-from sync.push import drain
 from tests.factories import ContactFactory, NoteFactory
 from tests.sync.factories import CRM_BASE_URL as CRM
 from tests.sync.factories import ConnectionFactory, RuleFactory

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from django.test import TestCase
 
-from sync.webhooks import tasks as inbound_tasks
-from sync.webhooks.processing import process_event
+from sync.inbound import tasks as inbound_tasks
+from sync.inbound.processing import process_event
 from tests.factories import WorkspaceFactory
 from tests.specs import HIGHLEVEL_SPECS
 from tests.sync.factories import ConnectionFactory

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from portal.models import AuditEntry
+from sync.inbound.processing import process_event, sweep
 from sync.models import InboundEvent, InboundStatus
-from sync.webhooks.processing import process_event, sweep
 from tests.sync.webhooks.conftest import example, post_crm
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,8 +6,8 @@ from django.test import TestCase
 from contacts.models import Contact
 from contacts.services import contact_update
 from portal.models import AuditEntry
+from sync.engine.push import drain
 from sync.models import InboundEvent, InboundStatus, Link, OutboundChange
-from sync.push import drain
 from tests.factories import TEST_ACTOR, ContactFactory
 from tests.sync.factories import CRM_BASE_URL as CRM
 from tests.sync.factories import ConnectionFactory

@@ -7,8 +7,8 @@ import pytest
 from contacts.models import Contact
 from contacts.services import contact_update
 from portal.models import AuditEntry
+from sync.engine.push import drain
 from sync.models import InboundEvent, InboundStatus, OutboundChange
-from sync.push import drain
 from tests.factories import TEST_ACTOR, ContactFactory
 from tests.sync.factories import CRM_BASE_URL as CRM
 from tests.sync.webhooks.conftest import now_iso, post_crm

@@ -22,9 +22,9 @@ from django.utils import timezone
 from contacts.models import Contact
 from contacts.services import contact_update
 from ops.reconcile import Reconciler
+from sync.engine.push import drain
 from sync.models import FieldMapping
-from sync.push import drain
-from sync.webhooks.signatures import sign
+from sync.transport.standard_webhooks import sign
 from tests.factories import TEST_ACTOR
 from tests.sync.connectors.conftest import dns  # noqa: F401 (partner host names resolve)
 from tests.sync.factories import CRM_BASE_URL as CRM

@@ -8,7 +8,7 @@ import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync.webhooks.highlevel_events import EVENTS
+from sync.connectors.highlevel.events import EVENTS
 from tests.sync.webhooks.conftest import LOCATION, now_iso, post_crm
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.test import TestCase
 
 from portal import throttle
 from sync.models import InboundEvent
-from sync.webhooks.signatures import sign
+from sync.transport.standard_webhooks import sign
 from tests.factories import WorkspaceFactory
 from tests.sync.factories import ConnectionFactory
 from tests.sync.webhooks.conftest import URL, example, post_crm

@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from contacts.models import Contact, CrmUser
 from sync.console.timeline import timeline
+from sync.engine.push import drain
 from sync.models import Direction, InboundEvent, InboundStatus, Link, OutboundChange
-from sync.push import drain
-from sync.webhooks.signatures import sign
+from sync.transport.standard_webhooks import sign
 from tests.api_fixtures import client_for
 from tests.factories import ContactFactory, CrmUserFactory
 from tests.sync.factories import ConnectionFactory

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, Task
 from sync.models import InboundEvent, InboundStatus, Link, OutboundChange
-from sync.webhooks.signatures import sign
+from sync.transport.standard_webhooks import sign
 from tests.factories import ContactFactory
 from tests.sync.factories import ConnectionFactory
 

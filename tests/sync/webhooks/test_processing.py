@@ -202,8 +202,8 @@ def test_the_echo_of_our_own_create_waits_for_its_remote_id_instead_of_duplicati
 ):
     from contacts.services import contact_create
     from portal.actors import Actor
+    from sync.inbound.processing import process_event
     from sync.models import ChangeStatus, OutboundChange
-    from sync.webhooks.processing import process_event
 
     ours = contact_create(
         workspace=crm_connection.workspace,

@@ -5,9 +5,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from sync.inbound import routing
+from sync.inbound.routing import Route, cached_route
 from sync.models import Connection, InboundEvent, InboundStatus
-from sync.webhooks import routing
-from sync.webhooks.routing import Route, cached_route
 from tests.factories import WorkspaceFactory
 from tests.sync.factories import ConnectionFactory
 from tests.sync.webhooks.conftest import LOCATION, example, post_crm

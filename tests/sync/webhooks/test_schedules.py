@@ -1,7 +1,7 @@
 import pytest
 from django_q.models import Schedule
 
-from sync.webhooks.schedules import INBOUND_SWEEP_SCHEDULE_NAME, ensure_inbound_schedule
+from sync.inbound.schedules import INBOUND_SWEEP_SCHEDULE_NAME, ensure_inbound_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -12,7 +12,7 @@ def test_the_inbound_sweeper_is_scheduled_once_however_often_migrate_runs(settin
     ensure_inbound_schedule()
     schedule = Schedule.objects.get(name=INBOUND_SWEEP_SCHEDULE_NAME)
     assert (schedule.func, schedule.minutes, schedule.repeats) == (
-        "sync.webhooks.tasks.sweep_inbound",
+        "sync.inbound.tasks.sweep_inbound",
         2,
         -1,
     )

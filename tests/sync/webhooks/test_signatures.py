@@ -6,16 +6,11 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from standardwebhooks.webhooks import Webhook
 
-from sync.webhooks.signatures import (
-    DEFAULT_KEY_FILES,
-    SignatureError,
-    check_timestamp,
-    load_public_keys,
-    parse_timestamp,
-    sign,
-    verify_highlevel,
-    verify_standard,
-)
+from sync.connectors.highlevel.signatures import DEFAULT_KEY_FILES, load_public_keys
+from sync.connectors.highlevel.signatures import verify as verify_highlevel
+from sync.transport.standard_webhooks import sign
+from sync.transport.standard_webhooks import verify as verify_standard
+from sync.transport.webhook_checks import SignatureError, check_timestamp, parse_timestamp
 from tests.sync.webhooks.conftest import (
     ED_KEY,
     OTHER_ED_KEY,

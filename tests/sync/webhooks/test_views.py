@@ -9,9 +9,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact
+from sync.inbound import tasks as inbound_tasks
+from sync.inbound.processing import sweep
 from sync.models import InboundEvent, InboundStatus
-from sync.webhooks import tasks as inbound_tasks
-from sync.webhooks.processing import sweep
 from tests.sync.webhooks.conftest import (
     OTHER_ED_KEY,
     URL,
@@ -47,7 +47,7 @@ def test_a_signed_delivery_is_stored_raw_answered_200_and_enqueued(
     assert event.signature_scheme == {"ed25519": "x-ghl-signature", "rsa": "x-wh-signature"}[scheme]
     assert (event.object_type, event.remote_id) == ("contact", "nmFmQEsNgz6AVpgLVUJ0")
     assert "x-ghl-signature" not in event.headers and "x-wh-signature" not in event.headers
-    assert inbound_enqueued == [("sync.webhooks.tasks.process_inbound", event.pk)]
+    assert inbound_enqueued == [("sync.inbound.tasks.process_inbound", event.pk)]
     assert event.enqueued_at is not None or InboundEvent.objects.get().enqueued_at is not None
 
 

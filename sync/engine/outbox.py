@@ -1,0 +1,111 @@
+"""Turning mirror changes into outbox rows, inside the write path's transaction.
+
+`record_outbound_changes` receives `contacts.signals.mirror_changed` (connected in
+SyncConfig.ready). For every target connection — same workspace, active, not deleted, direction
+sending this object type, filter rules passing, and never the connection the change came from —
+it writes one OutboundChange (plus one per rule action that just became true). After commit
+the pushes are enqueued (ids only) once the record has been quiet for a moment
+(sync/engine/debounce.py); if the broker is down, the sweeper enqueues them later.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.db import transaction
+
+from contacts.models import MirrorModel
+from portal.actors import Actor
+from sync.engine.debounce import push_soon
+from sync.mapping.rules import passes_filters, triggered_actions
+from sync.models import Connection, Operation, OutboundChange
+from sync.objects import TYPE_BY_MODEL
+
+logger = logging.getLogger(__name__)
+
+# --- Fan-out switch (backfill) ---------------------------------------------------------------
+# A backfill brings a remote's records in; by default they must not fan out to the workspace's
+# other connections (that would push years of history everywhere). The caller says so
+# explicitly with `with outbound_suppressed(): ...`; the write path itself is unchanged.
+_suppressed: ContextVar[bool] = ContextVar("sync_outbound_suppressed", default=False)
+
+
+@contextmanager
+def outbound_suppressed() -> Iterator[None]:
+    """Mirror writes inside this block (this thread/task only) queue no outbox rows at all."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
+
+
+def fan_out_suppressed() -> bool:
+    """True inside `outbound_suppressed()` (automations fire no runs there either)."""
+    return _suppressed.get()
+
+
+def target_connections(
+    workspace_id: int, object_type: str, origin_connection_id: int | None
+) -> list[Connection]:
+    connections = (
+        Connection.objects.live()
+        .filter(workspace_id=workspace_id, active=True)
+        .exclude(pk=origin_connection_id)
+        .defer("credentials")  # a write never depends on decrypting a connection's secrets
+        .prefetch_related("rules")
+    )
+    return [c for c in connections if c.sends(object_type)]
+
+
+def record_outbound_changes(
+    sender: type[MirrorModel],
+    *,
+    instance: MirrorModel,
+    action: str,
+    changes: dict[str, list[Any]],
+    actor: Actor,
+    **kwargs: Any,
+) -> list[OutboundChange]:
+    object_type = TYPE_BY_MODEL.get(type(instance))
+    if object_type is None or _suppressed.get():
+        return []
+    rows: list[OutboundChange] = []
+    common = {
+        "object_type": object_type,
+        "object_id": instance.pk,
+        "audit_action": action,
+        "changed_fields": sorted(changes),
+        "actor_label": actor.label[:200],
+        "request_id": actor.request_id,
+    }
+    for connection in target_connections(
+        instance.workspace_id, object_type, actor.origin_connection_id
+    ):
+        if passes_filters(connection, instance):
+            rows.append(OutboundChange(connection=connection, **common))
+        for rule in triggered_actions(connection, instance, changes):
+            action_spec = {"rule": rule.pk, "type": rule.action, "argument": rule.action_argument}
+            rows.append(
+                OutboundChange(
+                    connection=connection, operation=Operation.ACTION, action=action_spec, **common
+                )
+            )
+    if rows:
+        created = OutboundChange.objects.bulk_create(rows)
+        ids = [row.pk for row in created]
+        transaction.on_commit(lambda: push_soon(ids))
+    return rows
+
+
+def enqueue_pushes(change_ids: list[int]) -> None:
+    """Hand the pushes to django-q2. Losing this is harmless: the sweeper re-enqueues."""
+    from sync.tasks import enqueue_push
+
+    for change_id in change_ids:
+        try:
+            enqueue_push(change_id)
+        except Exception:
+            logger.exception("Could not enqueue push %s; the sweeper will retry it.", change_id)

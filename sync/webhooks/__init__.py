@@ -1,1 +1,0 @@
-"""Inbound webhooks from the CRM and from partners (see README: Webhooks)."""
