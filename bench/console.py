@@ -78,7 +78,7 @@ def load(contacts: int, attempts: int) -> None:
                 "provider": "highlevel",
                 "name": f"Bench CRM {n}",
                 "base_url": "https://services.leadconnectorhq.com",
-                "sandbox": True,
+                "dry_run": True,
                 "credentials": {"token": f"pit-bench-{n}"},
             },
         )[0]

@@ -108,7 +108,7 @@ class GoLiveCheck:
         obj = self._create(object_type)
         if obj is None or not self._push(object_type, obj, "push"):
             return
-        if self.connection.sandbox:
+        if self.connection.dry_run:
             self.report.add(object_type, "read back", SKIPPED, "Sandbox mode: nothing was sent.")
             return
         if not can_read(self.connection):

@@ -16,10 +16,10 @@ logger = logging.getLogger(__name__)
 
 
 def listable_connections() -> list[Connection]:
-    """Every active connection (not a sandbox one) whose connector can list its remote."""
+    """Every active connection (not a dry-run one) whose connector can list its remote."""
     return [
         connection
-        for connection in Connection.objects.live().filter(active=True, sandbox=False)
+        for connection in Connection.objects.live().filter(active=True, dry_run=False)
         if connector_class(connection.provider).fetch_page is not Connector.fetch_page
     ]
 

@@ -69,7 +69,7 @@ class ConnectionForm(forms.ModelForm):
             "users_direction", "contacts_direction", "tasks_direction", "notes_direction",
             "appointments_direction", "source_of_truth", "inbound_permissions",
             "may_write_privileged_user_fields", "rate_limit_requests",
-            "rate_limit_interval_seconds", "rate_limit_daily", "sandbox",
+            "rate_limit_interval_seconds", "rate_limit_daily", "dry_run",
         )  # fmt: skip
 
     test_new_credentials = forms.BooleanField(
@@ -137,7 +137,7 @@ class ConnectionAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
     form = ConnectionForm
     list_display = ("name_and_state", "provider", "workspace", "health", "last_success_at",
                     "last_error_at")  # fmt: skip
-    list_filter = ("provider", "active", "sandbox", "health", "workspace")
+    list_filter = ("provider", "active", "dry_run", "health", "workspace")
     search_fields = ("name", "slug", "location_id")
     list_select_related = ("workspace",)
     readonly_fields = ("health", "last_success_at", "last_error_at", "last_error", "deleted_at",
@@ -166,7 +166,7 @@ class ConnectionAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
     @admin.display(description="name", ordering="name")
     def name_and_state(self, connection: Connection) -> str:
         state = [] if connection.active else ["inactive"]
-        state += ["sandbox"] if connection.sandbox else []
+        state += ["dry run"] if connection.dry_run else []
         return format_html('<strong>{}</strong><br><span class="muted">{}</span>', connection.name,
                            " · ".join(state) or "active")  # fmt: skip
 

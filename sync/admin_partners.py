@@ -34,7 +34,7 @@ def check_partner_url(form: forms.ModelForm) -> None:
     except ValueError:
         return
     try:
-        connector.check_base_url(url, sandbox=bool(data.get("sandbox")))
+        connector.check_base_url(url, dry_run=bool(data.get("dry_run")))
         if getattr(connector, "guards_urls", False):
             guard(url, data.get("options") or {})
     except UnsafeURL as exc:

@@ -54,7 +54,7 @@ def connection_add(
     workspace, fields = cls.connection_from_command(options, actor=actor)
     with transaction.atomic():
         connection = connection_create(actor=actor, workspace=workspace, provider=provider,
-                                       name=options["name"], sandbox=bool(options.get("sandbox")),
+                                       name=options["name"], dry_run=bool(options.get("dry_run")),
                                        **fields)  # fmt: skip
         note = cls.after_command_create(connection, options)
     return connection, note or ""

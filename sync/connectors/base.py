@@ -97,7 +97,7 @@ class Connector:
         )
 
     @classmethod
-    def check_base_url(cls, url: str, *, sandbox: bool) -> None:
+    def check_base_url(cls, url: str, *, dry_run: bool) -> None:
         """Raise sync.transport.ssrf.UnsafeURL if this provider may not send credentials to `url` (a
         policy on top of the SSRF guard; checked when saved and before every request)."""
 

@@ -27,7 +27,7 @@ COUNTED = (ChangeStatus.PENDING, ChangeStatus.RETRYING, ChangeStatus.IN_FLIGHT,
 QUEUED = (ChangeStatus.PENDING, ChangeStatus.RETRYING, ChangeStatus.IN_FLIGHT)
 MAX_CHARTED_CONNECTIONS = 12
 Outcome = DeliveryAttempt.Outcome
-OK_OUTCOMES = (Outcome.OK, Outcome.SANDBOX)
+OK_OUTCOMES = (Outcome.OK, Outcome.DRY_RUN)
 FAILED_OUTCOMES = (Outcome.RETRYABLE, Outcome.PERMANENT)
 READ_METHODS = ("GET",)
 

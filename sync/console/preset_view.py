@@ -78,7 +78,7 @@ class PresetConnectionForm(forms.Form):
             "name": data["name"], "workspace": data["workspace"].slug,
             "base_url": data["base_url"], "preset": data["preset"].slug, "config": None,
             "auth_type": None, "api_key_header": None, "api_key_prefix": None,
-            "allow_private_network": False, "sandbox": False,
+            "allow_private_network": False, "dry_run": False,
             **{name: data.get(name) or "" for name in SECRET_FIELDS},
         }  # fmt: skip
 

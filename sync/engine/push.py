@@ -107,10 +107,10 @@ def execute(change: OutboundChange) -> str:
     try:
         if not connection.active or connection.deleted_at:
             raise RemoteError("The connection is inactive or deleted.", permanent=True)
-        # A courses import is no mirror record: its sandbox call is recorded by the HTTP helper.
+        # A courses import is no mirror record: its dry-run call is recorded by the HTTP helper.
         result = (
-            _sandbox(change)
-            if connection.sandbox and change.object_type != COURSES_IMPORT
+            _dry_run(change)
+            if connection.dry_run and change.object_type != COURSES_IMPORT
             else connector_for(connection, change=change).push(change)
         )
     except RemoteError as exc:
@@ -126,7 +126,7 @@ def execute(change: OutboundChange) -> str:
     return result
 
 
-def _sandbox(change: OutboundChange) -> str:
+def _dry_run(change: OutboundChange) -> str:
     obj = change.mirror_object()
     payload = {} if obj.is_deleted else to_remote(obj, change.connection)
     verb = (
@@ -137,10 +137,10 @@ def _sandbox(change: OutboundChange) -> str:
         change=change,
         method=verb,
         path=f"{change.object_type}/{obj.public_id}",
-        outcome=DeliveryAttempt.Outcome.SANDBOX,
+        outcome=DeliveryAttempt.Outcome.DRY_RUN,
         request_excerpt=excerpt(change.action if change.operation == Operation.ACTION else payload),
     )
-    return "sandbox: nothing sent"
+    return "dry run: nothing sent"
 
 
 def _failed(change: OutboundChange, error: RemoteError) -> str:

@@ -79,8 +79,8 @@ class Connection(models.Model):
     rate_limit_requests = models.PositiveIntegerField(default=100)
     rate_limit_interval_seconds = models.PositiveIntegerField(default=10)
     rate_limit_daily = models.PositiveIntegerField(default=200_000)
-    sandbox = models.BooleanField(
-        default=False, help_text="Log what would be sent and send nothing."
+    dry_run = models.BooleanField(
+        "dry run", default=False, help_text="Record what would be sent and send nothing."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -93,13 +93,13 @@ class OutboundChange(models.Model):
 
 
 class DeliveryAttempt(models.Model):
-    """One remote call (or one sandboxed would-be call), with redacted excerpts."""
+    """One remote call (or one would-be call of a dry run), with redacted excerpts."""
 
     class Outcome(models.TextChoices):
         OK = "ok", "OK"
         RETRYABLE = "retryable", "Retryable error"
         PERMANENT = "permanent", "Permanent error"
-        SANDBOX = "sandbox", "Sandbox (not sent)"
+        DRY_RUN = "dry_run", "Dry run (not sent)"
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="attempts")
     change = models.ForeignKey(

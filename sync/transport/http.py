@@ -84,7 +84,7 @@ class Response:
     status: int
     headers: Mapping[str, str] = field(default_factory=dict)
     text: str = ""
-    sandbox: bool = False
+    dry_run: bool = False
 
     def json(self) -> Any:
         try:
@@ -180,9 +180,9 @@ class HttpClient:
         summary = {"params": dict(params or {}), "headers": redact_headers(sent_headers)}
         body = json if json is not None else data
         request_excerpt = excerpt({**summary, "body": body}, self.mask)
-        if self.connection.sandbox:
-            self._record(method, path, None, 0, DeliveryAttempt.Outcome.SANDBOX, request_excerpt)
-            return Response(status=0, sandbox=True)
+        if self.connection.dry_run:
+            self._record(method, path, None, 0, DeliveryAttempt.Outcome.DRY_RUN, request_excerpt)
+            return Response(status=0, dry_run=True)
         limiter = limiter_for(self.connection) if rate_limited else None
         if limiter is not None:
             self._acquire(limiter, method, path, request_excerpt)
@@ -239,7 +239,7 @@ class HttpClient:
 
         base_url = self.connection.base_url
         connector_class(self.connection.provider).check_base_url(
-            base_url, sandbox=self.connection.sandbox
+            base_url, dry_run=self.connection.dry_run
         )
         url = base_url.rstrip("/") + path
         if urlsplit(url).netloc != urlsplit(base_url).netloc:

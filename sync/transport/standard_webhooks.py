@@ -1,9 +1,9 @@
-"""Standard Webhooks signing (https://www.standardwebhooks.com), the sending side.
+"""Standard Webhooks (https://www.standardwebhooks.com): the one signer and verifier.
 
     new_secret() -> "whsec_…"                    24 random bytes, base64, shown to the partner once
     sign(secret, msg_id, timestamp, body) -> "v1,<base64 HMAC-SHA256>"
     signed_headers(secrets, msg_id, timestamp, body) -> webhook-id/-timestamp/-signature
-    verify(secrets, headers, body) -> the webhook-id        SignatureError unless one secret signed it
+    verify(secrets, headers, body) -> webhook-id       SignatureError unless a secret signed it
 
 The signed content is "{msg_id}.{timestamp}.{body}" with the secret's base64 part as key.
 During a secret rotation every live secret signs: the header carries the signatures separated by

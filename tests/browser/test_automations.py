@@ -87,7 +87,7 @@ def test_a_contacts_timeline_shows_its_automation_steps(logged_in, live_server, 
     from tests.factories import TEST_ACTOR, ContactFactory
 
     workspace, _crm, mailer, _store = connections
-    mailer.sandbox = True  # records its would-be requests, sends nothing
+    mailer.dry_run = True  # records its would-be requests, sends nothing
     mailer.save()
     automation = create_from_template(
         "milestone_email", workspace=workspace, connections={"email": mailer}

@@ -270,7 +270,7 @@ def test_6_a_rule_from_the_condition_editor_is_previewed_and_a_preset_connection
     logged_in, live_server, workspace, no_worker, public_dns
 ):
     page = logged_in
-    conn = ConnectionFactory(workspace=workspace, name="Main CRM", sandbox=True)
+    conn = ConnectionFactory(workspace=workspace, name="Main CRM", dry_run=True)
     contact = ContactFactory(workspace=workspace, first_name="Ada", last_name="Lovelace",
                              tags=["vip"], city="Lyon")  # fmt: skip
     page.goto(f"{live_server.url}/admin/sync/rule/add/")

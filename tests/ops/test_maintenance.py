@@ -127,7 +127,7 @@ def test_setup_schedules_is_idempotent_and_corrects_drifted_schedules():
 def test_scheduled_tasks_run(workspace):
     from ops import tasks
 
-    ConnectionFactory(workspace=workspace, sandbox=True)
+    ConnectionFactory(workspace=workspace, dry_run=True)
     assert tasks.reconcile_all() == {}  # sandbox connections send nothing, so are skipped
     assert tasks.prune_logs()["delivery attempts"] == 0
     assert tasks.check_alerts() == 0

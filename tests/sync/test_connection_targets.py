@@ -84,7 +84,7 @@ def test_a_stand_in_host_must_be_allowed_and_a_sandbox_may_point_anywhere(
     settings.SSRF_ALLOWED_HOSTS = ["crm-stand-in.internal"]
     allowed = change(admin_client, crm_conn, base_url="http://crm-stand-in.internal:8765")
     assert allowed.status_code == 302
-    dry_run = change(admin_client, crm_conn, base_url=LISTENER, sandbox="on")
+    dry_run = change(admin_client, crm_conn, base_url=LISTENER, dry_run="on")
     assert dry_run.status_code == 302
     assert Connection.objects.get(pk=crm_conn.pk).base_url == LISTENER
 

@@ -158,11 +158,11 @@ def test_timeouts_are_bounded(client, monkeypatch):
 
 @responses.activate
 def test_sandbox_sends_nothing_but_records_what_it_would_send():
-    client = HttpClient(ConnectionFactory(sandbox=True))
+    client = HttpClient(ConnectionFactory(dry_run=True))
     response = client.request("POST", "/contacts/", json={"email": "a@b.c"})
-    assert response.sandbox and len(responses.calls) == 0
+    assert response.dry_run and len(responses.calls) == 0
     attempt = DeliveryAttempt.objects.get()
-    assert attempt.outcome == "sandbox" and "a@b.c" in attempt.request_excerpt
+    assert attempt.outcome == "dry_run" and "a@b.c" in attempt.request_excerpt
 
 
 @responses.activate

@@ -204,13 +204,13 @@ def test_a_change_from_a_fans_out_to_b_but_never_back_to_a(crm, workspace):
 
 
 def test_sandbox_connections_send_nothing(crm, workspace):
-    conn = ConnectionFactory(workspace=workspace, sandbox=True)
+    conn = ConnectionFactory(workspace=workspace, dry_run=True)
     ContactFactory(workspace=workspace, email="ada@example.com")
     drain()
     assert len(crm.calls) == 0
     assert only_row().status == ChangeStatus.DONE
     attempt = DeliveryAttempt.objects.get(connection=conn)
-    assert attempt.outcome == "sandbox" and "ada@example.com" in attempt.request_excerpt
+    assert attempt.outcome == "dry_run" and "ada@example.com" in attempt.request_excerpt
 
 
 def test_a_row_whose_worker_died_is_pushed_after_its_lease_expires(crm, conn, workspace):

@@ -202,7 +202,7 @@ def seed_store_automation(crm: Connection) -> None:
     mailer, _ = Connection.objects.get_or_create(
         slug="demo-mailer",
         defaults={"workspace": workspace, "provider": "email_api", "name": "E-mail API (sandbox)",
-                  "base_url": "https://api.sendios.io/v1", "sandbox": True,
+                  "base_url": "https://api.sendios.io/v1", "dry_run": True,
                   "credentials": {"client_id": "demo", "api_key": "demo"},
                   "options": {"project_id": "1", "platform_id": 1}},
     )  # fmt: skip

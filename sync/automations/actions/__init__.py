@@ -174,8 +174,8 @@ def _same(saved: dict[str, Any], request: dict[str, Any]) -> bool:
 
 
 def _parsed(response: Response) -> Any:
-    if response.sandbox:
-        return {"sandbox": True}
+    if response.dry_run:
+        return {"dry_run": True}
     try:
         body = response.json()
     except RemoteError:

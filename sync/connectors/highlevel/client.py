@@ -53,20 +53,20 @@ CHILD_LISTS = {
 }
 
 
-def check_crm_base_url(url: str, *, sandbox: bool) -> None:
+def check_crm_base_url(url: str, *, dry_run: bool) -> None:
     """Where a CRM connection may send its token: the CRM's own API host over HTTPS — unless
     the connection is a dry run (it sends nothing) or the host is allowed by the operator in
     SSRF_ALLOWED_HOSTS (a stand-in CRM). Anything else would hand the token to whoever
     listens there. Raises UnsafeURL."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if sandbox or (host and host in allowed_hosts()):
+    if dry_run or (host and host in allowed_hosts()):
         return
     official = parts.scheme == "https" and host == API_HOST and parts.port in (None, 443)
     if not official or parts.username or parts.password:
         raise UnsafeURL(
             f"A CRM connection sends its token only to {API_BASE_URL} ({url!r} given); "
-            "add a stand-in host to SSRF_ALLOWED_HOSTS, or make the connection a sandbox."
+            "add a stand-in host to SSRF_ALLOWED_HOSTS, or make it a dry-run connection."
         )
 
 
@@ -77,8 +77,8 @@ class HighLevelConnector(Connector):
     guards_urls = True  # pinned and checked by the SSRF guard at every request, like partners
 
     @classmethod
-    def check_base_url(cls, url: str, *, sandbox: bool) -> None:
-        check_crm_base_url(url, sandbox=sandbox)
+    def check_base_url(cls, url: str, *, dry_run: bool) -> None:
+        check_crm_base_url(url, dry_run=dry_run)
 
     # Where a record read back holds what a write sent elsewhere (UserSuccessfulResponseDto
     # nests type/role/locationIds under "roles"; CreateUserDto takes them at the top level).
@@ -113,7 +113,7 @@ class HighLevelConnector(Connector):
             raise ValueError("Give --token, or --client-id and --client-secret (OAuth).")
         base_url = checked_url(options["base_url"])
         try:
-            check_crm_base_url(base_url, sandbox=bool(options.get("sandbox")))
+            check_crm_base_url(base_url, dry_run=bool(options.get("dry_run")))
         except UnsafeURL as exc:
             raise ValueError(str(exc)) from exc
         workspace = workspace_for_location(options["location_id"], actor=actor)

@@ -18,7 +18,7 @@ class Command(BaseCommand):
         for provider, (label, _path) in CONNECTORS.items():
             provider_parser = providers.add_parser(provider, help=label)
             provider_parser.add_argument("--name", required=True)
-            provider_parser.add_argument("--sandbox", action="store_true")
+            provider_parser.add_argument("--dry-run", action="store_true")
             connector_class(provider).add_command_arguments(provider_parser)
         sub.add_parser("list", help="List connections.")
         test = sub.add_parser("test", help="Test a connection with a cheap read.")
@@ -44,9 +44,9 @@ class Command(BaseCommand):
     def _list(self, options: dict) -> None:
         for c in self._all():
             state = "active" if c.active else "inactive"
-            sandbox = " sandbox" if c.sandbox else ""
+            dry_run = " dry-run" if c.dry_run else ""
             self.stdout.write(
-                f"{c.slug}\t{c.provider}\t{c.workspace.slug}\t{state}{sandbox}\t{c.health}\t{c.name}"
+                f"{c.slug}\t{c.provider}\t{c.workspace.slug}\t{state}{dry_run}\t{c.health}\t{c.name}"
             )
 
     def _all(self):

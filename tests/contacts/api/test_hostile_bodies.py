@@ -101,7 +101,7 @@ bodies = st.one_of(documents.map(json.dumps), raw_texts)
 @pytest.fixture
 def targets(workspace):
     contact = ContactFactory(workspace=workspace, email="target@example.com")
-    ConnectionFactory(workspace=workspace, sandbox=True)  # workflows, imports: nothing is sent
+    ConnectionFactory(workspace=workspace, dry_run=True)  # workflows, imports: nothing is sent
     return {
         "contact": contact.public_id,
         "users": CrmUserFactory(workspace=workspace).public_id,

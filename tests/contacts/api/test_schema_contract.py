@@ -35,7 +35,7 @@ def test_schemathesis_finds_no_failure_with_every_check(
     live_server, api_key, workspace, unthrottled, tmp_path
 ):
     ContactFactory(workspace=workspace)  # something to list
-    ConnectionFactory(workspace=workspace, sandbox=True)  # workflows and imports: no network
+    ConnectionFactory(workspace=workspace, dry_run=True)  # workflows and imports: no network
     _key, token = api_key
     command = [
         str(Path(sys.executable).with_name("st")),

@@ -57,7 +57,7 @@ def test_a_store_purchase_becomes_a_follow_up_task_in_the_sandbox_crm(tmp_path, 
         assert [t["title"] for t in tasks].count("Follow up order o-1001") == 1
         mail = run.steps.get(position=3)
         assert [c["path"] for c in mail.calls] == ["/email/check", "/push/system"]
-        assert mail.calls[-1]["response"] == {"sandbox": True}  # nothing sent
+        assert mail.calls[-1]["response"] == {"dry_run": True}  # nothing sent
 
 
 def test_send_partner_event_signs_as_the_partner(workspace, store):

@@ -55,7 +55,7 @@ def test_new_credentials_that_pass_the_test_are_swapped_in(admin_client, crm, wo
 
 def test_changelists_work_when_a_connection_key_is_gone(admin_client, workspace):
     with override_settings(FERNET_KEYS=[FOREIGN_KEY]):
-        ConnectionFactory(workspace=workspace, name="Legacy", sandbox=True)
+        ConnectionFactory(workspace=workspace, name="Legacy", dry_run=True)
     ContactFactory(workspace=workspace)  # queues a row for the legacy connection
     for name in ("outboundchange", "deliveryattempt", "inboundevent", "link", "rule",
                  "fieldmapping"):  # fmt: skip

@@ -14,7 +14,7 @@ VIP_ONLY = {"op": "AND", "conditions": [{"field": "tags", "operator": "ANY_IN", 
 
 @pytest.fixture
 def conn(workspace):
-    return ConnectionFactory(workspace=workspace, sandbox=True)
+    return ConnectionFactory(workspace=workspace, dry_run=True)
 
 
 def _preview(admin_client, conn, **params) -> str:

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _rows(workspace, n: int, batch: str) -> None:
-    conns = [ConnectionFactory(workspace=workspace, sandbox=True) for _ in range(2)]
+    conns = [ConnectionFactory(workspace=workspace, dry_run=True) for _ in range(2)]
     contact = ContactFactory(workspace=workspace)
     for i in range(n):
         conn = conns[i % 2]

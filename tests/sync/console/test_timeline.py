@@ -76,7 +76,7 @@ def test_routes_say_where_the_record_went_or_why_not(setup):
 
 
 def test_a_change_from_a_connection_is_not_sent_back_to_it(workspace):
-    source = ConnectionFactory(workspace=workspace, name="Partner", sandbox=True)
+    source = ConnectionFactory(workspace=workspace, name="Partner", dry_run=True)
     contact = ContactFactory.build()  # unsaved: create it as the connection
     from contacts.services import contact_create
 
