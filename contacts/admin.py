@@ -22,7 +22,7 @@ from contacts.services import (
     tombstoned_with,
     writable_fields,
 )
-from portal.admin import operator
+from portal.admin_base import operator
 from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.pagination import EstimatedCountPaginator
 

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from contacts.erasure import contact_erase
-from portal.admin import operator
+from portal.admin_base import operator
 
 
 @admin.action(description="Erase personal data (right to erasure; cannot be undone)",

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 
 from ops.alert_channels import check_channel_target
 from ops.models import AlertChannel, AlertNotice
-from portal.admin import AuditedModelAdmin
+from portal.admin_base import AuditedModelAdmin
 from sync.transport.standard_webhooks import new_secret
 
 

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
 from ops.golive import CannotCleanUp, can_clean_up, can_read, go_live_check
-from portal.admin import operator
+from portal.admin_base import operator
 from sync.models import Connection
 
 

@@ -20,7 +20,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils.dateparse import parse_datetime
 
 from portal.models import ApiKey
-from sync.connectors.highlevel.oauth import TOKEN_PATH
+from sync.connectors import connector_classes
 from sync.models import WAITING, ChangeStatus, Connection, DeliveryAttempt, OutboundChange
 
 FAILED_OUTCOMES = (DeliveryAttempt.Outcome.RETRYABLE, DeliveryAttempt.Outcome.PERMANENT)
@@ -113,7 +113,7 @@ def credentials_rejected(now: datetime) -> list[Alert]:
         DeliveryAttempt.objects.filter(
             created_at__gte=_window(now), created_at__lte=now, status_code__in=(401, 403)
         )
-        .exclude(path=TOKEN_PATH)
+        .exclude(path__in=token_paths())
         .values("connection")
         .annotate(n=Count("id"), status=Max("status_code"))
         .values_list("connection", "n", "status")
@@ -132,10 +132,15 @@ def credentials_rejected(now: datetime) -> list[Alert]:
     ]
 
 
+def token_paths() -> list[str]:
+    """The OAuth token requests of every connector that has one."""
+    return [cls.token_path for cls in connector_classes() if cls.token_path]
+
+
 def oauth_refresh(now: datetime) -> list[Alert]:
     """The newest token request of a connection within the window failed."""
     token_calls = DeliveryAttempt.objects.filter(
-        path=TOKEN_PATH, created_at__gte=_window(now), created_at__lte=now
+        path__in=token_paths(), created_at__gte=_window(now), created_at__lte=now
     ).order_by("connection_id", "-created_at", "-id")
     latest: dict[int, DeliveryAttempt] = {}
     for attempt in token_calls.only("connection_id", "outcome", "status_code", "error"):

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from portal.admin import AuditedModelAdmin, operator
+from portal.admin_base import AuditedModelAdmin, operator
 from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.apikeys import apikey_create, apikey_revoke_chain, apikey_rotate
 from portal.audit import field_changes, record_change

@@ -3,7 +3,7 @@ superusers only, every change audited."""
 
 from django.contrib import admin
 
-from portal.admin import AuditedModelAdmin
+from portal.admin_base import AuditedModelAdmin
 from portal.admin_scoping import AgencyOnlyAdmin
 from portal.models import WorkspaceMembership
 

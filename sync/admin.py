@@ -13,7 +13,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from portal.admin import AuditedModelAdmin, ReadOnlyAdminMixin, https_formfield
+from portal.admin_base import AuditedModelAdmin, ReadOnlyAdminMixin, https_formfield
 from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.csv_export import CsvExportMixin
 from portal.pagination import EstimatedCountPaginator
@@ -24,7 +24,7 @@ from sync.admin_partners import (
     rotate_webhook_secret,
     show_new_webhook_secret,
 )
-from sync.connectors import test_connection
+from sync.connectors.checks import test_connection
 from sync.console.editors import ConditionsField, to_editor
 from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
 from sync.console.mapping_form import FieldMappingForm

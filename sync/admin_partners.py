@@ -12,14 +12,14 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html_join
 
-from portal.admin import AuditedModelAdmin
+from portal.admin_base import AuditedModelAdmin
 from portal.admin_scoping import WorkspaceScopedAdmin
 from sync.catalog import catalog
 from sync.connectors import connector_class
-from sync.connectors.partner import ALLOW_PRIVATE, guard
+from sync.connectors.partner import guard
 from sync.connectors.webhook_secrets import first_secret, live_secrets, rotate_secret
 from sync.models import Connection, OperationsCatalog, RestPreset
-from sync.transport.ssrf import UnsafeURL
+from sync.transport.ssrf import ALLOW_PRIVATE, UnsafeURL
 
 
 def check_partner_url(form: forms.ModelForm) -> None:

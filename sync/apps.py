@@ -40,11 +40,12 @@ def _watch_webhook_routing() -> None:
     """Webhook routes are cached per process: any connection or workspace change resets them."""
     from portal.models import Workspace
     from sync.inbound.routing import routing_changed
-    from sync.models import Connection
+    from sync.models.connections import Connection, connection_retired
 
     for model in (Connection, Workspace):
         for signal in (post_save, post_delete):
             signal.connect(routing_changed, sender=model, dispatch_uid=f"routing.{model.__name__}")
+    connection_retired.connect(routing_changed, dispatch_uid="routing.retired")
 
 
 def _register_dashboard_panels() -> None:

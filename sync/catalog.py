@@ -10,10 +10,10 @@ classmethods `catalog_actions()` / `catalog_triggers()`; actions come by default
 
 Triggers list only what a provider really emits, each with its `mode`: "real-time" (a webhook,
 or the portal's own change event) or "polled" (found by a scheduled read, every
-`interval_seconds`). The CRM's are its webhook events (sync/connectors/highlevel/events.py, the
-files in tests/specs/highlevel/webhooks/) plus the changes only the daily reconcile can see; a
-REST partner's are the partner webhook events it may send to /webhooks/in/<slug>/; the
-outbound-only providers (e-mail API, notification platform, outbound webhooks) emit none.
+`interval_seconds`). Each connector lists its own (`catalog_triggers`): the CRM its webhook
+events plus what only a scheduled read finds, a REST partner the partner webhook events it may
+send to /webhooks/in/<slug>/; the outbound-only providers (e-mail API, notification platform,
+outbound webhooks) emit none.
 """
 
 import re
@@ -21,7 +21,6 @@ from typing import Any
 
 from sync.connectors import CONNECTORS, connector_class
 from sync.connectors.base import Connector
-from sync.connectors.highlevel import events as highlevel_events
 from sync.inbound import partner_events
 from sync.mapping.specs import FieldSpec
 from sync.models import Rule
@@ -30,11 +29,6 @@ from sync.objects import ObjectType, mirror_model
 VERBS = {"create_remote": "create", "update_remote": "update", "delete_remote": "delete"}
 EVENT_VERBS = ("created", "updated", "deleted")
 REAL_TIME = {"mode": "real-time", "interval_seconds": None}
-DAY = 86_400
-# What the daily reconcile (ops.tasks.reconcile_all) compares: changes no webhook reported.
-RECONCILED_TYPES = ("contact", "user")
-# Providers whose connections may send partner webhooks (Standard Webhooks, partner events).
-PARTNER_WEBHOOK_PROVIDERS = ("rest",)
 
 
 def catalog() -> dict[str, Any]:
@@ -75,7 +69,7 @@ def provider_entry(provider: str, label: str) -> dict[str, Any]:
     return {
         "provider": provider,
         "label": label,
-        "triggers": triggers() if triggers else default_triggers(cls),
+        "triggers": triggers() if triggers else [],
         "actions": actions() if actions else default_actions(cls),
         "automation_actions": catalog_entries(provider),
     }
@@ -104,44 +98,8 @@ def default_actions(cls: type[Connector]) -> list[dict[str, Any]]:
     return entries
 
 
-def default_triggers(cls: type[Connector]) -> list[dict[str, Any]]:
-    if cls.provider == "highlevel":
-        return crm_triggers(cls)
-    if cls.provider in PARTNER_WEBHOOK_PROVIDERS:
-        return partner_triggers()
-    return []
-
-
 def inbound_fields(specs: list[FieldSpec]) -> list[str]:
     return [f"{s.mirror_field} ← {s.remote_path}" for s in specs if s.inbound]
-
-
-def crm_triggers(cls: type[Connector]) -> list[dict[str, Any]]:
-    """The CRM's webhook events (real-time) and what only the daily reconcile finds (polled)."""
-    webhooks = [
-        operation(
-            "trigger",
-            f"{spec.object_type}.{event_verb(event_type, spec.object_type)}",
-            f"{spec.object_type}s.readonly",
-            inbound_fields(cls.default_mappings.get(spec.object_type, [])),
-            event=event_type,
-            **REAL_TIME,
-        )
-        for event_type, spec in highlevel_events.EVENTS.items()
-    ]
-    polled = [
-        operation(
-            "trigger",
-            f"{object_type}.changed",
-            f"{object_type}s.readonly",
-            inbound_fields(cls.default_mappings.get(object_type, [])),
-            mode="polled",
-            interval_seconds=DAY,
-            label="Updates and deletions no webhook reported, found by the daily reconcile",
-        )
-        for object_type in RECONCILED_TYPES
-    ]
-    return webhooks + polled
 
 
 def event_verb(event_type: str, object_type: str) -> str:

@@ -48,7 +48,8 @@ def crm_connection(workspace: Workspace) -> Connection:
     """The workspace's CRM connection (its primary one first); 404 when it has none."""
     found = (
         Connection.objects.live()
-        .filter(workspace=workspace, provider="highlevel", active=True)
+        .crm()
+        .filter(workspace=workspace, active=True)
         .order_by("-primary", "id")
         .first()
     )

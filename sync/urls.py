@@ -1,7 +1,9 @@
+from importlib import import_module
+
 from django.urls import include, path
 
 from sync import partner_api, views_catalog
-from sync.connectors.highlevel import views
+from sync.connectors import connector_classes
 
 app_name = "sync"
 urlpatterns = [
@@ -13,11 +15,12 @@ urlpatterns = [
         partner_api.courses_import_status_view,
         name="courses-import-status",
     ),
-    path("oauth/highlevel/callback", views.highlevel_callback, name="highlevel-oauth-callback"),
-    path(
-        "oauth/highlevel/install/<slug:slug>",
-        views.highlevel_install,
-        name="highlevel-oauth-install",
-    ),
     path("webhooks/", include("sync.inbound.urls")),
+    # A connector's own pages (e.g. the CRM's OAuth install and callback).
+    *(
+        pattern
+        for cls in connector_classes()
+        if cls.urls_module
+        for pattern in import_module(cls.urls_module).urlpatterns
+    ),
 ]

@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from portal.access import workspace_access
-from portal.admin import AuditedModelAdmin, operator
+from portal.admin_base import AuditedModelAdmin, operator
 from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.audit import record_change
 from portal.models import AuditAction, Workspace

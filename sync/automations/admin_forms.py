@@ -10,7 +10,8 @@ from django.db.models import QuerySet
 
 from portal.actors import Actor
 from portal.models import Workspace
-from sync.automations.actions import ActionError, action_spec
+from sync.automations.actions import action_spec
+from sync.automations.actions.base import ActionError
 from sync.automations.context import event_context, record_context
 from sync.automations.inbound import contact_of
 from sync.automations.presets import BY_KEY, TEMPLATES, create_from_template
@@ -129,7 +130,7 @@ class FromTemplateForm(forms.Form):
     template = forms.ChoiceField(choices=[(t.key, t.name) for t in TEMPLATES])
     workspace = forms.ModelChoiceField(queryset=Workspace.objects.all())
     crm = forms.ModelChoiceField(
-        queryset=Connection.objects.live().filter(provider="highlevel").defer("credentials"),
+        queryset=Connection.objects.live().crm().defer("credentials"),
         required=False, label="CRM connection",
     )  # fmt: skip
     email = forms.ModelChoiceField(

@@ -77,7 +77,8 @@ def _links(object_type: str, pk: int, workspace_id: int) -> dict[str, Any]:
     by_slug = {slug: rid for slug, rid in links.values_list("connection__slug", "remote_id")}
     primary = (
         Connection.objects.live()
-        .filter(workspace_id=workspace_id, provider="highlevel")
+        .crm()
+        .filter(workspace_id=workspace_id)
         .order_by("-primary", "id")
         .values_list("slug", flat=True)
         .first()

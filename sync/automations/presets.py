@@ -2,7 +2,7 @@
 adjusts (e-mail template ids, workflow id) and enables — from the admin ("Create from
 template") or `create_from_template(...)`.
 
-Each template names the connections it needs by role: `crm` (a HighLevel connection),
+Each template names the connections it needs by role: `crm` (the CRM connection),
 `email` (the e-mail sending API), `source` (the partner the trigger comes from: the signage
 app, the client-management app, the store).
 """

@@ -25,7 +25,8 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from sync.automations.actions import ActionError, StepCall, action_spec, check_required
+from sync.automations.actions import action_spec
+from sync.automations.actions.base import ActionError, StepCall, check_required
 from sync.automations.context import jsonable, with_links
 from sync.automations.templating import TemplateError, render
 from sync.connectors import connector_class, connector_for

@@ -1,18 +1,18 @@
 """The connector registry: Connection.provider value -> (label, dotted path of the class).
 
-Adding a remote system is one line here plus its module (see sync/connectors/base.py).
+Adding a remote system is one line here plus its module (see sync/connectors/base.py). This is
+the only place that names providers; everything else asks a connector class what it does
+(`role`, its hooks and class attributes). It imports no connector at import time, so any
+module (models, transport, mapping) may use it without an import cycle.
 """
 
-import logging
 from functools import cache
 from typing import TYPE_CHECKING
 
 from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
-    from sync.connectors.base import Connector, TestResult
-
-logger = logging.getLogger(__name__)
+    from sync.connectors.base import Connector
 
 CONNECTORS: dict[str, tuple[str, str]] = {
     "highlevel": ("HighLevel CRM", "sync.connectors.highlevel.client.HighLevelConnector"),
@@ -42,16 +42,11 @@ def connector_for(connection, *, change=None) -> "Connector":
     return connector_class(connection.provider)(connection, change=change)
 
 
-def test_connection(connection) -> "TestResult":
-    """The connector's cheap test, as a result whatever happens: the admin action, the form and
-    `connections test` show its message; an unexpected crash is logged, never a 500."""
-    from sync.connectors.base import TestResult
-    from sync.transport.http import RemoteError
+def connector_classes() -> "list[type[Connector]]":
+    return [connector_class(provider) for provider in CONNECTORS]
 
-    try:
-        return connector_for(connection).test()
-    except RemoteError as exc:
-        return TestResult(False, exc.message)
-    except Exception as exc:
-        logger.exception("Testing connection %s crashed", connection.pk)
-        return TestResult(False, f"The test could not run ({type(exc).__name__}: {exc}).")
+
+@cache
+def crm_providers() -> tuple[str, ...]:
+    """The providers whose connections are a workspace's CRM (its users, contacts, calendars)."""
+    return tuple(cls.provider for cls in connector_classes() if cls.role == "crm")

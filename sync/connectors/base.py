@@ -71,6 +71,15 @@ class Page:
 
 class Connector:
     provider: ClassVar[str] = ""
+    # "crm": the workspace's CRM (its users, contacts, calendars; automations' CRM actions);
+    # "partner": any other app.
+    role: ClassVar[str] = "partner"
+    # Extensions a connector may bring, by dotted module path (loaded through the registry):
+    # its URL patterns (e.g. an OAuth callback) and its automation actions.
+    urls_module: ClassVar[str | None] = None
+    automation_actions: ClassVar[str | None] = None
+    # The path of its OAuth token request, if it has one (alerts tell refresh failures apart).
+    token_path: ClassVar[str | None] = None
     default_mappings: ClassVar[dict[str, list[FieldSpec]]] = {}
     default_headers: ClassVar[dict[str, str]] = {}
     # Delays (s) before attempt 1, 2, …; None: the engine's exponential backoff and

@@ -63,6 +63,7 @@ def platform_id(value: Any) -> int:
 
 class EmailApi(PartnerConnector):
     provider = "email_api"
+    automation_actions = "sync.automations.actions.email"
     default_mappings = {
         "contact": [
             FieldSpec("first_name,last_name", "name", "out", "name"),

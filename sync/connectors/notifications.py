@@ -28,6 +28,7 @@ COLLECTION = "/v1/subscribers"
 
 class Notifications(PartnerConnector):
     provider = "notifications"
+    automation_actions = "sync.automations.actions.notify"
     default_mappings = {
         "contact": [
             FieldSpec("public_id", "subscriberId", "out"),

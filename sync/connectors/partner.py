@@ -11,9 +11,8 @@ from portal.models import Workspace
 from sync.connectors.base import Connector, TestResult, workspace_by_slug
 from sync.models import Connection, Direction, Link
 from sync.transport.http import RemoteError
-from sync.transport.ssrf import check_url
+from sync.transport.ssrf import ALLOW_PRIVATE, check_url
 
-ALLOW_PRIVATE = "allow_private_network"
 # Connections that only take contacts: every other object type is switched off.
 CONTACTS_ONLY = {f"{t}s_direction": Direction.OFF for t in ("user", "task", "note", "appointment")}
 

@@ -24,15 +24,18 @@ FieldMapping rows (a preset creates them). `defaults` are merged into the create
 from typing import Any
 
 from contacts.models import MirrorModel
+from sync.catalog import partner_triggers
 from sync.connectors.base import TestResult
 from sync.connectors.partner import PartnerConnector
 from sync.connectors.rest_auth import AUTH_TYPES, auth_headers, oauth_token
+from sync.mapping.paths import dig
 from sync.objects import object_type_of
 from sync.transport.http import RemoteError, Response
 
 
 class Rest(PartnerConnector):
     provider = "rest"
+    automation_actions = "sync.automations.actions.partners"
 
     @classmethod
     def add_command_arguments(cls, parser: Any) -> None:
@@ -52,6 +55,10 @@ class Rest(PartnerConnector):
         from sync.presets import apply_preset_mappings
 
         return apply_preset_mappings(connection, options)
+
+    @classmethod
+    def catalog_triggers(cls) -> list[dict[str, Any]]:
+        return partner_triggers()
 
     @classmethod
     def catalog_actions(cls) -> list[dict[str, Any]]:
@@ -148,15 +155,3 @@ class Rest(PartnerConnector):
             "public_id": obj.public_id,
             "contact_id": self.remote_id_of(contact, "contact"),
         }
-
-
-def dig(data: Any, path: str) -> Any:
-    """The value at a dotted path ("data.id", "0.id"); None if absent."""
-    for part in path.split(".") if path else []:
-        if isinstance(data, list) and part.isdigit():
-            data = data[int(part)] if int(part) < len(data) else None
-        elif isinstance(data, dict):
-            data = data.get(part)
-        else:
-            return None
-    return data

@@ -17,7 +17,6 @@ from sync.mapping.mapper import CUSTOM_PREFIX, REMOTE_CUSTOM_MARK
 from sync.models import Connection, Direction, FieldMapping
 from sync.transport.http import RemoteError
 
-CRM_PROVIDER = "highlevel"
 CUSTOM_LIST = "customFields"
 CUSTOM_PATH_ERROR = (
     "The CRM takes custom fields as a list: pick the field under “CRM custom field” "
@@ -29,7 +28,7 @@ def crm_custom_fields(connection: Connection | None) -> tuple[list[dict[str, Any
     """(the location's custom fields, why they could not be listed)."""
     if connection is None:
         return [], "Choose the connection first (then save and continue) to pick one by name."
-    if connection.provider != CRM_PROVIDER:
+    if not connection.is_crm:
         return [], "Only CRM connections have custom fields to pick."
     try:
         return connector_for(connection).custom_fields(), ""
@@ -116,7 +115,7 @@ class FieldMappingForm(forms.ModelForm):
 
     def _is_crm(self, cleaned: dict[str, Any]) -> bool:
         connection = cleaned.get("connection")
-        return connection is not None and connection.provider == CRM_PROVIDER
+        return connection is not None and connection.is_crm
 
     def _use_custom_field(self, cleaned: dict[str, Any], field_id: str) -> None:
         cleaned["remote_path"] = f"{CUSTOM_LIST}{REMOTE_CUSTOM_MARK}{field_id}"

@@ -17,10 +17,10 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from portal.admin import operator
+from portal.admin_base import operator
 from portal.models import Workspace
-from sync.connectors import test_connection
 from sync.connectors.base import TestResult
+from sync.connectors.checks import test_connection
 from sync.connectors.partner import guard
 from sync.models import Connection, RestPreset
 from sync.presets import CREDENTIALS

@@ -2,10 +2,11 @@
 
 from django.db import models
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from portal.models import Workspace
-from sync.connectors import provider_choices
+from sync.connectors import crm_providers, provider_choices
 from sync.objects import ObjectType
 from sync.transport.crypto import EncryptedJSONField
 
@@ -23,9 +24,17 @@ class Health(models.TextChoices):
     FAILING = "failing", "Failing"
 
 
+# Sent when a connection is tombstoned (sync/inbound/routing.py forgets its routes).
+connection_retired = Signal()
+
+
 class ConnectionQuerySet(models.QuerySet):
     def live(self) -> "ConnectionQuerySet":
         return self.filter(deleted_at__isnull=True)
+
+    def crm(self) -> "ConnectionQuerySet":
+        """Connections to a CRM (a connector whose role is "crm")."""
+        return self.filter(provider__in=crm_providers())
 
 
 def _direction_field(label: str) -> models.CharField:
@@ -107,6 +116,10 @@ class Connection(models.Model):
     def sends(self, object_type: str) -> bool:
         return self.direction(object_type) in (Direction.OUT, Direction.BOTH)
 
+    @property
+    def is_crm(self) -> bool:
+        return self.provider in crm_providers()
+
     def receives(self, object_type: str) -> bool:
         return self.direction(object_type) in (Direction.IN, Direction.BOTH)
 
@@ -119,12 +132,11 @@ class Connection(models.Model):
 
     def soft_delete(self, *, by: str) -> bool:
         """Tombstone the connection (its history stays readable); True if it was live."""
-        from sync.inbound.routing import routing_changed
-
         deleted = Connection.objects.filter(pk=self.pk, deleted_at__isnull=True).update(
             deleted_at=timezone.now(), deleted_by=by[:200], active=False
         )
-        routing_changed()  # no post_save for an update(): webhooks must stop routing here
+        # An update() sends no post_save: tell the webhook routing (and anyone else) ourselves.
+        connection_retired.send(sender=Connection, connection=self)
         return bool(deleted)
 
     def record_success(self) -> None:

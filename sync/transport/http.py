@@ -33,11 +33,12 @@ import requests
 from django.conf import settings
 
 from portal.audit import MASK, is_secret_field
+from sync.connectors import connector_class
 from sync.models import Connection, DeliveryAttempt, OutboundChange
 from sync.transport.pinned_http import guarded_session
 from sync.transport.ratelimit import Limiter, RateLimited, limiter_for, seconds_to_next_utc_day
 from sync.transport.redaction import SecretMask, credential_values, header_secrets
-from sync.transport.ssrf import UnsafeURL
+from sync.transport.ssrf import ALLOW_PRIVATE, UnsafeURL
 
 logger = logging.getLogger(__name__)
 
@@ -235,8 +236,6 @@ class HttpClient:
         """The URL to call, if the credentials may go there: the provider's policy on the base
         URL (the CRM: its own API host), and a path that cannot leave the base URL's host
         (a configured path "@evil.example/x" would otherwise change it). Else UnsafeURL."""
-        from sync.connectors import connector_class  # the connectors import this module
-
         base_url = self.connection.base_url
         connector_class(self.connection.provider).check_base_url(
             base_url, dry_run=self.connection.dry_run
@@ -248,9 +247,6 @@ class HttpClient:
 
     def _session(self) -> requests.Session:
         """Pinned and guarded for partner URLs, unless the operator allowed private networks."""
-        from sync.connectors import connector_class  # the connectors import this module
-        from sync.connectors.partner import ALLOW_PRIVATE
-
         guarded = getattr(connector_class(self.connection.provider), "guards_urls", False)
         allowed = bool((self.connection.options or {}).get(ALLOW_PRIVATE))
         return _GUARDED_SESSION if guarded and not allowed else _SESSION

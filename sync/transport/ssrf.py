@@ -34,6 +34,10 @@ class UnsafeURL(ValueError):
     """A URL we may not call: not http(s), unresolvable, or resolving to a non-public address."""
 
 
+# The connection option that lets an operator allow private addresses for one connection.
+ALLOW_PRIVATE = "allow_private_network"
+
+
 def check_url(url: str, *, allow_private: bool = False) -> None:
     safe_address(url, allow_private=allow_private)
 

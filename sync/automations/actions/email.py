@@ -11,7 +11,7 @@ how a bounce finds its contact.
 
 from typing import Any
 
-from sync.automations.actions import ActionError, StepCall, action
+from sync.automations.actions.base import ActionError, StepCall, action
 from sync.connectors.email_api import CATEGORY, email_hash
 from sync.models import Link
 

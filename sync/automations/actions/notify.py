@@ -6,7 +6,7 @@ a repeated one, so a retried step notifies once even when its first answer was l
 
 from typing import Any
 
-from sync.automations.actions import ActionError, StepCall, action
+from sync.automations.actions.base import ActionError, StepCall, action
 from sync.connectors.notifications import BULK_LIMIT, COLLECTION
 
 PROVIDER = "notifications"

@@ -12,8 +12,8 @@ the step's idempotency key as `webhook-id` (stable across retries: receivers dro
 
 from typing import Any
 
-from sync.automations.actions import ActionError, ActionSpec, StepCall, action
-from sync.connectors.rest import dig
+from sync.automations.actions.base import ActionError, ActionSpec, StepCall, action
+from sync.mapping.paths import dig
 
 PATH_VALUES = ("id", "public_id", "contact_id")
 

@@ -10,9 +10,10 @@ from django.core.cache import cache
 from contacts.models import MirrorModel
 from sync.connectors.base import Connector, Page, TestResult, checked_url
 from sync.connectors.highlevel import listings
+from sync.connectors.highlevel.catalog import crm_triggers
 from sync.connectors.highlevel.fields import DEFAULT_MAPPINGS, clear_value
 from sync.connectors.highlevel.lookup import find_created, task_contact_id
-from sync.connectors.highlevel.oauth import access_token, refresh_tokens
+from sync.connectors.highlevel.oauth import TOKEN_PATH, access_token, refresh_tokens
 from sync.models import Link
 from sync.services import workspace_for_location
 from sync.transport.http import NotYet, RemoteError
@@ -72,6 +73,10 @@ def check_crm_base_url(url: str, *, dry_run: bool) -> None:
 
 class HighLevelConnector(Connector):
     provider = "highlevel"
+    role = "crm"
+    urls_module = "sync.connectors.highlevel.urls"
+    automation_actions = "sync.connectors.highlevel.actions"
+    token_path = TOKEN_PATH
     default_mappings = DEFAULT_MAPPINGS
     default_headers = {"Version": API_VERSION, "Accept": "application/json"}
     guards_urls = True  # pinned and checked by the SSRF guard at every request, like partners
@@ -79,6 +84,10 @@ class HighLevelConnector(Connector):
     @classmethod
     def check_base_url(cls, url: str, *, dry_run: bool) -> None:
         check_crm_base_url(url, dry_run=dry_run)
+
+    @classmethod
+    def catalog_triggers(cls) -> list[dict[str, Any]]:
+        return crm_triggers(cls)
 
     # Where a record read back holds what a write sent elsewhere (UserSuccessfulResponseDto
     # nests type/role/locationIds under "roles"; CreateUserDto takes them at the top level).

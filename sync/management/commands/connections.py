@@ -3,7 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.actors import Actor
-from sync.connectors import CONNECTORS, connector_class, test_connection
+from sync.connectors import CONNECTORS, connector_class
+from sync.connectors.checks import test_connection
 from sync.models import Connection
 from sync.services import connection_add, find_connection
 

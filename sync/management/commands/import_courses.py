@@ -11,10 +11,10 @@ from sync.transport.http import RemoteError
 
 
 class Command(BaseCommand):
-    help = "Import courses into the CRM location of a HighLevel connection from a JSON file."
+    help = "Import courses into the CRM location of a CRM connection from a JSON file."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("connection", help="name or slug of a highlevel connection")
+        parser.add_argument("connection", help="name or slug of a CRM connection")
         parser.add_argument("file", type=Path)
 
     def handle(self, *args, **options) -> None:
@@ -23,8 +23,8 @@ class Command(BaseCommand):
             payload = json.loads(options["file"].read_text())
         except (ValueError, OSError) as exc:
             raise CommandError(str(exc)) from exc
-        if connection.provider != "highlevel" or not isinstance(payload, dict):
-            raise CommandError("Needs a highlevel connection and a JSON object with products.")
+        if not connection.is_crm or not isinstance(payload, dict):
+            raise CommandError("Needs a CRM connection and a JSON object with products.")
         try:
             connector_for(connection).import_courses(payload)
         except RemoteError as exc:

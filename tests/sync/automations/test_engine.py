@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from sync.automations import actions
+from sync.automations.actions import base as actions
 from sync.automations.presets import create_from_template
 from sync.automations.runner import replay
 from sync.console.timeline import timeline

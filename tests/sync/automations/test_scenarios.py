@@ -11,7 +11,7 @@ from django.utils import timezone
 from contacts.services import contact_create, contact_delete, contact_update
 from portal.actors import Actor
 from portal.audit import MASK
-from sync.automations import actions
+from sync.automations.actions import base as actions
 from sync.automations.presets import create_from_template
 from sync.models import AutomationRun, AutomationStep, Mode, RunStatus, StepStatus
 from tests.factories import TEST_ACTOR

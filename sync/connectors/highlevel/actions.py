@@ -9,7 +9,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sync.automations.actions import ActionError, StepCall, action
+from sync.automations.actions.base import ActionError, StepCall, action
 from sync.transport.http import RemoteError
 
 CRM = "highlevel"

@@ -1,0 +1,15 @@
+"""Reading a value out of a remote's JSON by a configured dotted path."""
+
+from typing import Any
+
+
+def dig(data: Any, path: str) -> Any:
+    """The value at a dotted path ("data.id", "0.id"); None if absent."""
+    for part in path.split(".") if path else []:
+        if isinstance(data, list) and part.isdigit():
+            data = data[int(part)] if int(part) < len(data) else None
+        elif isinstance(data, dict):
+            data = data.get(part)
+        else:
+            return None
+    return data
