@@ -150,3 +150,13 @@ def test_the_crm_is_named_only_in_its_package_and_the_registry():
         and name not in MAY_NAME_HIGHLEVEL
     }
     assert [m for name, path in outside.items() for m in highlevel_mentions(name, path)] == []
+
+
+def test_no_production_module_imports_the_stand_ins():
+    stand_ins = [
+        f"{name}: imports {imported}"
+        for name, path in modules().items()
+        for imported in imported_names(_parse(path))
+        if imported == "sandbox" or imported.startswith("sandbox.")
+    ]
+    assert stand_ins == []
