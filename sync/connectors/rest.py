@@ -12,6 +12,8 @@
          "find":   {"method": "GET", "path": "/users", "params": {"externalId": "{public_id}"},
                     "id_path": "0.id"}},                                  (optional)
        "task": {…"path": "/customers/{contact_id}/tasks"…}, …},
+       (reads: "list" and "get" per object type, see rest_reads.py)
+     "webhooks": {…},                 (the partner's webhook format: inbound/partner_formats.py)
      "test": {"method": "GET", "path": "/me"},
      "paths_to_confirm": ["contact.create", …]}                         (from the preset)
 
@@ -27,11 +29,12 @@ from contacts.models import MirrorModel
 from sync.connectors.base import TestResult
 from sync.connectors.partner import PartnerConnector
 from sync.connectors.rest_auth import AUTH_TYPES, auth_headers, oauth_token
+from sync.connectors.rest_reads import RestReads, dig
 from sync.objects import object_type_of
 from sync.transport.http import RemoteError, Response
 
 
-class Rest(PartnerConnector):
+class Rest(RestReads, PartnerConnector):
     provider = "rest"
 
     @classmethod
@@ -148,15 +151,3 @@ class Rest(PartnerConnector):
             "public_id": obj.public_id,
             "contact_id": self.remote_id_of(contact, "contact"),
         }
-
-
-def dig(data: Any, path: str) -> Any:
-    """The value at a dotted path ("data.id", "0.id"); None if absent."""
-    for part in path.split(".") if path else []:
-        if isinstance(data, list) and part.isdigit():
-            data = data[int(part)] if int(part) < len(data) else None
-        elif isinstance(data, dict):
-            data = data.get(part)
-        else:
-            return None
-    return data
