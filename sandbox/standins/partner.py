@@ -12,8 +12,11 @@ Every API call needs `X-API-Key: <key>`. Records: {id, firstName, lastName, emai
 updatedAt}; every change moves `updatedAt` on (strictly: two changes never share a moment).
 `add`/`change` are the partner's own users at work; `send_webhook` posts
 {"event": "contact.updated", "data": record} signed `X-Partner-Signature: sha256=<hex HMAC>`.
+Given `notify=(url, secret)`, every change made through the API is announced so, from a
+background thread (as a partner app's webhooks are: after the change, never inside it).
 `PartnerStandIn(api_key, clock=...).start()` serves on 127.0.0.1 in a daemon thread; state is
-in memory. The connection config that reads it: `connection_options()`.
+in memory (or in `state_file`, JSON). The connection config that reads it:
+`connection_options()`; its field mappings: `MAPPINGS`.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import html
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,15 +41,29 @@ SIGNATURE_HEADER = "X-Partner-Signature"
 
 
 class PartnerStandIn:
-    def __init__(self, api_key: str, port: int = 0, clock=time.time, page_size: int = 50) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        port: int = 0,
+        clock=time.time,
+        page_size: int = 50,
+        notify: tuple[str, str] | None = None,
+        state_file: str | None = None,
+    ) -> None:
         self.api_key = api_key
+        self.notify = notify
+        self.state_file = Path(state_file) if state_file else None
         self.clock = clock
         self.page_size = page_size
         self.contacts: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every API call
+        self.announcements: list[threading.Thread] = []  # webhooks being sent (tests join them)
         self.lock = threading.Lock()
         self._last_change = 0.0
         self._next_id = 1
+        if self.state_file and self.state_file.exists():  # the demo's partner outlives a restart
+            self.contacts = json.loads(self.state_file.read_text())
+            self._next_id = 1 + max((int(i.lstrip("p")) for i in self.contacts), default=0)
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -91,10 +110,31 @@ class PartnerStandIn:
                 return answer.status, json.loads(answer.read() or b"null")
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")
+        except OSError as exc:  # the receiver is down: a real partner would retry later
+            return 0, str(exc)
 
     # --- the API ------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
+        status, answer = self._handle(method, path, query, body)
+        if self.state_file and method != "GET" and status < 300:
+            with self.lock:
+                self.state_file.write_text(json.dumps(self.contacts))
+        if self.notify and method != "GET" and status < 300:
+            record = answer["data"] if answer else {"id": path.rsplit("/", 1)[-1]}
+            event = {"POST": "contact.created", "DELETE": "contact.deleted"}.get(method)
+            self._announce(record, event or "contact.updated")
+        return status, answer
+
+    def _announce(self, record: dict[str, Any], event: str) -> None:
+        url, secret = self.notify
+        thread = threading.Thread(
+            target=self.send_webhook, args=(url, secret, record, event), daemon=True
+        )
+        self.announcements.append(thread)
+        thread.start()
+
+    def _handle(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
         with self.lock:
             self.requests.append((method, path))
             if path.rstrip("/") == COLLECTION:
