@@ -1,7 +1,8 @@
-"""A partner's webhook delivery: verified by its connection's scheme, and its records mapped.
+"""A partner's webhook delivery, verified by its connection's scheme (sync/inbound/partner_formats).
 
     verify_delivery(connection, headers, raw) -> Verified     SignatureError (recorded) if not
-    MappedPartnerSource(connection)                           the source of own-format records
+
+(Own-format records are mapped by sync/inbound/partner_source.py.)
 
 A refused delivery is recorded as an inbound event with status *refused* (Sync → Inbound
 events, the connection's filter): its reason and non-secret headers, never its unverified
@@ -12,18 +13,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.utils import timezone
 
-from contacts.models import Contact, MirrorModel
-from portal.actors import Actor
-from sync.inbound.apply import UPSERT, RemoteChange, find
-from sync.inbound.events import EventError, ParsedEvent
 from sync.inbound.intake import kept_headers
 from sync.inbound.partner_formats import STANDARD, format_of
-from sync.mapping.mapper import from_remote
-from sync.models import Connection, InboundEvent, InboundSource, InboundStatus, Link
+from sync.models import Connection, InboundEvent, InboundSource, InboundStatus
 from sync.transport.webhook_checks import SignatureError, parse_timestamp
 
 
@@ -82,26 +77,3 @@ def record_refusal(
             )
         ]
     )
-
-
-class MappedPartnerSource:
-    """Records in the partner's own shape: found by their Link to the connection, mapped
-    through its field mappings (as listed records are), parents by their partner ids."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def find(self, object_type: str, remote_id: str) -> tuple[MirrorModel | None, Link | None]:
-        return find(self.connection, RemoteChange(object_type, UPSERT, remote_id, {}))
-
-    def complete(self, parsed: ParsedEvent) -> ParsedEvent:
-        return parsed
-
-    def values(self, parsed: ParsedEvent, instance: MirrorModel | None) -> dict[str, Any]:
-        return from_remote(parsed.payload, parsed.object_type, self.connection, instance)
-
-    def contact(self, parsed: ParsedEvent, actor: Actor) -> Contact | None:
-        contact, _link = self.find("contact", parsed.contact_remote_id)
-        if contact is None:
-            raise EventError(f"Its contact {parsed.contact_remote_id!r} is not linked here.")
-        return None if contact.is_deleted else contact

@@ -17,8 +17,8 @@ from sync.connectors import connector_for
 from sync.connectors.highlevel import events as highlevel_events
 from sync.inbound.apply import UPSERT, RemoteChange, apply_remote_change
 from sync.inbound.events import EventError, ParsedEvent, Unresolvable
-from sync.inbound.partner_delivery import MappedPartnerSource
 from sync.inbound.partner_formats import format_of
+from sync.inbound.partner_source import MappedPartnerSource
 from sync.mapping.mapper import from_remote
 from sync.models import Connection, InboundStatus, Link
 from sync.objects import TYPE_BY_MODEL, mirror_model

@@ -10,16 +10,20 @@ import pytest
 from django.test import TestCase
 
 from contacts.models import Contact
+from contacts.services import contact_update
 from sandbox.standins.partner import MAPPINGS, PartnerStandIn, connection_options
+from sync.engine.push import drain
 from sync.inbound.partner_formats import WebhookFormat, format_errors
-from sync.models import FieldMapping, InboundEvent, Link
+from sync.models import DeliveryAttempt, FieldMapping, InboundEvent, Link
 from sync.transport import hmac_signatures
 from sync.transport.webhook_checks import SignatureError
+from tests.factories import TEST_ACTOR
 from tests.sync.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
 SECRET, OLD_SECRET = "partner-signing-key-2", "partner-signing-key-1"
 URL = "/webhooks/in/partner/"
+OLD_PHONE, NEW_PHONE = "+15550100001", "+15550100002"
 
 
 @pytest.fixture
@@ -199,3 +203,35 @@ def test_format_errors_are_clear():
     assert format_errors({"record_path": 3}) == [
         "webhooks.record_path: enter a dotted path (text)."
     ]
+
+
+# --- concurrent edits: the phone changed at the partner, the city here ----------------------
+
+
+@pytest.fixture
+def live_partner(settings, partner_conn):
+    settings.SSRF_ALLOWED_HOSTS = ["127.0.0.1"]  # the stand-in on loopback, allowed explicitly
+    standin = PartnerStandIn("k").start()
+    partner_conn.base_url = standin.base_url
+    partner_conn.save()
+    yield standin
+    standin.stop()
+
+
+@pytest.mark.parametrize("webhook", ["late", "first"])
+def test_concurrent_edits_in_the_partners_format_both_survive(deliver, live_partner, webhook):
+    record = live_partner.add(firstName="Ada", email="ada@example.com", phone=OLD_PHONE, city="Old")
+    deliver(*PartnerStandIn.signed_delivery(SECRET, record, "contact.created"))
+    changed = live_partner.change(record["id"], phone=NEW_PHONE)  # a user at the partner
+    contact_update(Contact.objects.get(), actor=TEST_ACTOR, data={"city": "Newcity"})
+    if webhook == "late":
+        drain()
+    deliver(*PartnerStandIn.signed_delivery(SECRET, changed))
+    drain()
+    contact = Contact.objects.get()
+    at_partner = live_partner.contacts[record["id"]]
+    assert (contact.phone, contact.city) == (NEW_PHONE, "Newcity")
+    assert (at_partner["phone"], at_partner["city"]) == (NEW_PHONE, "Newcity")
+    patches = DeliveryAttempt.objects.filter(method="PATCH")
+    sent = patches.get().request_excerpt  # one PATCH, with only what the portal changed
+    assert "Newcity" in sent and "phone" not in sent and "Ada" not in sent
