@@ -75,17 +75,13 @@ def connection_fields_from_preset(options: dict[str, Any]) -> dict[str, Any]:
     if missing:
         raise ValueError(f"The {auth['type']} auth needs {' and '.join(missing)}.")
     config.update(preset=source["slug"], paths_to_confirm=paths_to_confirm(config))
-    directions = {f"{t}s_direction": preset_direction(config, t) for t in ObjectType.values}
+    configured = config["objects"]
+    directions = {
+        f"{t}s_direction": Direction.OUT if t in configured else Direction.OFF
+        for t in ObjectType.values
+    }
     credentials = {name: options[name] for name in needed}
     return {"credentials": credentials, "options": config, **directions}
-
-
-def preset_direction(config: dict[str, Any], object_type: str) -> str:
-    """Both ways where the config lists the type (partner pull), out where it only writes."""
-    operations = config["objects"].get(object_type)
-    if not operations:
-        return Direction.OFF
-    return Direction.BOTH if "list" in operations else Direction.OUT
 
 
 def apply_preset_mappings(connection: Connection, options: dict[str, Any]) -> str:
