@@ -298,3 +298,16 @@ def test_reads_and_webhook_formats_are_checked_in_the_admin_form(admin_client, p
     assert "webhooks.signature.encoding: hex or base64." in page
     partner_conn.refresh_from_db()
     assert "task" not in partner_conn.options["objects"]  # nothing saved
+
+
+def test_the_shipped_presets_list_contacts_with_paths_to_confirm():
+    from sync.models import RestPreset
+
+    presets = {p.slug: p for p in RestPreset.objects.all()}
+    for slug, path in [("signage", "/api/v1/users"), ("client-management", "/api/contacts"),
+                       ("digital-goods-store", "/api/customers")]:  # fmt: skip
+        preset = presets[slug]
+        preset.full_clean()  # its config validates, reads included
+        assert f"contact.list: GET {path}" in preset.paths_to_confirm()
+    store = presets["digital-goods-store"].config["webhooks"]["signature"]
+    assert (store["header"], store["encoding"]) == ("X-SENDOWL-HMAC-SHA256", "base64")
