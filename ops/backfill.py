@@ -43,6 +43,7 @@ from ops.backfill_fetch import Batch, FetchPlan, Prefetcher, phases_for
 from ops.ingest import Ingestor, Tally
 from ops.models import MAX_ERRORS_KEPT, UNFINISHED, BackfillRun, RunStatus
 from portal.actors import Actor
+from sync.connectors import connector_for
 from sync.connectors.base import Connector
 from sync.engine.leases import holding, lease_until
 from sync.engine.outbox import outbound_suppressed
@@ -73,6 +74,18 @@ def parse_objects(text: str) -> list[str]:
     return [t for t in OBJECT_TYPES if t in names]
 
 
+def check_listable(connection: Connection, objects: list[str]) -> None:
+    """ValueError unless the connection's connector can list every requested type."""
+    can_list = connector_for(connection).listable_types
+    cannot = [t for t in objects if t not in can_list]
+    if cannot:
+        listed = ", ".join(f"{t}s" for t in OBJECT_TYPES if t in can_list) or "nothing"
+        raise ValueError(
+            f"{connection} cannot list {', '.join(f'{t}s' for t in cannot)} "
+            f"(it lists: {listed}; a REST connection lists what its config has a list for)."
+        )
+
+
 def start_run(
     connection: Connection,
     objects: list[str],
@@ -83,6 +96,10 @@ def start_run(
     restart: bool = False,
 ) -> tuple[BackfillRun, bool]:
     """The run to execute (its lease held by the caller) and whether it resumes one."""
+    try:
+        check_listable(connection, objects)
+    except ValueError as exc:
+        raise BackfillError(str(exc)) from exc
     token = secrets.token_hex(16)
     try:
         with transaction.atomic():

@@ -23,7 +23,6 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from ops.ingest import remote_updated_at
 from sync.connectors import connector_for
 from sync.connectors.base import Connector, Page
 from sync.models import Connection, DeliveryAttempt
@@ -80,7 +79,7 @@ class FetchPlan:
         if phase != "contact":
             page = self._fetch(phase, cursor)
             if phase != "user":
-                page.items = [item for item in page.items if self._is_recent(item)]
+                page.items = [item for item in page.items if self._is_recent(phase, item)]
             return Batch(phase, page, [], self._next_position(phase, page))
         page = self._fetch("contact", self._contact_cursor(cursor))
         notes = []
@@ -88,7 +87,7 @@ class FetchPlan:
             for contact in page.items:
                 if self._notes_may_have_changed(contact):
                     listed = self._fetch("note", {"contactId": contact["id"]}).items
-                    notes.extend((contact["id"], n) for n in listed if self._is_recent(n))
+                    notes.extend((contact["id"], n) for n in listed if self._is_recent("note", n))
         return Batch(phase, page, notes, self._next_position(phase, page))
 
     def _contact_cursor(self, cursor: Any) -> Any:
@@ -106,8 +105,8 @@ class FetchPlan:
         updated = _when(contact.get("dateUpdated"))
         return updated is None or updated >= self.notes_known_until
 
-    def _is_recent(self, item: dict[str, Any]) -> bool:
-        when = remote_updated_at(item)
+    def _is_recent(self, object_type: str, item: dict[str, Any]) -> bool:
+        when = self.connector.remote_updated_at(object_type, item)
         return self.since is None or when is None or when >= self.since
 
     def _next_position(self, phase: str, page: Page) -> tuple[str, Any]:

@@ -69,8 +69,11 @@ def can_clean_up(connection: Connection) -> bool:
     return connector_class(connection.provider).delete_remote is not Connector.delete_remote
 
 
-def can_read(connection: Connection) -> bool:
-    return hasattr(connector_class(connection.provider), "fetch_record")
+def can_read(connection: Connection, object_type: str = "contact") -> bool:
+    """Whether the connector reads a record back (a REST connection: where it has a get)."""
+    connector = connector_for(connection)
+    readable = getattr(connector, "readable_types", None)  # computed from a REST config
+    return hasattr(connector, "fetch_record") and (readable is None or object_type in readable)
 
 
 def go_live_check(connection: Connection, *, actor: Actor, confirmed: bool = False) -> GoLiveReport:
@@ -111,7 +114,7 @@ class GoLiveCheck:
         if self.connection.dry_run:
             self.report.add(object_type, "read back", SKIPPED, "Sandbox mode: nothing was sent.")
             return
-        if not can_read(self.connection):
+        if not can_read(self.connection, object_type):
             self.report.add(object_type, "read back", SKIPPED, "The connector cannot read.")
             return
         remote = self._read_back(object_type, obj)
@@ -159,6 +162,9 @@ class GoLiveCheck:
             )
         except RemoteError as exc:
             self.report.add(object_type, "read back", FAILED, exc.message)
+            return None
+        if remote is None:
+            self.report.add(object_type, "read back", FAILED, "The remote no longer has it.")
             return None
         self.report.add(object_type, "read back", OK, f"{len(remote)} field(s)")
         return remote

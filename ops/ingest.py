@@ -25,12 +25,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.dateparse import parse_datetime
 
 from contacts import services
 from contacts.models import Contact, MirrorModel
 from contacts.normalize import email_key
 from portal.actors import Actor
+from sync.connectors import connector_for
+from sync.connectors.base import Connector
 from sync.inbound import policy
 from sync.inbound.apply import UPSERT, Outcome, RemoteChange, apply_remote_change
 from sync.inbound.policy import clamped
@@ -83,19 +84,16 @@ class Tally:
         }
 
 
-def remote_updated_at(item: dict[str, Any]) -> datetime.datetime | None:
-    """The remote's own time of the record's current state (dateUpdated, else dateAdded)."""
-    raw = item.get("dateUpdated") or item.get("updatedAt") or item.get("dateAdded")
-    try:
-        return parse_datetime(str(raw)) if raw else None
-    except ValueError:
-        return None
-
-
 class Ingestor:
-    def __init__(self, connection: Connection, actor: Actor) -> None:
+    """`connector`: reads a listed record's id and change time (the connection's by default:
+    a partner's listing keeps them at its configured paths)."""
+
+    def __init__(
+        self, connection: Connection, actor: Actor, connector: Connector | None = None
+    ) -> None:
         self.connection = connection
         self.actor = actor
+        self.connector = connector or connector_for(connection)
 
     def apply(
         self,
@@ -112,13 +110,13 @@ class Ingestor:
         if not items:
             return tally
         parents = parents or {}
-        items = [item for item in items if _remote_id(item)]
+        items = [item for item in items if self._id(object_type, item)]
         linked = self.linked_pairs(object_type, items)
         by_email = self._unlinked_contacts(items, linked) if object_type == "contact" else {}
         new_links: list[Link] = []
         creates: list[tuple[dict[str, Any], services.NewRow]] = []
         for item in items:
-            remote_id = _remote_id(item)
+            remote_id = self._id(object_type, item)
             instance, link = linked.get(remote_id, (None, None))
             try:
                 values = self._values(object_type, item, instance or by_email.get(remote_id))
@@ -139,6 +137,12 @@ class Ingestor:
 
     # --- internals ----------------------------------------------------------------------
 
+    def _id(self, object_type: str, item: dict[str, Any]) -> str:
+        return self.connector.remote_id(object_type, item)
+
+    def _updated_at(self, object_type: str, item: dict[str, Any]) -> datetime.datetime | None:
+        return self.connector.remote_updated_at(object_type, item)
+
     def _values(
         self, object_type: str, item: dict[str, Any], instance: MirrorModel | None
     ) -> dict[str, Any]:
@@ -156,11 +160,12 @@ class Ingestor:
         """A new record joins the page's bulk create, if this connection may create it."""
         reason = policy.refusal(self.connection, object_type, policy.CREATE, None, values)
         if reason:
-            tally.fail(f"{object_type} {_remote_id(item)}: refused: {reason}")
+            tally.fail(f"{object_type} {self._id(object_type, item)}: refused: {reason}")
             return
-        contact = parents.get(_remote_id(item))
+        contact = parents.get(self._id(object_type, item))
         data = {**values, "contact": contact} if contact is not None else values
-        creates.append((item, services.NewRow(data, clamped(remote_updated_at(item)))))
+        changed_at = clamped(self._updated_at(object_type, item))
+        creates.append((item, services.NewRow(data, changed_at)))
 
     def _update(
         self,
@@ -173,24 +178,33 @@ class Ingestor:
         """The one inbound path for a record we have (None: equal, nothing to decide)."""
         seen = comparable_values(type(instance), values)
         if seen == mirror_values(instance, seen):
-            self._keep_snapshot(instance, link, seen, item)
+            self._keep_snapshot(object_type, instance, link, seen, item)
             return None
         change = RemoteChange(
-            object_type, UPSERT, _remote_id(item), values, remote_updated_at(item)
+            object_type,
+            UPSERT,
+            self._id(object_type, item),
+            values,
+            self._updated_at(object_type, item),
         )
         return apply_remote_change(
             self.connection, change, actor=self.actor, found=(instance, link)
         )
 
     def _keep_snapshot(
-        self, instance: MirrorModel, link: Link | None, seen: dict[str, Any], item: dict
+        self,
+        object_type: str,
+        instance: MirrorModel,
+        link: Link | None,
+        seen: dict[str, Any],
+        item: dict,
     ) -> None:
         """An unchanged record still tells what the remote holds (written only if news)."""
         if link is None or instance.is_deleted:
             return
         known = link.remote_snapshot or {}
         if any(known.get(name, [None])[0] != value for name, value in seen.items()):
-            snapshot = with_fields(link, seen, clamped(remote_updated_at(item)))
+            snapshot = with_fields(link, seen, clamped(self._updated_at(object_type, item)))
             Link.objects.filter(pk=link.pk).update(remote_snapshot=snapshot)
 
     def _create(
@@ -209,7 +223,7 @@ class Ingestor:
         links = []
         for (item, row), outcome in zip(creates, results, strict=True):
             if isinstance(outcome, ValidationError):
-                tally.fail(f"{object_type} {_remote_id(item)}: {_message(outcome)}")
+                tally.fail(f"{object_type} {self._id(object_type, item)}: {_message(outcome)}")
                 continue
             links.append(self._link(object_type, outcome, item, dict(row.data), created=True))
             tally.created += 1
@@ -222,7 +236,7 @@ class Ingestor:
         self, object_type: str, items: list[dict[str, Any]]
     ) -> dict[str, tuple[MirrorModel, Link]]:
         """Remote id → (mirror row, its Link) for the page's records we already have."""
-        remote_ids = [_remote_id(item) for item in items]
+        remote_ids = [self._id(object_type, item) for item in items]
         links = {
             link.remote_id: link
             for link in Link.objects.filter(
@@ -241,9 +255,9 @@ class Ingestor:
     ) -> dict[str, Contact]:
         """Remote id → the live, unlinked mirror contact with the same e-mail."""
         wanted = {
-            email_key(str(item["email"]).strip()): _remote_id(item)
+            email_key(str(item["email"]).strip()): self._id("contact", item)
             for item in items
-            if item.get("email") and _remote_id(item) not in linked
+            if item.get("email") and self._id("contact", item) not in linked
         }
         if not wanted:
             return {}
@@ -266,7 +280,7 @@ class Ingestor:
     ) -> Link:
         """A new Link, with what the remote holds: a row just created from it holds exactly
         that (already normalised); a matched one is compared by its mapped values."""
-        changed_at = clamped(remote_updated_at(item))
+        changed_at = clamped(self._updated_at(object_type, item))
         names = [name for name in values if name != "contact"]
         seen = (
             mirror_values(instance, names)
@@ -277,7 +291,7 @@ class Ingestor:
             connection=self.connection,
             object_type=object_type,
             object_id=instance.pk,
-            remote_id=_remote_id(item),
+            remote_id=self._id(object_type, item),
             remote_updated_at=changed_at,
             remote_snapshot=with_fields(None, seen, changed_at),
         )
@@ -310,10 +324,6 @@ def _empty(field_: models.Field) -> Any:
     if field_.null:
         return None
     return field_.get_default()
-
-
-def _remote_id(item: dict[str, Any]) -> str:
-    return str(item.get("id") or "")
 
 
 def _message(exc: Exception) -> str:

@@ -8,8 +8,7 @@ from django.conf import settings
 from ops.alerts import check_alerts as run_alert_check
 from ops.prune import prune
 from ops.reconcile import Reconciler
-from sync.connectors import connector_class
-from sync.connectors.base import Connector
+from sync.connectors import connector_for
 from sync.models import Connection
 
 logger = logging.getLogger(__name__)
@@ -20,7 +19,7 @@ def listable_connections() -> list[Connection]:
     return [
         connection
         for connection in Connection.objects.live().filter(active=True, dry_run=False)
-        if connector_class(connection.provider).fetch_page is not Connector.fetch_page
+        if connector_for(connection).listable_types
     ]
 
 
@@ -29,8 +28,9 @@ def reconcile_all() -> dict[str, int]:
     drift = {}
     for connection in listable_connections():
         try:
+            listed = connector_for(connection).listable_types
             report = Reconciler(connection, repair=settings.RECONCILE_REPAIR).run(
-                ["user", "contact"]
+                [t for t in ("user", "contact") if t in listed]
             )
         except Exception:
             logger.exception("Reconcile of connection %s failed.", connection.pk)

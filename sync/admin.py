@@ -33,6 +33,7 @@ from sync.console.preview import preview_view
 from sync.console.records import attach_records, record_cell
 from sync.console.views import replay_view
 from sync.engine.push import process_change, replay
+from sync.inbound.partner_formats import format_errors
 from sync.inbound.policy import grants, permission_errors
 from sync.mapping.rules import RuleError, validate_conditions
 from sync.models import (
@@ -45,9 +46,24 @@ from sync.models import (
     OutboundChange,
     Rule,
 )
+from sync.models.presets import validate_config
 
 # "Retry now" pushes in the web request: bounded so a click never holds a worker for long.
 RETRY_NOW_LIMIT = 50
+
+
+def rest_option_errors(options: object) -> list[str]:
+    """What is wrong with a REST connection's options: its operations and reads (list, get),
+    and its webhook format."""
+    if not isinstance(options, dict):
+        return ["Enter a JSON object."]
+    errors = []
+    if "objects" in options:
+        try:
+            validate_config(options)
+        except ValueError as exc:
+            errors.append(str(exc))
+    return errors + format_errors(options.get("webhooks"))
 
 
 class ConnectionForm(forms.ModelForm):
@@ -99,6 +115,14 @@ class ConnectionForm(forms.ModelForm):
         errors = permission_errors(value)
         if errors:
             raise forms.ValidationError(errors)
+        return value
+
+    def clean_options(self):
+        value = self.cleaned_data.get("options") or {}
+        if self.cleaned_data.get("provider") == "rest":
+            problems = rest_option_errors(value)
+            if problems:
+                raise forms.ValidationError(problems)
         return value
 
     def clean(self):

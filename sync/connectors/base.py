@@ -16,6 +16,10 @@ A connector is a small class bound to one Connection:
         def clear_value(self, object_type, remote_path) -> Any          # "empty" in an update
         def run_action(self, action, obj, remote_id) -> None            # rule actions
         def fetch_page(self, object_type, cursor) -> Page               # backfill / reconcile
+        def fetch_record(self, object_type, remote_id) -> dict | None   # one record (None: gone)
+        def remote_updated_at(self, object_type, item) -> datetime|None # a listed record's time
+        def remote_id(self, object_type, item) -> str                   # a listed record's id
+        listable_types / incremental_types                             # what fetch_page can list
         def parse_event(self, request) -> ...          # inbound webhooks (inbound engineers)
 
 `push(change)` is implemented here once: it reads the mirror record's current state, maps it
@@ -32,6 +36,7 @@ Hooks a connector does not support raise a permanent RemoteError saying so.
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
@@ -53,6 +58,7 @@ from sync.mapping.specs import FieldSpec
 from sync.models import Connection, Link, Operation, OutboundChange
 from sync.objects import COURSES_IMPORT, object_type_of
 from sync.transport.http import HttpClient, RemoteError, Response
+from sync.transport.webhook_checks import parse_timestamp
 
 
 @dataclass
@@ -96,6 +102,10 @@ class Connector:
     }
     # A connector whose remote owns the users (the CRM) sets their role, type and locations.
     owns_privileged_user_fields: ClassVar[bool] = False
+    # What `fetch_page` can list (backfill), and what it lists by {"updatedSince": …} (polls).
+    # Read them on an instance: a connector may compute them from its connection's config.
+    listable_types: ClassVar[frozenset[str]] = frozenset()
+    incremental_types: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, connection: Connection, *, change: OutboundChange | None = None) -> None:
         self.connection = connection
@@ -306,6 +316,14 @@ class Connector:
     def fetch_page(self, object_type: str, cursor: Any = None) -> Page:
         raise self.unsupported(f"listing {object_type}s")
 
+    def remote_id(self, object_type: str, item: dict[str, Any]) -> str:
+        """A listed record's remote id ("" when it has none)."""
+        return str(item.get("id") or "")
+
+    def remote_updated_at(self, object_type: str, item: dict[str, Any]) -> datetime | None:
+        """A listed record's own change time, by the remote's clock."""
+        return listed_updated_at(item)
+
     def updates_partially(self, object_type: str) -> bool:
         return self.partial_updates
 
@@ -316,6 +334,12 @@ class Connector:
 
 
 DELETED = "deleted"
+
+
+def listed_updated_at(item: dict[str, Any]) -> datetime | None:
+    """The time of a listed record's current state (dateUpdated, updatedAt, else dateAdded)."""
+    raw = item.get("dateUpdated") or item.get("updatedAt") or item.get("dateAdded")
+    return parse_timestamp(raw) if raw else None
 
 
 def checked_url(url: str) -> str:

@@ -12,6 +12,8 @@
          "find":   {"method": "GET", "path": "/users", "params": {"externalId": "{public_id}"},
                     "id_path": "0.id"}},                                  (optional)
        "task": {…"path": "/customers/{contact_id}/tasks"…}, …},
+       (reads: "list" and "get" per object type, see rest_reads.py)
+     "webhooks": {…},                 (the partner's webhook format: inbound/partner_formats.py)
      "test": {"method": "GET", "path": "/me"},
      "paths_to_confirm": ["contact.create", …]}                         (from the preset)
 
@@ -28,12 +30,13 @@ from sync.catalog import partner_triggers
 from sync.connectors.base import TestResult
 from sync.connectors.partner import PartnerConnector
 from sync.connectors.rest_auth import AUTH_TYPES, auth_headers, oauth_token
+from sync.connectors.rest_reads import RestReads
 from sync.mapping.paths import dig
 from sync.objects import object_type_of
 from sync.transport.http import RemoteError, Response
 
 
-class Rest(PartnerConnector):
+class Rest(RestReads, PartnerConnector):
     provider = "rest"
     automation_actions = "sync.automations.actions.partners"
 

@@ -21,8 +21,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sync.connectors.highlevel import events as highlevel_events
-from sync.inbound import partner_events
 from sync.inbound.events import EventError, clean_text
+from sync.inbound.partner_formats import format_of
 from sync.inbound.routing import cached_route, candidates
 from sync.models import Connection, InboundEvent, InboundSource, InboundStatus
 
@@ -87,8 +87,10 @@ def receive_partner(
     headers: Mapping[str, str],
     msg_id: str,
     timestamp: datetime | None,
+    scheme: str = "standard-webhooks",
 ) -> Receipt:
-    event_type = clean_text(payload.get("type"), 64)
+    webhook_format = format_of(connection)  # the partner's own body layout, or our API's
+    event_type = webhook_format.event_type(payload)
     return _store(
         InboundEvent(
             source=InboundSource.PARTNER,
@@ -96,14 +98,14 @@ def receive_partner(
             event_type=event_type,
             webhook_id=clean_text(msg_id, 128),
             routing_key=connection.slug,
-            signature_scheme="standard-webhooks",
+            signature_scheme=scheme,
             source_timestamp=timestamp,
             connection_id=connection.pk,
             workspace_id=connection.workspace_id,
             **_common(raw, headers),
         ),
-        known=event_type in partner_events.EVENTS,
-        parse=lambda: partner_events.parse(payload, timestamp),
+        known=webhook_format.knows(event_type),
+        parse=lambda: webhook_format.parse(payload, timestamp),
     )
 
 

@@ -23,9 +23,9 @@ from django.utils import timezone
 from sync.connectors.highlevel import events as highlevel_events
 from sync.engine import leases
 from sync.engine.push import backoff_seconds
-from sync.inbound import partner_events
 from sync.inbound.delivery import CreateInFlight, Outcome, apply_event
 from sync.inbound.events import EventError, ParsedEvent, Unresolvable
+from sync.inbound.partner_formats import format_of
 from sync.mapping.mapper import MappingError
 from sync.models import InboundEvent, InboundSource, InboundStatus
 from sync.transport.http import RemoteError
@@ -61,8 +61,9 @@ def _process(event: InboundEvent) -> str:
 
 def parse_event(event: InboundEvent) -> ParsedEvent:
     payload = json.loads(event.body)
-    parser = highlevel_events if event.source == InboundSource.HIGHLEVEL else partner_events
-    return parser.parse(payload, event.source_timestamp)
+    if event.source == InboundSource.HIGHLEVEL:
+        return highlevel_events.parse(payload, event.source_timestamp)
+    return format_of(event.connection).parse(payload, event.source_timestamp)
 
 
 def claim(event_id: int) -> InboundEvent | None:

@@ -17,6 +17,8 @@ from sync.connectors import connector_for
 from sync.connectors.highlevel import events as highlevel_events
 from sync.inbound.apply import UPSERT, RemoteChange, apply_remote_change
 from sync.inbound.events import EventError, ParsedEvent, Unresolvable
+from sync.inbound.partner_formats import format_of
+from sync.inbound.partner_source import MappedPartnerSource
 from sync.mapping.mapper import from_remote
 from sync.models import Connection, InboundStatus, Link
 from sync.objects import TYPE_BY_MODEL, mirror_model
@@ -156,9 +158,9 @@ class PartnerSource(LinkedSource):
 _OWN_ID = Link()
 
 
-def source_for(connection: Connection) -> LinkedSource:
-    return (
-        HighLevelSource(connection)
-        if connection.provider == "highlevel"
-        else PartnerSource(connection)
-    )
+def source_for(connection: Connection) -> LinkedSource | MappedPartnerSource:
+    if connection.provider == "highlevel":
+        return HighLevelSource(connection)
+    if format_of(connection).own:  # the partner's own format: mapped like its listings
+        return MappedPartnerSource(connection)
+    return PartnerSource(connection)

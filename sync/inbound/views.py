@@ -1,7 +1,8 @@
 """Webhook endpoints: verify over the raw body, store, answer at once (processing is a task).
 
     POST /webhooks/highlevel/          the CRM (x-ghl-signature Ed25519, x-wh-signature RSA)
-    POST /webhooks/in/<slug>/          a partner connection (Standard Webhooks)
+    POST /webhooks/in/<slug>/          a partner connection (Standard Webhooks, or its own
+                                       format and HMAC: sync/inbound/partner_formats.py)
 
 Answers: 200 accepted or duplicate; 202 unmatched location or unknown event type (stored);
 400 not a JSON object / not UTF-8; 401 signature or timestamp; 404 unknown connection;
@@ -26,8 +27,8 @@ from rest_framework.renderers import JSONRenderer
 from portal import throttle
 from sync.connectors.highlevel.signatures import verify as verify_highlevel
 from sync.inbound import intake
+from sync.inbound.partner_delivery import verify_delivery
 from sync.models import Connection
-from sync.transport.standard_webhooks import verify as verify_standard
 from sync.transport.webhook_checks import SignatureError, check_timestamp, parse_timestamp
 
 # The same bytes DRF's JSON renderer writes (the endpoints were DRF views; answers are kept).
@@ -109,22 +110,17 @@ class PartnerWebhookView(WebhookView):
         connection = Connection.objects.live().filter(slug=kwargs["slug"], active=True).first()
         if connection is None:
             raise Rejected(404, "not_found", "No active connection with this slug.")
-        msg_id = verify_standard(_partner_secrets(connection), request.headers, raw)
+        verified = verify_delivery(connection, request.headers, raw)  # its own scheme
         text, payload = _json_object(raw)
-        timestamp = parse_timestamp(request.headers["webhook-timestamp"])  # verified digits
         return intake.receive_partner(
-            connection, text, payload, headers=request.headers, msg_id=msg_id, timestamp=timestamp
+            connection,
+            text,
+            payload,
+            headers=request.headers,
+            msg_id=verified.msg_id,
+            timestamp=verified.timestamp,
+            scheme=verified.scheme,
         )
-
-
-def _partner_secrets(connection: Connection) -> list[str]:
-    """The connection's inbound secrets (several during rotation), stored encrypted."""
-    credentials = connection.credentials or {}
-    secrets = credentials.get("webhook_secrets") or [credentials.get("webhook_secret")]
-    usable = [s for s in secrets if isinstance(s, str) and s]
-    if not usable:
-        raise Rejected(401, "not_configured", "This connection has no webhook secret.")
-    return usable
 
 
 def _throttle(request: HttpRequest) -> None:

@@ -4,7 +4,7 @@ from typing import Any
 
 
 def dig(data: Any, path: str) -> Any:
-    """The value at a dotted path ("data.id", "0.id"); None if absent."""
+    """The value at a dotted path ("data.id", "0.id"); None if absent ("" is the data)."""
     for part in path.split(".") if path else []:
         if isinstance(data, list) and part.isdigit():
             data = data[int(part)] if int(part) < len(data) else None

@@ -15,6 +15,7 @@ from ops.backfill import (
     BackfillError,
     OtherOptions,
     check_business_objects,
+    check_listable,
     dry_run,
     iter_summary,
     parse_objects,
@@ -67,6 +68,8 @@ class Command(BaseCommand):
             if since and options["business"]:
                 raise ValueError("Give --since or --business, not both.")
             check_business_objects(objects, options["business"])
+            for connection in connections:
+                check_listable(connection, objects)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if options["queue"] or options["all"]:

@@ -4,6 +4,10 @@ Started by `make demo` (after migrate and ensure_admin). Ctrl-C stops everything
 in --dir (default var/demo): the sandbox's SQLite file and its webhook public key, which the
 portal is given through HIGHLEVEL_WEBHOOK_PUBLIC_KEYS so it accepts the sandbox's signatures.
 
+A stand-in partner app (sandbox/standins/partner.py) listens on --partner-port: a REST
+connection lists its contacts into the portal (and the worker pushes them on to the sandbox
+CRM); a change made through its API comes back as an HMAC-signed webhook in its own format.
+
 A stand-in notification platform (sandbox/standins/notifications.py) also listens on
 --notify-port, so a newcomer can add a notification-platform connection in the admin and run
 its first sync (`make demo` allows 127.0.0.1 in SSRF_ALLOWED_HOSTS for the demo's processes).
@@ -26,6 +30,9 @@ from contacts.services import contact_create, task_create
 from portal.actors import Actor
 from sandbox import DEFAULT_LOCATION_ID, DEFAULT_TOKEN
 from sandbox.standins.notifications import NotificationStandIn
+from sandbox.standins.partner import MAPPINGS as PARTNER_MAPPINGS
+from sandbox.standins.partner import PartnerStandIn
+from sandbox.standins.partner import connection_options as partner_options
 from sync.models import Connection
 from sync.transport.ssrf import allowed_hosts
 
@@ -38,6 +45,13 @@ CRM_PEOPLE = [
 ]
 PORTAL_PEOPLE = [("Katherine", "Johnson", "katherine@example.com")]
 NOTIFY_API_KEY = "demo-notify-key"
+PARTNER_CONNECTION = "partner-app"
+PARTNER_API_KEY = "demo-partner-key"
+PARTNER_SIGNING_KEY = "demo-partner-signing-key"
+PARTNER_PEOPLE = [
+    ("Hedy", "Lamarr", "hedy@example.com", "Vienna"),
+    ("Margaret", "Hamilton", "margaret@example.com", "Boston"),
+]
 
 
 class Command(BaseCommand):
@@ -47,10 +61,18 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
         parser.add_argument("--crm-port", type=int, default=8765)
         parser.add_argument("--notify-port", type=int, default=8766)
+        parser.add_argument("--partner-port", type=int, default=8767)
         parser.add_argument("--dir", default="var/demo", help="sandbox state and key")
 
     def handle(
-        self, *args, port: int, crm_port: int, notify_port: int, dir: str, **options
+        self,
+        *args,
+        port: int,
+        crm_port: int,
+        notify_port: int,
+        partner_port: int,
+        dir: str,
+        **options,
     ) -> None:
         if "127.0.0.1" not in allowed_hosts():
             # The sandbox CRM and the stand-ins listen on 127.0.0.1; a connection sends its
@@ -88,10 +110,13 @@ class Command(BaseCommand):
             self._connect_and_backfill(crm_url)
             self._seed_portal()
             seed_store_automation(Connection.objects.get(slug=CONNECTION))
+            partner = start_partner_standin(partner_port, port, state / "partner.json")
+            self._connect_partner(partner)
             call_command("setup_schedules", stdout=open(os.devnull, "w"))  # noqa: SIM115
             os.environ["HIGHLEVEL_WEBHOOK_PUBLIC_KEYS"] = str(key_file.resolve())
             notify = start_notification_standin(notify_port)
-            self.stdout.write(self.style.SUCCESS(instructions(port, crm_url, notify.base_url)))
+            text = instructions(port, crm_url, notify.base_url, partner.base_url)
+            self.stdout.write(self.style.SUCCESS(text))
             call_command("serve", port=port)
         finally:
             if crm.poll() is None:
@@ -180,6 +205,42 @@ class Command(BaseCommand):
                 },
             )
 
+    def _connect_partner(self, partner: PartnerStandIn) -> Connection:
+        """A REST connection to the stand-in partner; its contacts listed into the portal and
+        queued for the CRM (the partner's own contacts: first run only)."""
+        if not partner.contacts:
+            for first, last, email, city in PARTNER_PEOPLE:
+                partner.add(firstName=first, lastName=last, email=email, city=city)
+        crm = Connection.objects.get(slug=CONNECTION)
+        connection, created = Connection.objects.live().get_or_create(
+            slug=PARTNER_CONNECTION,
+            defaults={"workspace": crm.workspace, "provider": "rest", "name": "Partner app (demo)",
+                      "base_url": partner.base_url, "options": partner_options(),
+                      "credentials": {"api_key": PARTNER_API_KEY,
+                                      "webhook_secrets": [PARTNER_SIGNING_KEY]},
+                      "contacts_direction": "both", "users_direction": "off",
+                      "tasks_direction": "off", "notes_direction": "off",
+                      "appointments_direction": "off"},
+        )  # fmt: skip
+        if created:
+            for position, row in enumerate(PARTNER_MAPPINGS):
+                connection.mappings.create(object_type="contact", position=position, **row)
+        elif connection.base_url != partner.base_url:
+            Connection.objects.filter(pk=connection.pk).update(base_url=partner.base_url)
+        call_command("backfill", PARTNER_CONNECTION, "--propagate", stdout=self.stdout)
+        return connection
+
+
+def start_partner_standin(port: int, portal_port: int, state_file: Path) -> PartnerStandIn:
+    """The stand-in partner app, in this process; it announces its changes to the portal."""
+    webhook_url = f"http://127.0.0.1:{portal_port}/webhooks/in/{PARTNER_CONNECTION}/"
+    return PartnerStandIn(
+        PARTNER_API_KEY,
+        port,
+        notify=(webhook_url, PARTNER_SIGNING_KEY),
+        state_file=str(state_file),
+    ).start()
+
 
 def start_notification_standin(port: int) -> NotificationStandIn:
     """The stand-in notification platform, in this process (it lives while `serve` runs)."""
@@ -218,7 +279,7 @@ def seed_store_automation(crm: Connection) -> None:
     )
 
 
-def instructions(port: int, crm_url: str, notify_url: str = "") -> str:
+def instructions(port: int, crm_url: str, notify_url: str = "", partner_url: str = "") -> str:
     portal = f"http://127.0.0.1:{port}"
     return f"""
 Demo ready.
@@ -242,6 +303,16 @@ Try, a new system's first sync (a stand-in notification platform listens on {not
     appointments directions "Off"; save, then follow "run its first sync" and start it;
   - watch "First syncs" on {portal}/admin/dashboard/ and the subscribers arrive on
     {notify_url}/ .
+Try, partner → portal → CRM (a stand-in partner app listens on {partner_url}):
+  - its contacts were listed into the portal at start (connection "Partner app (demo)", REST:
+    list/get and webhook format in its options) and the worker pushed them on to the sandbox CRM;
+  - change one there as its users would (its page {partner_url}/ lists them):
+      curl -X PATCH {partner_url}/api/contacts/p1 -H 'X-API-Key: {PARTNER_API_KEY}' \\
+           -H 'Content-Type: application/json' -d '{{"city": "Lisbon"}}'
+    it sends an HMAC-signed webhook in its own format (X-Partner-Signature) to
+    {portal}/webhooks/in/{PARTNER_CONNECTION}/; the contact changes in the admin and reaches the
+    sandbox CRM. Or pull what changed: .venv/bin/python manage.py backfill {PARTNER_CONNECTION}
+    --propagate (a change made in the portal reaches the partner and is not pulled back).
 Try an automation (store purchase → CRM follow-up task + welcome e-mail):
   - enable "Store purchase → CRM follow-up task + welcome e-mail" at {portal}/admin/sync/automation/
     (select it, action "Enable"), then post a purchase as the store would:

@@ -104,6 +104,9 @@ class HighLevelConnector(Connector):
         for object_type in ("user", "contact", "task", "note", "appointment")
     }
     owns_privileged_user_fields = True
+    # Backfill lists every type; contacts alone by dateUpdated (POST /contacts/search).
+    listable_types = frozenset({"user", "contact", "task", "note", "appointment"})
+    incremental_types = frozenset({"contact"})
 
     @classmethod
     def add_command_arguments(cls, parser: Any) -> None:

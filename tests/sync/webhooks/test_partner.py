@@ -103,7 +103,9 @@ def test_the_old_secret_still_works_during_rotation(send, shop):
 def test_partner_rejections(send, shop, kwargs, status, code):
     response = send("contact.created", {"id": "p-3"}, **kwargs)
     assert response.status_code == status and response.json()["error"]["code"] == code
-    assert not InboundEvent.objects.exists()
+    # Nothing is stored to be applied; a refusal by a known connection is recorded (no body).
+    refused = list(InboundEvent.objects.values_list("status", "result", "body"))
+    assert refused == ([("refused", f"refused: {code}", "")] if status == 401 else [])
 
 
 def test_a_connection_without_secret_refuses_everything(send, shop):
