@@ -11,6 +11,7 @@ from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
     from sync.connectors.base import Connector, TestResult
+    from sync.connectors.receiving import ProviderWebhooks
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,19 @@ def connector_class(provider: str) -> "type[Connector]":
 def connector_for(connection, *, change=None) -> "Connector":
     """The connector instance for a Connection (optionally bound to the change being pushed)."""
     return connector_class(connection.provider)(connection, change=change)
+
+
+def webhook_receiver(provider: str) -> "ProviderWebhooks | None":
+    """The hooks of a provider's own webhook endpoint (/webhooks/<provider>/), if it has one."""
+    if provider not in CONNECTORS:
+        return None
+    return connector_class(provider).webhooks
+
+
+def webhook_receivers() -> "dict[str, ProviderWebhooks]":
+    """Every provider with its own webhook endpoint (the URLs, the admin's event types)."""
+    receivers = {provider: webhook_receiver(provider) for provider in CONNECTORS}
+    return {provider: hooks for provider, hooks in receivers.items() if hooks is not None}
 
 
 def test_connection(connection) -> "TestResult":

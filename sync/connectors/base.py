@@ -16,7 +16,9 @@ A connector is a small class bound to one Connection:
         def clear_value(self, object_type, remote_path) -> Any          # "empty" in an update
         def run_action(self, action, obj, remote_id) -> None            # rule actions
         def fetch_page(self, object_type, cursor) -> Page               # backfill / reconcile
-        def parse_event(self, request) -> ...          # inbound webhooks (inbound engineers)
+        webhooks = MyWebhooks()        # its own webhook endpoint (sync/connectors/receiving.py)
+        def inbound_source(cls, connection) -> LinkedSource   # how its records become mirror
+                                                               # values (sync/inbound/sources.py)
 
 `push(change)` is implemented here once: it reads the mirror record's current state, maps it
 (`sync.mapping.mapper.to_remote`), and creates, updates or deletes it remotely, keeping the Link
@@ -41,7 +43,9 @@ from django.utils import timezone
 from contacts.models import MirrorModel
 from portal.actors import Actor
 from portal.models import Workspace
+from sync.connectors.receiving import ProviderWebhooks
 from sync.inbound.snapshot import after_push, mapped_fields, unpushed_fields
+from sync.inbound.sources import LinkedSource, PartnerSource
 from sync.mapping.mapper import (
     cleared_fields,
     merge_payloads,
@@ -87,6 +91,14 @@ class Connector:
     }
     # A connector whose remote owns the users (the CRM) sets their role, type and locations.
     owns_privileged_user_fields: ClassVar[bool] = False
+    # A remote sending every connection's webhooks to one URL: POST /webhooks/<provider>/.
+    webhooks: ClassVar[ProviderWebhooks | None] = None
+
+    @classmethod
+    def inbound_source(cls, connection: Connection) -> LinkedSource:
+        """How this connection's inbound records are found and mapped (partners: records in
+        the partner API's shape, named by our public ids or their own)."""
+        return PartnerSource(connection)
 
     def __init__(self, connection: Connection, *, change: OutboundChange | None = None) -> None:
         self.connection = connection

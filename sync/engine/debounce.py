@@ -2,15 +2,17 @@
 
 A burst of changes to one record (an import, a workflow touching several fields, a partner's
 PATCHes) should reach a remote as one call carrying the latest state. So a new outbox row is
-not enqueued at commit but SYNC_PUSH_DEBOUNCE_SECONDS later, by a timer thread of the process
-that wrote it (`hold`). When the task runs it asks `quiet_in(change_id)`: if the record changed
-again meanwhile, the row goes back to this process's timer (`hold_again`) and the task returns
-at once; otherwise it pushes, and the push carries every waiting change of the record
-(coalescing). Sleeping in tasks instead would cost a worker for every fresh change.
+not released to the push workers at commit but SYNC_PUSH_DEBOUNCE_SECONDS later, by a timer
+thread of the process that wrote it (`push_soon`). Releasing (`release_pushes`) marks the rows
+`enqueued_at` (the push workers claim only released rows) and wakes the push task through the
+queue (sync/engine/queue.py). Before a worker claims a row it asks `quiet_in(change_id)`: if
+the record changed again meanwhile, the row goes back to this process's timer (`hold_again`);
+otherwise it pushes, and the push carries every waiting change of the record (coalescing).
+Sleeping in tasks instead would cost a worker for every fresh change.
 
-A timer dies with its process. A process that exits normally enqueues what it still holds
-(atexit); after a crash the held rows — never marked enqueued — are enqueued by the outbox
-sweeper within SYNC_SWEEP_MINUTES. Nothing is lost, a push is only later.
+A timer dies with its process. A process that exits normally releases what it still holds
+(atexit); after a crash the held rows — never released — are released by the outbox sweeper
+within SYNC_SWEEP_MINUTES. Nothing is lost, a push is only later.
 """
 
 import atexit
@@ -28,6 +30,7 @@ from django.db import close_old_connections, connections
 from django.db.models import Max
 from django.utils import timezone
 
+from sync.engine import queue
 from sync.models import WAITING, Operation, OutboundChange
 
 logger = logging.getLogger(__name__)
@@ -95,7 +98,7 @@ class Timer:
             try:
                 callback(*args)
             except Exception:
-                logger.exception("A held push could not be enqueued at exit; the sweeper will.")
+                logger.exception("A held push could not be released at exit; the sweeper will.")
 
     def pending(self) -> int:
         with self._wakeup:
@@ -108,7 +111,7 @@ class Timer:
             try:
                 callback(*args)
             except Exception:
-                logger.exception("A held push could not be enqueued; the sweeper will.")
+                logger.exception("A held push could not be released; the sweeper will.")
 
     def _next_due(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         with self._wakeup:
@@ -126,20 +129,33 @@ _timer = Timer()
 atexit.register(lambda: _timer.flush())
 
 
-def push_soon(change_ids: list[int]) -> None:
-    """New outbox rows (after commit): enqueued once the quiet period has passed."""
-    from sync.engine.outbox import enqueue_pushes
+PUSH_TASK = "sync.tasks.push_due"  # by name: the engine never imports the task module
 
+
+def push_soon(change_ids: list[int]) -> None:
+    """New outbox rows (after commit): released once the quiet period has passed."""
     delay = settings.SYNC_PUSH_DEBOUNCE_SECONDS
     if delay > 0:
-        _timer.call_later(delay, enqueue_pushes, change_ids)
+        _timer.call_later(delay, release_pushes, change_ids)
     else:
-        enqueue_pushes(change_ids)
+        release_pushes(change_ids)
+
+
+def release_pushes(change_ids: list[int]) -> None:
+    """Hand rows to the push workers now. Losing this is harmless: the sweeper releases them."""
+    if not change_ids:
+        return
+    try:
+        OutboundChange.objects.filter(pk__in=change_ids, status__in=WAITING).update(
+            enqueued_at=timezone.now()
+        )
+    except Exception:
+        logger.exception("Could not release pushes %s; the sweeper will.", change_ids[:10])
+        return
+    queue.wake(PUSH_TASK, group="sync-push")
 
 
 def hold_again(change_id: int, delay: float) -> None:
-    """The record is still changing: enqueue this row's push again in `delay` seconds."""
-    from sync.engine.outbox import enqueue_pushes
-
+    """The record is still changing: release this row again in `delay` seconds."""
     OutboundChange.objects.filter(pk=change_id).update(enqueued_at=None)  # lost timer: sweeper
-    _timer.call_later(delay, enqueue_pushes, [change_id])
+    _timer.call_later(delay, release_pushes, [change_id])
