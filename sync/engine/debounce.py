@@ -15,30 +15,22 @@ A timer dies with its process. A process that exits normally releases what it st
 within SYNC_SWEEP_MINUTES. Nothing is lost, a push is only later.
 """
 
-import atexit
-import heapq
-import itertools
 import logging
-import threading
-import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connections
 from django.db.models import Max
 from django.utils import timezone
 
 from sync.engine import queue
+from sync.engine.timer import Timer, shared_timer
 from sync.models import WAITING, Operation, OutboundChange
 
 logger = logging.getLogger(__name__)
 
 # A record that never stops changing is still pushed this many quiet periods after the change.
 MAX_QUIET_PERIODS = 10
-# The timer thread lets its database connection go when nothing is due for this long.
-IDLE_SECONDS = 1.0
 
 
 def quiet_in(change_id: int) -> float:
@@ -72,61 +64,7 @@ def _seconds(moment: datetime, now: datetime) -> float:
     return (moment - now).total_seconds()
 
 
-class Timer:
-    """One thread per process running callbacks at their time (a heap, not a thread each)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[..., Any], tuple[Any, ...]]] = []
-        self._order = itertools.count()
-        self._wakeup = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> None:
-        with self._wakeup:
-            entry = (time.monotonic() + delay, next(self._order), callback, args)
-            heapq.heappush(self._heap, entry)
-            if self._thread is None or not self._thread.is_alive():  # none yet, or forked
-                self._thread = threading.Thread(target=self._run, name="push-debounce", daemon=True)
-                self._thread.start()
-            self._wakeup.notify()
-
-    def flush(self) -> None:
-        """Run everything still waiting, now (the process is exiting)."""
-        with self._wakeup:
-            entries, self._heap = sorted(self._heap), []
-        for _due, _order, callback, args in entries:
-            try:
-                callback(*args)
-            except Exception:
-                logger.exception("A held push could not be released at exit; the sweeper will.")
-
-    def pending(self) -> int:
-        with self._wakeup:
-            return len(self._heap)
-
-    def _run(self) -> None:
-        while True:
-            callback, args = self._next_due()
-            close_old_connections()  # this thread's own connection may have gone stale
-            try:
-                callback(*args)
-            except Exception:
-                logger.exception("A held push could not be released; the sweeper will.")
-
-    def _next_due(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        with self._wakeup:
-            while True:
-                wait = self._heap[0][0] - time.monotonic() if self._heap else None
-                if wait is not None and wait <= 0:
-                    _due, _order, callback, args = heapq.heappop(self._heap)
-                    return callback, args
-                if wait is None or wait > IDLE_SECONDS:
-                    connections.close_all()  # idle for a while: hold no database connection
-                self._wakeup.wait(wait)
-
-
-_timer = Timer()
-atexit.register(lambda: _timer.flush())
+_timer: Timer = shared_timer
 
 
 PUSH_TASK = "sync.tasks.push_due"  # by name: the engine never imports the task module

@@ -4,6 +4,8 @@
                                 the task module: dependencies point from sync/tasks.py to here)
     wake(task)                  enqueue `task` unless a wake of it is already waiting (a flag in
                                 the shared cache, so several web processes wake it once)
+    wake_soon(task)             the same for hot paths (the intake): at most one shared-cache
+                                look per SYNC_WAKE_INTERVAL_SECONDS in this process
     woken(task)                 the woken task started: the next wake enqueues again
     claim_fairly(due, ...)      the ids to claim next, round-robin over connections
     backoff_seconds(attempts)   when a retryable failure is tried again
@@ -21,6 +23,8 @@ the sweepers (sync/tasks.py: sweep) are the backstop for a lost wake-up.
 
 import logging
 import random
+import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +34,7 @@ from django.db.models.functions import RowNumber
 from django_q.tasks import async_task
 
 from sync.engine.broker import shared_broker
+from sync.engine.timer import Timer, shared_timer
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +68,55 @@ def wake(task: str, *, group: str = "sync", force: bool = False) -> bool:
         _clear(task)
         return False
     return True
+
+
+class _Interval:
+    """This process's wake-ups of one task: the next moment it may look at the flag, and
+    whether a look at the end of the current interval is already on the timer."""
+
+    def __init__(self) -> None:
+        self.next_look = 0.0
+        self.deferred = False
+
+
+_intervals: dict[str, _Interval] = {}
+_intervals_lock = threading.Lock()
+_timer: Timer = shared_timer
+
+
+def wake_soon(task: str, *, group: str = "sync") -> None:
+    """`wake(task)`, at most once per SYNC_WAKE_INTERVAL_SECONDS in this process.
+
+    A call inside the interval does not look at the shared flag; it has the look made once at
+    the interval's end by the process's timer (sync/engine/timer.py), so the last row of a
+    burst still wakes the workers, at most one interval later. 0 looks every time.
+    """
+    interval = settings.SYNC_WAKE_INTERVAL_SECONDS
+    if interval <= 0:
+        wake(task, group=group)
+        return
+    now = time.monotonic()
+    with _intervals_lock:
+        state = _intervals.setdefault(task, _Interval())
+        if now >= state.next_look:
+            state.next_look = now + interval
+            look_now = True
+        else:
+            look_now = False
+            defer = not state.deferred
+            state.deferred = True
+    if look_now:
+        wake(task, group=group)
+    elif defer:
+        _timer.call_later(state.next_look - now, _deferred_wake, task, group)
+
+
+def _deferred_wake(task: str, group: str) -> None:
+    with _intervals_lock:
+        state = _intervals[task]
+        state.deferred = False
+        state.next_look = time.monotonic() + settings.SYNC_WAKE_INTERVAL_SECONDS
+    wake(task, group=group)
 
 
 def woken(task: str) -> None:

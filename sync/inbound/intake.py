@@ -23,7 +23,7 @@ from sync.connectors import webhook_receiver
 from sync.connectors.receiving import Delivery
 from sync.inbound import partner_events
 from sync.inbound.events import EventError, clean_text
-from sync.inbound.processing import wake_workers
+from sync.inbound.processing import events_received
 from sync.inbound.routing import cached_route
 from sync.models import Connection, InboundEvent, InboundSource, InboundStatus
 
@@ -115,7 +115,7 @@ def _store(event: InboundEvent, *, known: bool, parse) -> Receipt:
         return Receipt(200, {"status": "duplicate", "webhook_id": event.webhook_id})
     if event.status != InboundStatus.RECEIVED:
         return Receipt(202, {"status": event.status, "id": event.pk, "reason": event.result})
-    transaction.on_commit(wake_workers)  # at once in autocommit
+    transaction.on_commit(events_received)  # at once in autocommit
     return Receipt(200, {"status": "accepted", "id": event.pk})
 
 

@@ -44,8 +44,14 @@ PROCESS_TASK = "sync.inbound.tasks.process_received"  # by name: tasks.py import
 
 
 def wake_workers() -> None:
-    """Events were stored or handed back: wake the processing task (one wake at a time)."""
+    """Events were handed back: wake the processing task (one wake waiting at a time)."""
     queue.wake(PROCESS_TASK, group="inbound")
+
+
+def events_received() -> None:
+    """The intake stored an event: wake the processing task, at most one look at the shared
+    flag per SYNC_WAKE_INTERVAL_SECONDS in this web process (sync/engine/queue.py)."""
+    queue.wake_soon(PROCESS_TASK, group="inbound")
 
 
 def process_received() -> dict[str, int]:

@@ -14,6 +14,7 @@ from sync import tasks
 from sync.engine import queue
 from sync.engine.debounce import PUSH_TASK
 from sync.engine.push import claim, push_due, ready_changes
+from sync.engine.timer import Timer
 from sync.inbound.processing import PROCESS_TASK, claim_batch
 from sync.inbound.tasks import sweep_inbound
 from sync.models import (
@@ -178,6 +179,30 @@ def test_a_wake_is_sent_once_until_the_woken_task_starts(monkeypatch):
     assert queue.wake(PROCESS_TASK) is True
     assert queue.wake(PROCESS_TASK, force=True) is True  # the sweeper's, whatever the flag
     assert sent == [(PROCESS_TASK,), (PUSH_TASK,), (PROCESS_TASK,), (PROCESS_TASK,)]
+
+
+class ManualTimer(Timer):
+    """The process timer without its thread: the test says when the interval is over."""
+
+    def call_later(self, delay: float, callback, *args) -> None:
+        self._heap.append((delay, 0, callback, args))
+
+
+@pytest.mark.django_db
+def test_a_busy_intake_looks_at_the_wake_flag_once_per_interval_and_once_after_it(
+    monkeypatch, settings
+):
+    settings.SYNC_WAKE_INTERVAL_SECONDS = 0.05
+    timer, looks = ManualTimer(), []
+    monkeypatch.setattr(queue, "_timer", timer)
+    monkeypatch.setattr(queue, "_intervals", {})
+    monkeypatch.setattr(queue, "wake", lambda task, **kwargs: looks.append(task))
+    for _ in range(100):  # a burst of deliveries in one web process, within the interval
+        queue.wake_soon(PROCESS_TASK)
+    assert looks == [PROCESS_TASK]  # the first delivery's wake
+    assert [delay for delay, *_ in timer._heap] == [pytest.approx(0.05, abs=0.05)]
+    timer.flush()  # the interval is over: one more look covers the burst's last deliveries
+    assert looks == [PROCESS_TASK, PROCESS_TASK]
 
 
 @pytest.mark.django_db
