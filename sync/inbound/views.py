@@ -73,6 +73,7 @@ class WebhookView(APIView):
     content_negotiation_class = AlwaysJSON
     http_method_names = ["post", "options"]
     view_name = ""  # the name OPTIONS describes
+    schema = None  # not part of the partner API's OpenAPI document
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         """Only what a webhook needs of APIView.initial: the renderer (no versioning,
