@@ -46,8 +46,9 @@ logger = logging.getLogger(__name__)
 def push_due() -> dict[str, int]:
     """Push released, due rows, a fair batch at a time, for up to SYNC_BATCH_SECONDS.
 
-    A full batch wakes another worker first (so the cluster's workers share a backlog); a row
-    whose record is still changing goes back to its quiet period instead of being pushed."""
+    A batch of at least one connection's share wakes another worker first (so the cluster's
+    workers share a backlog); a row whose record is still changing goes back to its quiet
+    period instead of being pushed."""
     queue.woken(PUSH_TASK)
     deadline = time.monotonic() + settings.SYNC_BATCH_SECONDS
     counts = {"pushed": 0, "held": 0}
@@ -57,7 +58,7 @@ def push_due() -> dict[str, int]:
             limit=settings.SYNC_BATCH_SIZE,
             per_connection=settings.SYNC_BATCH_PER_CONNECTION,
         )
-        if len(ids) == settings.SYNC_BATCH_SIZE:
+        if len(ids) >= settings.SYNC_BATCH_PER_CONNECTION:  # more may be waiting
             queue.wake(PUSH_TASK, group="sync-push")
         progressed = False
         for change_id in ids:

@@ -63,8 +63,8 @@ def process_received() -> dict[str, int]:
         batch = claim_batch()
         if not batch:
             break
-        if len(batch) == settings.SYNC_BATCH_SIZE:
-            wake_workers()  # more is waiting: another worker joins in
+        if len(batch) >= settings.SYNC_BATCH_PER_CONNECTION:
+            wake_workers()  # more may be waiting: another worker joins in
         processed += len(process_batch(batch))
     return {"processed": processed}
 
