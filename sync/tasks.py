@@ -1,61 +1,21 @@
-"""django-q2 entry points. Payloads are ids only: the outbox row holds everything else."""
+"""django-q2 entry points of the outbox and automations. Work is in the database; the broker
+carries wake-ups and ids only. This module depends on the engines, never the other way round:
+they enqueue these tasks by name (sync/engine/queue.py)."""
 
-from django.utils import timezone
-from django_q.tasks import async_task
-
-from sync.engine.broker import shared_broker
-from sync.models import AutomationStep, OutboundChange
-
-PUSH_TASK = "sync.tasks.push_change"
-SWEEP_TASK = "sync.tasks.sweep"
-STEP_TASK = "sync.tasks.run_automation_step"
+from sync.automations import runner
+from sync.engine import push
 
 
-def enqueue_push(change_id: int) -> None:
-    async_task(
-        PUSH_TASK,
-        change_id,
-        task_name=f"push-{change_id}",
-        group="sync-push",
-        broker=shared_broker(),
-    )
-    OutboundChange.objects.filter(pk=change_id).update(enqueued_at=timezone.now())
-
-
-def push_change(change_id: int) -> str:
-    """Push now, or — while the record is still changing — hand the row to this process's
-    timer, which enqueues it again once the record is quiet (sync/engine/debounce.py)."""
-    from sync.engine.debounce import hold_again, quiet_in
-    from sync.engine.push import process_change
-
-    wait = quiet_in(change_id)
-    if wait > 0:
-        hold_again(change_id, wait)
-        return f"held {wait:.2f} s until the record is quiet"
-    return process_change(change_id)
+def push_due() -> dict[str, int]:
+    """Woken when rows are released: push them in fair batches (sync/engine/push.py)."""
+    return push.push_due()
 
 
 def sweep() -> dict[str, int]:
-    from sync.automations.runner import sweep as sweep_automations
-    from sync.engine.push import sweep as sweep_outbox
-
-    counts = sweep_outbox()
-    steps = sweep_automations()
+    counts = push.sweep()
+    steps = runner.sweep()
     return {**counts, **{f"automation_{key}": value for key, value in steps.items()}}
 
 
-def enqueue_automation_step(step_id: int) -> None:
-    async_task(
-        STEP_TASK,
-        step_id,
-        task_name=f"automation-step-{step_id}",
-        group="sync-automations",
-        broker=shared_broker(),
-    )
-    AutomationStep.objects.filter(pk=step_id).update(enqueued_at=timezone.now())
-
-
 def run_automation_step(step_id: int) -> str:
-    from sync.automations.runner import process_step
-
-    return process_step(step_id)
+    return runner.process_step(step_id)

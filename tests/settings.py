@@ -30,6 +30,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # Tests assert what is enqueued when a change commits; the debounce (a timer thread that
 # enqueues later) has its own tests, which set this themselves.
 SYNC_PUSH_DEBOUNCE_SECONDS = 0
+# Likewise every intake wakes the inbound workers at once (tests/sync/test_queue.py tests the
+# interval with a timer it drives).
+SYNC_WAKE_INTERVAL_SECONDS = 0
 
 # Lease renewal runs in a thread of each worker process; tests call `keeper.cycle()` themselves
 # (tests/sync/test_leases.py), so no thread writes to the test database behind a test's back.

@@ -30,7 +30,8 @@ from sync.automations.actions.base import ActionError, StepCall, check_required
 from sync.automations.context import jsonable, with_links
 from sync.automations.templating import TemplateError, render
 from sync.connectors import connector_class, connector_for
-from sync.engine.push import backoff_seconds
+from sync.engine import queue
+from sync.engine.queue import backoff_seconds
 from sync.mapping.mapper import MappingError
 from sync.models import (
     STEP_WAITING,
@@ -199,15 +200,18 @@ def _end_run(run: AutomationRun, status: str, now: datetime | None) -> None:
 # --- queueing, sweeper, drain, replay ------------------------------------------------------
 
 
+STEP_TASK = "sync.tasks.run_automation_step"  # by name: sync/tasks.py imports this module
+
+
 def enqueue_steps(step_ids: list[int]) -> None:
     """Hand steps to django-q2. Losing this is harmless: the sweeper enqueues due steps."""
-    from sync.tasks import enqueue_automation_step
-
     for step_id in step_ids:
         try:
-            enqueue_automation_step(step_id)
+            queue.enqueue(STEP_TASK, step_id, group="sync-automations")
         except Exception:
             logger.exception("Could not enqueue automation step %s; the sweeper will.", step_id)
+            continue
+        AutomationStep.objects.filter(pk=step_id).update(enqueued_at=timezone.now())
 
 
 def release_expired_leases(now: datetime | None = None) -> dict[str, int]:

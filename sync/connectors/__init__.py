@@ -13,6 +13,7 @@ from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
     from sync.connectors.base import Connector
+    from sync.connectors.receiving import ProviderWebhooks
 
 CONNECTORS: dict[str, tuple[str, str]] = {
     "highlevel": ("HighLevel CRM", "sync.connectors.highlevel.client.HighLevelConnector"),
@@ -44,6 +45,19 @@ def connector_for(connection, *, change=None) -> "Connector":
 
 def connector_classes() -> "list[type[Connector]]":
     return [connector_class(provider) for provider in CONNECTORS]
+
+
+def webhook_receiver(provider: str) -> "ProviderWebhooks | None":
+    """The hooks of a provider's own webhook endpoint (/webhooks/<provider>/), if it has one."""
+    if provider not in CONNECTORS:
+        return None
+    return connector_class(provider).webhooks
+
+
+def webhook_receivers() -> "dict[str, ProviderWebhooks]":
+    """Every provider with its own webhook endpoint (the URLs, the admin's event types)."""
+    receivers = {provider: webhook_receiver(provider) for provider in CONNECTORS}
+    return {provider: hooks for provider, hooks in receivers.items() if hooks is not None}
 
 
 @cache

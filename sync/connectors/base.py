@@ -20,7 +20,9 @@ A connector is a small class bound to one Connection:
         def remote_updated_at(self, object_type, item) -> datetime|None # a listed record's time
         def remote_id(self, object_type, item) -> str                   # a listed record's id
         listable_types / incremental_types                             # what fetch_page can list
-        def parse_event(self, request) -> ...          # inbound webhooks (inbound engineers)
+        webhooks = MyWebhooks()        # its own webhook endpoint (sync/connectors/receiving.py)
+        def inbound_source(cls, connection) -> LinkedSource   # how its records become mirror
+                                                               # values (sync/inbound/sources.py)
 
 `push(change)` is implemented here once: it reads the mirror record's current state, maps it
 (`sync.mapping.mapper.to_remote`), and creates, updates or deletes it remotely, keeping the Link
@@ -46,7 +48,9 @@ from django.utils import timezone
 from contacts.models import MirrorModel
 from portal.actors import Actor
 from portal.models import Workspace
+from sync.connectors.receiving import ProviderWebhooks
 from sync.inbound.snapshot import after_push, mapped_fields, unpushed_fields
+from sync.inbound.sources import LinkedSource, PartnerSource
 from sync.mapping.mapper import (
     cleared_fields,
     merge_payloads,
@@ -106,6 +110,15 @@ class Connector:
     # Read them on an instance: a connector may compute them from its connection's config.
     listable_types: ClassVar[frozenset[str]] = frozenset()
     incremental_types: ClassVar[frozenset[str]] = frozenset()
+
+    # A remote sending every connection's webhooks to one URL: POST /webhooks/<provider>/.
+    webhooks: ClassVar[ProviderWebhooks | None] = None
+
+    @classmethod
+    def inbound_source(cls, connection: Connection) -> LinkedSource:
+        """How this connection's inbound records are found and mapped (partners: records in
+        the partner API's shape, named by our public ids or their own)."""
+        return PartnerSource(connection)
 
     def __init__(self, connection: Connection, *, change: OutboundChange | None = None) -> None:
         self.connection = connection

@@ -31,6 +31,9 @@ from sync.connectors.base import TestResult
 from sync.connectors.partner import PartnerConnector
 from sync.connectors.rest_auth import AUTH_TYPES, auth_headers, oauth_token
 from sync.connectors.rest_reads import RestReads
+from sync.inbound.partner_formats import format_of
+from sync.inbound.partner_source import MappedPartnerSource
+from sync.inbound.sources import PartnerSource
 from sync.mapping.paths import dig
 from sync.objects import object_type_of
 from sync.transport.http import RemoteError, Response
@@ -58,6 +61,14 @@ class Rest(RestReads, PartnerConnector):
         from sync.presets import apply_preset_mappings
 
         return apply_preset_mappings(connection, options)
+
+    @classmethod
+    def inbound_source(cls, connection) -> PartnerSource | MappedPartnerSource:
+        """Webhooks in the partner's own format are mapped like its listings; others carry
+        records in the partner API's shape."""
+        if format_of(connection).own:
+            return MappedPartnerSource(connection)
+        return PartnerSource(connection)
 
     @classmethod
     def catalog_triggers(cls) -> list[dict[str, Any]]:

@@ -2,40 +2,35 @@
 
 A burst of changes to one record (an import, a workflow touching several fields, a partner's
 PATCHes) should reach a remote as one call carrying the latest state. So a new outbox row is
-not enqueued at commit but SYNC_PUSH_DEBOUNCE_SECONDS later, by a timer thread of the process
-that wrote it (`hold`). When the task runs it asks `quiet_in(change_id)`: if the record changed
-again meanwhile, the row goes back to this process's timer (`hold_again`) and the task returns
-at once; otherwise it pushes, and the push carries every waiting change of the record
-(coalescing). Sleeping in tasks instead would cost a worker for every fresh change.
+not released to the push workers at commit but SYNC_PUSH_DEBOUNCE_SECONDS later, by a timer
+thread of the process that wrote it (`push_soon`). Releasing (`release_pushes`) marks the rows
+`enqueued_at` (the push workers claim only released rows) and wakes the push task through the
+queue (sync/engine/queue.py). Before a worker claims a row it asks `quiet_in(change_id)`: if
+the record changed again meanwhile, the row goes back to this process's timer (`hold_again`);
+otherwise it pushes, and the push carries every waiting change of the record (coalescing).
+Sleeping in tasks instead would cost a worker for every fresh change.
 
-A timer dies with its process. A process that exits normally enqueues what it still holds
-(atexit); after a crash the held rows — never marked enqueued — are enqueued by the outbox
-sweeper within SYNC_SWEEP_MINUTES. Nothing is lost, a push is only later.
+A timer dies with its process. A process that exits normally releases what it still holds
+(atexit); after a crash the held rows — never released — are released by the outbox sweeper
+within SYNC_SWEEP_MINUTES. Nothing is lost, a push is only later.
 """
 
-import atexit
-import heapq
-import itertools
 import logging
-import threading
-import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connections
 from django.db.models import Max
 from django.utils import timezone
 
+from sync.engine import queue
+from sync.engine.timer import Timer, shared_timer
 from sync.models import WAITING, Operation, OutboundChange
 
 logger = logging.getLogger(__name__)
 
 # A record that never stops changing is still pushed this many quiet periods after the change.
 MAX_QUIET_PERIODS = 10
-# The timer thread lets its database connection go when nothing is due for this long.
-IDLE_SECONDS = 1.0
 
 
 def quiet_in(change_id: int) -> float:
@@ -69,77 +64,36 @@ def _seconds(moment: datetime, now: datetime) -> float:
     return (moment - now).total_seconds()
 
 
-class Timer:
-    """One thread per process running callbacks at their time (a heap, not a thread each)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[..., Any], tuple[Any, ...]]] = []
-        self._order = itertools.count()
-        self._wakeup = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> None:
-        with self._wakeup:
-            entry = (time.monotonic() + delay, next(self._order), callback, args)
-            heapq.heappush(self._heap, entry)
-            if self._thread is None or not self._thread.is_alive():  # none yet, or forked
-                self._thread = threading.Thread(target=self._run, name="push-debounce", daemon=True)
-                self._thread.start()
-            self._wakeup.notify()
-
-    def flush(self) -> None:
-        """Run everything still waiting, now (the process is exiting)."""
-        with self._wakeup:
-            entries, self._heap = sorted(self._heap), []
-        for _due, _order, callback, args in entries:
-            try:
-                callback(*args)
-            except Exception:
-                logger.exception("A held push could not be enqueued at exit; the sweeper will.")
-
-    def pending(self) -> int:
-        with self._wakeup:
-            return len(self._heap)
-
-    def _run(self) -> None:
-        while True:
-            callback, args = self._next_due()
-            close_old_connections()  # this thread's own connection may have gone stale
-            try:
-                callback(*args)
-            except Exception:
-                logger.exception("A held push could not be enqueued; the sweeper will.")
-
-    def _next_due(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        with self._wakeup:
-            while True:
-                wait = self._heap[0][0] - time.monotonic() if self._heap else None
-                if wait is not None and wait <= 0:
-                    _due, _order, callback, args = heapq.heappop(self._heap)
-                    return callback, args
-                if wait is None or wait > IDLE_SECONDS:
-                    connections.close_all()  # idle for a while: hold no database connection
-                self._wakeup.wait(wait)
+_timer: Timer = shared_timer
 
 
-_timer = Timer()
-atexit.register(lambda: _timer.flush())
+PUSH_TASK = "sync.tasks.push_due"  # by name: the engine never imports the task module
 
 
 def push_soon(change_ids: list[int]) -> None:
-    """New outbox rows (after commit): enqueued once the quiet period has passed."""
-    from sync.engine.outbox import enqueue_pushes
-
+    """New outbox rows (after commit): released once the quiet period has passed."""
     delay = settings.SYNC_PUSH_DEBOUNCE_SECONDS
     if delay > 0:
-        _timer.call_later(delay, enqueue_pushes, change_ids)
+        _timer.call_later(delay, release_pushes, change_ids)
     else:
-        enqueue_pushes(change_ids)
+        release_pushes(change_ids)
+
+
+def release_pushes(change_ids: list[int]) -> None:
+    """Hand rows to the push workers now. Losing this is harmless: the sweeper releases them."""
+    if not change_ids:
+        return
+    try:
+        OutboundChange.objects.filter(pk__in=change_ids, status__in=WAITING).update(
+            enqueued_at=timezone.now()
+        )
+    except Exception:
+        logger.exception("Could not release pushes %s; the sweeper will.", change_ids[:10])
+        return
+    queue.wake(PUSH_TASK, group="sync-push")
 
 
 def hold_again(change_id: int, delay: float) -> None:
-    """The record is still changing: enqueue this row's push again in `delay` seconds."""
-    from sync.engine.outbox import enqueue_pushes
-
+    """The record is still changing: release this row again in `delay` seconds."""
     OutboundChange.objects.filter(pk=change_id).update(enqueued_at=None)  # lost timer: sweeper
-    _timer.call_later(delay, enqueue_pushes, [change_id])
+    _timer.call_later(delay, release_pushes, [change_id])

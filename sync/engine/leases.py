@@ -27,10 +27,6 @@ from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
-# A task handed to the broker but never started (its process or the broker lost it) is queued
-# again after this long. Not the lease: a long backlog must not be queued twice every lease.
-QUEUED_TASK_LOST_SECONDS = 300
-
 _reapers: list[Callable[[], Any]] = []
 
 

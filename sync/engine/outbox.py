@@ -4,8 +4,10 @@
 SyncConfig.ready). For every target connection — same workspace, active, not deleted, direction
 sending this object type, filter rules passing, and never the connection the change came from —
 it writes one OutboundChange (plus one per rule action that just became true). After commit
-the pushes are enqueued (ids only) once the record has been quiet for a moment
-(sync/engine/debounce.py); if the broker is down, the sweeper enqueues them later.
+the rows are released to the push workers once the record has been quiet for a moment
+(sync/engine/debounce.py); if the broker is down, the sweeper releases them later.
+
+    enqueue_pushes(ids)    release rows now (replays, repairs, erasure: no quiet period)
 """
 
 import logging
@@ -18,7 +20,7 @@ from django.db import transaction
 
 from contacts.models import MirrorModel
 from portal.actors import Actor
-from sync.engine.debounce import push_soon
+from sync.engine.debounce import push_soon, release_pushes
 from sync.mapping.rules import passes_filters, triggered_actions
 from sync.models import Connection, Operation, OutboundChange
 from sync.objects import TYPE_BY_MODEL
@@ -101,11 +103,5 @@ def record_outbound_changes(
 
 
 def enqueue_pushes(change_ids: list[int]) -> None:
-    """Hand the pushes to django-q2. Losing this is harmless: the sweeper re-enqueues."""
-    from sync.tasks import enqueue_push
-
-    for change_id in change_ids:
-        try:
-            enqueue_push(change_id)
-        except Exception:
-            logger.exception("Could not enqueue push %s; the sweeper will retry it.", change_id)
+    """Rows written outside the write path's fan-out, due at once: released to the workers."""
+    release_pushes(change_ids)

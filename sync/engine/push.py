@@ -1,10 +1,11 @@
-"""The push engine: claim an outbox row, coalesce, call the connector, record the outcome.
+"""The push engine: claim outbox rows fairly, coalesce, call the connector, record the outcome.
 
-    process_change(change_id) -> str      claim and push one row now (the task, after its
-                                          debounce in sync/engine/debounce.py; drain; tests)
-    sweep() -> dict                       expired leases → retry/dead; due rows → enqueue
+    push_due() -> dict                    the push task: claim released rows in fair batches
+                                          (sync/engine/queue.py) and push them, until none is due
+    process_change(change_id) -> str      claim and push one row now (push_due, drain, tests)
+    sweep() -> dict                       expired leases → retry/dead; lost rows → released
     drain(timeout) -> dict                process every due row in this process (ops, tests)
-    replay(queryset) -> int               failed/dead rows → pending again, enqueued
+    replay(queryset) -> int               failed/dead rows → pending again, released
 
 Claiming is a conditional UPDATE (status waiting → in_flight, attempts + 1, a lease and a
 token); a partial unique index allows one in-flight row per (connection, record), so two pushes
@@ -13,7 +14,6 @@ that kills its worker still reaches DEAD after SYNC_MAX_ATTEMPTS claims (via the
 """
 
 import logging
-import random
 import time
 import uuid
 from datetime import timedelta
@@ -22,11 +22,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from sync.connectors import connector_class, connector_for
-from sync.engine import leases
+from sync.engine import leases, queue
+from sync.engine.debounce import PUSH_TASK, hold_again, quiet_in, release_pushes
 from sync.mapping.mapper import MappingError, to_remote
 from sync.mapping.rules import RuleError
 from sync.models import (
@@ -40,6 +41,45 @@ from sync.objects import COURSES_IMPORT
 from sync.transport.http import NotYet, RemoteError, excerpt
 
 logger = logging.getLogger(__name__)
+
+
+def push_due() -> dict[str, int]:
+    """Push released, due rows, a fair batch at a time, for up to SYNC_BATCH_SECONDS.
+
+    A batch of at least one connection's share wakes another worker first (so the cluster's
+    workers share a backlog); a row whose record is still changing goes back to its quiet
+    period instead of being pushed."""
+    queue.woken(PUSH_TASK)
+    deadline = time.monotonic() + settings.SYNC_BATCH_SECONDS
+    counts = {"pushed": 0, "held": 0}
+    while time.monotonic() < deadline:
+        ids = queue.claim_fairly(
+            ready_changes(),
+            limit=settings.SYNC_BATCH_SIZE,
+            per_connection=settings.SYNC_BATCH_PER_CONNECTION,
+        )
+        if len(ids) >= settings.SYNC_BATCH_PER_CONNECTION:  # more may be waiting
+            queue.wake(PUSH_TASK, group="sync-push")
+        progressed = False
+        for change_id in ids:
+            wait = quiet_in(change_id)
+            if wait > 0:
+                hold_again(change_id, wait)
+                counts["held"] += 1
+                progressed = True
+            elif process_change(change_id) != "not claimed":
+                counts["pushed"] += 1
+                progressed = True
+        if not progressed:  # nothing left, or only rows whose record another worker pushes
+            break
+    return counts
+
+
+def ready_changes(now=None) -> QuerySet:
+    """Rows released to the workers (past their quiet period) and due (index obx_status_due)."""
+    return due_changes(now).filter(
+        enqueued_at__isnull=False, attempts__lt=settings.SYNC_MAX_ATTEMPTS
+    )
 
 
 def process_change(change_id: int) -> str:
@@ -160,18 +200,11 @@ def _failed(change: OutboundChange, error: RemoteError) -> str:
     delay = (
         max(schedule[change.attempts], error.retry_after or 0.0)
         if schedule
-        else backoff_seconds(change.attempts, error.retry_after)
+        else queue.backoff_seconds(change.attempts, error.retry_after)
     )
     available_at = timezone.now() + timedelta(seconds=delay)
     _finish(change, status=ChangeStatus.RETRYING, available_at=available_at, **common)
     return f"retry in {delay:.0f} s: {error.message}"
-
-
-def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
-    """Exponential with jitter (SYNC_RETRY_BASE_SECONDS doubling, capped), ≥ Retry-After."""
-    base = settings.SYNC_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
-    delay = min(base, settings.SYNC_RETRY_MAX_SECONDS) * random.uniform(0.75, 1.25)
-    return max(delay, retry_after or 0.0)
 
 
 def _finish(change: OutboundChange, **fields: Any) -> bool:
@@ -187,12 +220,10 @@ def _finish(change: OutboundChange, **fields: Any) -> bool:
 
 def _enqueue_next(change: OutboundChange) -> None:
     """A row that waited for this one's lease is due now: hand it to a worker."""
-    from sync.engine.outbox import enqueue_pushes
-
     waiting = _same_record(change).filter(status__in=WAITING, available_at__lte=timezone.now())
     next_id = waiting.order_by("id").values_list("id", flat=True).first()
     if next_id:
-        enqueue_pushes([next_id])
+        release_pushes([next_id])
 
 
 # --- sweeper, drain, replay ---------------------------------------------------------------
@@ -206,10 +237,8 @@ def release_expired_leases() -> dict[str, int]:
 
 def reap_expired_leases() -> int:
     """Hand rows whose worker died straight back to the queue (sync/engine/leases.py runs this)."""
-    from sync.engine.outbox import enqueue_pushes
-
     ids = _release_expired()["ids"]
-    enqueue_pushes(ids)
+    release_pushes(ids)
     return len(ids)
 
 
@@ -250,16 +279,16 @@ def due_changes(now=None) -> QuerySet:
 
 
 def sweep() -> dict[str, int]:
-    """Periodic: recover dead workers' rows, enqueue due rows nobody has queued recently."""
-    from sync.engine.outbox import enqueue_pushes
+    """Periodic, the backstop for lost timers and wake-ups: recover dead workers' rows, release
+    due rows no timer released, and wake the push task while released rows wait.
 
+    A fixed number of indexed queries over due rows, whatever the number of connections."""
     counts = release_expired_leases()
     now = timezone.now()
-    stale = now - timedelta(seconds=leases.QUEUED_TASK_LOST_SECONDS)
-    due = due_changes(now).filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale))
-    ids = list(due.values_list("id", flat=True)[:1000])
-    enqueue_pushes(ids)
-    return {**counts, "enqueued": len(ids)}
+    released = due_changes(now).filter(enqueued_at__isnull=True).update(enqueued_at=now)
+    if ready_changes(now).exists():
+        queue.wake(PUSH_TASK, group="sync-push", force=True)
+    return {**counts, "enqueued": released}
 
 
 def drain(timeout: float | None = None) -> dict[str, int]:
@@ -279,9 +308,7 @@ def drain(timeout: float | None = None) -> dict[str, int]:
 
 
 def replay(changes: QuerySet) -> int:
-    """Failed or dead rows (or any finished rows) start over: attempts reset, enqueued."""
-    from sync.engine.outbox import enqueue_pushes
-
+    """Failed or dead rows (or any finished rows) start over: attempts reset, released."""
     ids = list(
         changes.exclude(status__in=[*WAITING, ChangeStatus.IN_FLIGHT]).values_list("id", flat=True)
     )
@@ -293,5 +320,5 @@ def replay(changes: QuerySet) -> int:
         enqueued_at=None,
         updated_at=timezone.now(),
     )
-    transaction.on_commit(lambda: enqueue_pushes(ids))
+    transaction.on_commit(lambda: release_pushes(ids))
     return len(ids)

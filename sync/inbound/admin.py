@@ -11,7 +11,7 @@ from portal.admin_base import ReadOnlyAdminMixin
 from portal.admin_scoping import WorkspaceScopedAdmin
 from portal.csv_export import CsvExportMixin
 from portal.pagination import EstimatedCountPaginator
-from sync.connectors.highlevel import events as highlevel_events
+from sync.connectors import webhook_receivers
 from sync.console.filters import ConnectionFilter, WithoutCredentialsMixin
 from sync.inbound import partner_events
 from sync.inbound.processing import reprocess
@@ -25,7 +25,8 @@ class EventTypeFilter(admin.SimpleListFilter):
     parameter_name = "event_type"
 
     def lookups(self, request, model_admin):
-        names = sorted({*highlevel_events.EVENTS, *partner_events.EVENTS})
+        provider_events = [r.event_types for r in webhook_receivers().values()]
+        names = sorted(set(partner_events.EVENTS).union(*provider_events))
         return [(name, name) for name in names]
 
     def queryset(self, request, queryset):

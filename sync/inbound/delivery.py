@@ -9,6 +9,7 @@ a retry when two workers create the same record at once.
 from django.db import IntegrityError
 
 from portal.actors import Actor
+from sync.connectors import connector_class
 from sync.inbound.apply import (
     DELETED_UNKNOWN,
     Outcome,
@@ -16,7 +17,7 @@ from sync.inbound.apply import (
     apply_remote_change,
 )
 from sync.inbound.events import CHILD_TYPES, DELETE, EventError, ParsedEvent
-from sync.inbound.sources import LinkedSource, source_for
+from sync.inbound.sources import LinkedSource
 from sync.models import (
     WAITING,
     ChangeStatus,
@@ -36,7 +37,7 @@ class CreateInFlight(Exception):
 
 
 def apply_event(parsed: ParsedEvent, connection: Connection) -> Outcome:
-    source = source_for(connection)
+    source = connector_class(connection.provider).inbound_source(connection)
     actor = Actor.connection(connection, source="webhook")
     try:
         return _apply(parsed, source, actor, connection)

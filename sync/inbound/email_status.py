@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any
 
-from django.http import HttpRequest
+from rest_framework.request import Request
 
 from contacts.models import Contact
 from contacts.normalize import email_key
@@ -37,7 +37,7 @@ MAX_ITEMS = 500
 class EmailStatusWebhookView(WebhookView):
     view_name = "E-mail Status Webhook"
 
-    def receive(self, request: HttpRequest, raw: bytes, **kwargs: Any) -> Receipt:
+    def receive(self, request: Request, raw: bytes, **kwargs: Any) -> Receipt:
         connection = _connection(kwargs["slug"], kwargs["token"])
         try:
             payload: Any = json.loads(raw.decode("utf-8"))

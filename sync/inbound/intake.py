@@ -1,33 +1,33 @@
-"""Accepting a verified delivery: route it, store it raw once, enqueue its processing.
+"""Accepting a verified delivery: route it, store it raw once, wake the workers.
 
-Deduplication is the unique (source_key, routing_key, webhook_id) constraint — per CRM
-location (or company), never across them — so two processes receiving the same delivery at
-the same moment store it once: the loser's insert fails and it answers 200 "duplicate" too.
-Processing is enqueued after commit with the event id only.
+Deduplication is the unique (source_key, routing_key, webhook_id) constraint — per routing key
+(a CRM location or company), never across them — so two processes receiving the same delivery
+at the same moment store it once: the loser's insert fails and it answers 200 "duplicate" too.
 
-The insert is the request's only statement (besides the rate-limit counter in the cache):
-outside a transaction it runs in autocommit, so it is committed (and durable:
-synchronous_commit stays on) before the answer, without the BEGIN and COMMIT round trips of a
-transaction block around it.
+The insert is the request's only database statement (besides the rate-limit counter and the
+wake flag in the shared cache): outside a transaction it runs in autocommit, so it is committed
+(and durable: synchronous_commit stays on) before the answer, without the BEGIN and COMMIT
+round trips of a transaction block around it. Nothing is enqueued per event: the processing
+task is woken (at most one wake waiting, sync/engine/queue.py) and claims received events in
+fair batches (sync/inbound/processing.py).
 """
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from sync.connectors.highlevel import events as highlevel_events
+from sync.connectors import webhook_receiver
+from sync.connectors.receiving import Delivery
 from sync.inbound.events import EventError, clean_text
 from sync.inbound.partner_formats import format_of
-from sync.inbound.routing import cached_route, candidates
+from sync.inbound.processing import events_received
+from sync.inbound.routing import cached_route
 from sync.models import Connection, InboundEvent, InboundSource, InboundStatus
 
 KEPT_HEADERS = ("content-type", "user-agent", "webhook-id", "webhook-timestamp", "x-request-id")
-HIGHLEVEL_SOURCE_KEY = "highlevel"
 
 
 @dataclass
@@ -41,41 +41,34 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: clean_text(headers.get(name), 500) for name in KEPT_HEADERS if name in headers}
 
 
-def route(source: str, routing_key: str, event_type: str) -> Connection | None:
-    """The CRM connection for a locationId (companyId for user events), read afresh."""
-    if source != InboundSource.HIGHLEVEL or not routing_key:
-        return None
-    return candidates(routing_key, event_type).select_related("workspace").first()
-
-
-def receive_highlevel(
+def receive_from_provider(
+    provider: str,
     raw: str,
     payload: dict[str, Any],
+    delivery: Delivery,
     *,
     headers: Mapping[str, str],
     scheme: str,
-    timestamp: datetime,
 ) -> Receipt:
-    event_type = clean_text(payload.get("type"), 64)
-    routing_key = highlevel_events.routing_key(payload)
-    known = highlevel_events.event_spec(event_type) is not None
-    routed = cached_route(routing_key, event_type) if known and routing_key else None
-    webhook_id = clean_text(payload.get("webhookId"), 128) or _body_digest(raw)
+    """A delivery to a provider's own endpoint, routed by the key its body names."""
+    known, key = delivery.known, delivery.routing_key
+    routed = cached_route(provider, key, delivery.event_type) if known and key else None
+    receiver = webhook_receiver(provider)
     return _store(
         InboundEvent(
-            source=InboundSource.HIGHLEVEL,
-            source_key=HIGHLEVEL_SOURCE_KEY,
-            event_type=event_type,
-            webhook_id=webhook_id,
-            routing_key=routing_key,
+            source=provider,
+            source_key=provider,
+            event_type=delivery.event_type,
+            webhook_id=delivery.webhook_id,
+            routing_key=key,
             signature_scheme=scheme,
-            source_timestamp=timestamp,
+            source_timestamp=delivery.timestamp,
             connection_id=routed.connection_id if routed else None,
             workspace_id=routed.workspace_id if routed else None,
             **_common(raw, headers),
         ),
         known=known,
-        parse=lambda: highlevel_events.parse(payload, timestamp),
+        parse=lambda: receiver.parse(payload, delivery.timestamp),
     )
 
 
@@ -120,15 +113,11 @@ def _store(event: InboundEvent, *, known: bool, parse) -> Receipt:
         event.status, event.result = InboundStatus.UNMATCHED, "no connection for this location"
     else:
         _describe_record(event, parse)
-        # Marked enqueued in the insert itself (saves an UPDATE per webhook); unmarked below
-        # if the broker refuses it, so the sweeper picks it up at its next run.
-        event.enqueued_at = timezone.now()
     if not _insert(event):
         return Receipt(200, {"status": "duplicate", "webhook_id": event.webhook_id})
     if event.status != InboundStatus.RECEIVED:
         return Receipt(202, {"status": event.status, "id": event.pk, "reason": event.result})
-    event_id = event.pk
-    transaction.on_commit(lambda: _enqueue(event_id))  # at once in autocommit
+    transaction.on_commit(events_received)  # at once in autocommit
     return Receipt(200, {"status": "accepted", "id": event.pk})
 
 
@@ -154,14 +143,3 @@ def _describe_record(event: InboundEvent, parse) -> None:
         return  # processing records the reason
     event.object_type = parsed.object_type
     event.remote_id = clean_text(parsed.remote_id, 128)
-
-
-def _enqueue(event_id: int) -> None:
-    from sync.inbound.tasks import enqueue_events
-
-    enqueue_events([event_id], marked=True)
-
-
-def _body_digest(raw: str) -> str:
-    # Without a webhookId, identical bodies are the same delivery.
-    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()

@@ -1,16 +1,24 @@
-"""Processing stored inbound events: claim with a lease, apply, record the outcome; sweep.
+"""Processing stored inbound events: claim fair batches with a lease, apply, record; sweep.
 
-    process_event(event_id) -> str     the django-q2 task body (sync.inbound.tasks)
-    sweep() -> dict                    lost or expired events → enqueued again; exhausted → failed
+    process_received() -> dict         the task the intake wakes (sync.inbound.tasks): claims
+                                       received events in fair batches until none is due
+    claim_batch() -> list[InboundEvent] at most SYNC_BATCH_SIZE due events, round-robin over
+                                       connections (sync/engine/queue.py), under one lease
+    process_batch(batch) -> list[str]  apply claimed events in order; their outcomes
+    process_event(event_id) -> str     claim and process one event now (tests, tools)
+    sweep() -> dict                    exhausted → failed; due events waiting → wake the task
     reprocess(queryset) -> int         the admin action: start selected events over
 
 Claiming is a conditional UPDATE (status received, no live lease, attempts left → lease,
-attempts + 1), so an event runs in one worker at a time however often it is enqueued. A worker
-that dies leaves a lease that expires; the sweeper then enqueues the event again.
+attempts + 1), so an event runs in one worker at a time however many workers claim at once
+(on PostgreSQL the candidates are locked with SKIP LOCKED first, so claimers do not queue
+behind each other). A worker that dies leaves a lease that expires; a live worker's reaper
+(sync/engine/leases.py) then hands the event back and wakes the task.
 """
 
 import json
 import logging
+import time
 import uuid
 from datetime import timedelta
 
@@ -20,18 +28,92 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from sync.connectors.highlevel import events as highlevel_events
-from sync.engine import leases
-from sync.engine.push import backoff_seconds
+from sync.connectors import webhook_receiver
+from sync.engine import leases, queue
 from sync.inbound.delivery import CreateInFlight, Outcome, apply_event
 from sync.inbound.events import EventError, ParsedEvent, Unresolvable
 from sync.inbound.partner_formats import format_of
+from sync.inbound.routing import route
 from sync.mapping.mapper import MappingError
 from sync.models import InboundEvent, InboundSource, InboundStatus
 from sync.transport.http import RemoteError
 
 logger = logging.getLogger(__name__)
 PERMANENT_ERRORS = (EventError, ValidationError, MappingError, ObjectDoesNotExist, ValueError)
+PROCESS_TASK = "sync.inbound.tasks.process_received"  # by name: tasks.py imports this module
+
+
+def wake_workers() -> None:
+    """Events were handed back: wake the processing task (one wake waiting at a time)."""
+    queue.wake(PROCESS_TASK, group="inbound")
+
+
+def events_received() -> None:
+    """The intake stored an event: wake the processing task, at most one look at the shared
+    flag per SYNC_WAKE_INTERVAL_SECONDS in this web process (sync/engine/queue.py)."""
+    queue.wake_soon(PROCESS_TASK, group="inbound")
+
+
+def process_received() -> dict[str, int]:
+    """Process due events, a fair batch at a time, for up to SYNC_BATCH_SECONDS."""
+    queue.woken(PROCESS_TASK)
+    deadline = time.monotonic() + settings.SYNC_BATCH_SECONDS
+    processed = 0
+    while time.monotonic() < deadline:
+        batch = claim_batch()
+        if not batch:
+            break
+        if len(batch) >= settings.SYNC_BATCH_PER_CONNECTION:
+            wake_workers()  # more may be waiting: another worker joins in
+        processed += len(process_batch(batch))
+    return {"processed": processed}
+
+
+def process_batch(batch: list[InboundEvent]) -> list[str]:
+    """Apply claimed events in order, keeping their lease alive meanwhile; their outcomes."""
+    if not batch:
+        return []
+    with leases.holding(InboundEvent, batch[0].lease_token):
+        return [_process(event) for event in batch]
+
+
+def due_events(now=None) -> QuerySet:
+    """Received events a worker may claim now (index inbound_status_received)."""
+    now = now or timezone.now()
+    return InboundEvent.objects.filter(
+        status=InboundStatus.RECEIVED,
+        attempts__lt=settings.WEBHOOK_MAX_ATTEMPTS,
+        connection__isnull=False,
+    ).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+
+
+def claim_batch(limit: int | None = None) -> list[InboundEvent]:
+    """Claim up to `limit` due events fairly across connections, all under one lease token."""
+    limit = limit or settings.SYNC_BATCH_SIZE
+    now = timezone.now()
+    ids = queue.claim_fairly(
+        due_events(now), limit=limit, per_connection=settings.SYNC_BATCH_PER_CONNECTION
+    )
+    if not ids:
+        return []
+    return _claim(ids, now)
+
+
+def _claim(ids: list[int], now) -> list[InboundEvent]:
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        free = due_events(now).filter(pk__in=ids)
+        if transaction.get_connection().features.has_select_for_update_skip_locked:
+            free = free.filter(
+                pk__in=list(free.select_for_update(skip_locked=True).values_list("pk", flat=True))
+            )
+        claimed = free.update(
+            lease_token=token, lease_until=leases.lease_until(now), attempts=F("attempts") + 1
+        )
+    if not claimed:
+        return []
+    held = InboundEvent.objects.filter(lease_token=token).select_related("connection__workspace")
+    return list(held.order_by("id"))
 
 
 def process_event(event_id: int) -> str:
@@ -40,6 +122,11 @@ def process_event(event_id: int) -> str:
         return "not claimed"
     with leases.holding(InboundEvent, event.lease_token):
         return _process(event)
+
+
+def claim(event_id: int) -> InboundEvent | None:
+    claimed = _claim([event_id], timezone.now())
+    return claimed[0] if claimed else None
 
 
 def _process(event: InboundEvent) -> str:
@@ -60,32 +147,12 @@ def _process(event: InboundEvent) -> str:
 
 
 def parse_event(event: InboundEvent) -> ParsedEvent:
+    """The stored delivery as one neutral change: a partner's in the partner API's shape, a
+    provider endpoint's by that provider's connector (sync/connectors/receiving.py)."""
     payload = json.loads(event.body)
-    if event.source == InboundSource.HIGHLEVEL:
-        return highlevel_events.parse(payload, event.source_timestamp)
-    return format_of(event.connection).parse(payload, event.source_timestamp)
-
-
-def claim(event_id: int) -> InboundEvent | None:
-    now = timezone.now()
-    token = uuid.uuid4().hex
-    claimed = (
-        InboundEvent.objects.filter(
-            pk=event_id,
-            status=InboundStatus.RECEIVED,
-            attempts__lt=settings.WEBHOOK_MAX_ATTEMPTS,
-            connection__isnull=False,
-        )
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(
-            lease_token=token,
-            lease_until=leases.lease_until(now),
-            attempts=F("attempts") + 1,
-        )
-    )
-    if not claimed:
-        return None
-    return InboundEvent.objects.select_related("connection__workspace").get(pk=event_id)
+    if event.source == InboundSource.PARTNER:  # the partner's own format, or our API's
+        return format_of(event.connection).parse(payload, event.source_timestamp)
+    return webhook_receiver(event.source).parse(payload, event.source_timestamp)
 
 
 def _finish(event: InboundEvent, outcome: Outcome, *, error: str = "") -> str:
@@ -113,10 +180,11 @@ def _remote_failure(event: InboundEvent, exc: RemoteError) -> str:
 def _retry_later(event: InboundEvent, message: str, retry_after: float | None) -> str:
     if event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         return _finish(event, Outcome(InboundStatus.FAILED, ""), error=message)
-    delay = backoff_seconds(event.attempts, retry_after)
-    # The lease doubles as "not before": the sweeper enqueues the event once it has passed.
+    delay = queue.backoff_seconds(event.attempts, retry_after)
+    # The lease doubles as "not before": a reaper hands the event back once it has passed. The
+    # token goes, so the batch's renewals (one token for the batch) leave the time alone.
     InboundEvent.objects.filter(pk=event.pk, lease_token=event.lease_token).update(
-        lease_until=timezone.now() + timedelta(seconds=delay), error=message[:2000]
+        lease_token="", lease_until=timezone.now() + timedelta(seconds=delay), error=message[:2000]
     )
     return f"retry in {delay:.0f} s: {message}"
 
@@ -132,13 +200,15 @@ def _describe(exc: Exception) -> str:
 
 
 def sweep() -> dict[str, int]:
-    """Periodic: events whose task was lost or whose lease expired are enqueued again."""
-    from sync.inbound.tasks import enqueue_events
-
+    """Periodic, the backstop for lost wake-ups: events out of attempts whose last lease ran
+    out fail; while due events wait, the processing task is woken. A fixed number of indexed
+    queries, whatever the number of connections."""
     now = timezone.now()
-    waiting = InboundEvent.objects.filter(status=InboundStatus.RECEIVED, connection__isnull=False)
-    failed = waiting.filter(
-        attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS, lease_until__lt=now
+    failed = InboundEvent.objects.filter(
+        status=InboundStatus.RECEIVED,
+        connection__isnull=False,
+        attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS,
+        lease_until__lt=now,
     ).update(
         status=InboundStatus.FAILED,
         error="Processing never finished: its worker died on every attempt.",
@@ -148,36 +218,25 @@ def sweep() -> dict[str, int]:
     )
     if failed:
         logger.error("ALERT: %s inbound event(s) failed: their worker died every time", failed)
-    stale = now - timedelta(seconds=leases.QUEUED_TASK_LOST_SECONDS)
-    lost = Q(lease_until__isnull=True) & (Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale))
-    due = waiting.filter(attempts__lt=settings.WEBHOOK_MAX_ATTEMPTS).filter(
-        lost | Q(lease_until__lt=now)
-    )
-    ids = list(due.order_by("id").values_list("id", flat=True)[:1000])
-    enqueue_events(ids)
-    return {"failed": failed, "enqueued": len(ids)}
+    due = due_events(now).exists()
+    if due:
+        queue.wake(PROCESS_TASK, group="inbound", force=True)
+    return {"failed": failed, "due": int(due)}
 
 
 def reap_expired_leases() -> int:
-    """Events whose lease ran out (a dead worker, or a retry's "not before" passed): queued
-    again at once (sync/engine/leases.py runs this). Row by row, so two reapers never queue one
-    twice."""
-    from sync.inbound.tasks import enqueue_events
-
+    """Events whose lease ran out (a dead worker, or a retry's "not before" passed): handed
+    back and the task woken at once (sync/engine/leases.py runs this in every live worker)."""
     now = timezone.now()
-    expired = InboundEvent.objects.filter(
+    released = InboundEvent.objects.filter(
         status=InboundStatus.RECEIVED,
         lease_until__lt=now,
         attempts__lt=settings.WEBHOOK_MAX_ATTEMPTS,
         connection__isnull=False,
-    )
-    ids = [
-        pk
-        for pk in expired.values_list("pk", flat=True)[:1000]
-        if expired.filter(pk=pk).update(lease_token="", lease_until=None, enqueued_at=now)
-    ]
-    enqueue_events(ids, marked=True)
-    return len(ids)
+    ).update(lease_token="", lease_until=None)
+    if released:
+        wake_workers()
+    return released
 
 
 leases.register_reaper(reap_expired_leases)
@@ -185,9 +244,6 @@ leases.register_reaper(reap_expired_leases)
 
 def reprocess(events: QuerySet) -> int:
     """Start the selected events over (unmatched ones are routed again first)."""
-    from sync.inbound.intake import route
-    from sync.inbound.tasks import enqueue_events
-
     ids = []
     for event in events.exclude(status=InboundStatus.RECEIVED, lease_until__gt=timezone.now()):
         if event.connection_id is None:
@@ -207,5 +263,6 @@ def reprocess(events: QuerySet) -> int:
             processed_at=None,
         )
         ids.append(event.pk)
-    transaction.on_commit(lambda: enqueue_events(ids))
+    if ids:
+        transaction.on_commit(wake_workers)
     return len(ids)

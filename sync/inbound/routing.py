@@ -1,19 +1,21 @@
-"""Which CRM connection a delivery names (locationId, or companyId for user events), cached.
+"""Which connection a provider-wide delivery names (its routing key), cached.
 
-    candidates(key, event_type) -> QuerySet      the live CRM connections it names, best first
-    cached_route(key, event_type) -> Route|None  (connection_id, workspace_id), cached
+    route(provider, key, event_type) -> Connection|None         read afresh (reprocessing)
+    cached_route(provider, key, event_type) -> Route|None       (connection_id, workspace_id)
     routing_changed()                            after a change that sends no post_save
 
-Every CRM webhook needs this answer and it changes rarely, so each process keeps the answers
-it looked up instead of querying for every delivery. Nothing assumes a single process: the
-answers are only trusted under a version token kept in the shared cache (Redis, or the
-database cache), which every change to a connection or a workspace replaces, once at once
-and once more after its commit (so no process can re-cache the old state under the new
-token). A process reads the token at most every VERSION_CHECK_SECONDS (a read per delivery
-would cost more than it saves) and forgets all its answers when it changed, so a change
-reaches every process within that second. Queryset `.update()`s that change routing
-(Connection.soft_delete) call routing_changed(); anything else (raw SQL) is bounded by
-ROUTING_CACHE_SECONDS. If the shared cache cannot be read, the database is asked.
+What a key means is the provider's (sync/connectors/receiving.py: candidates, route_scope); the
+cache is the same for every provider. Every delivery needs this answer and it changes rarely,
+so each process keeps the answers it looked up instead of querying for every delivery.
+Nothing assumes a single process: the answers are only trusted under a version token kept in
+the shared cache (Redis, or the database cache), which every change to a connection or a
+workspace replaces, once at once and once more after its commit (so no process can re-cache
+the old state under the new token). A process reads the token at most every
+VERSION_CHECK_SECONDS (a read per delivery would cost more than it saves) and forgets all its
+answers when it changed, so a change reaches every process within that second. Queryset
+`.update()`s that change routing (Connection.soft_delete) call routing_changed(); anything else
+(raw SQL) is bounded by ROUTING_CACHE_SECONDS. If the shared cache cannot be read, the
+database is asked.
 """
 
 import logging
@@ -23,9 +25,8 @@ from typing import NamedTuple
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import QuerySet
 
-from sync.connectors.highlevel import events as highlevel_events
+from sync.connectors import webhook_receiver
 from sync.models import Connection
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 VERSION_KEY = "sync:webhook-routing:version"
 VERSION_CHECK_SECONDS = 1.0  # how soon every process sees a change
 ROUTING_CACHE_SECONDS = 60.0  # the most a change outside the ORM can go unseen
-MAX_ENTRIES = 10_000  # locations per process; past it, start over (bounded memory)
+MAX_ENTRIES = 10_000  # routing keys per process; past it, start over (bounded memory)
 
 
 class Route(NamedTuple):
@@ -45,7 +46,7 @@ class _LocalRoutes:
     """This process's answers and the token they were looked up under."""
 
     def __init__(self) -> None:
-        self.entries: dict[tuple[str, str], tuple[Route | None, float]] = {}
+        self.entries: dict[tuple[str, str, str], tuple[Route | None, float]] = {}
         self.version: str | None = None
         self.checked_until = 0.0  # monotonic time of the next token read
 
@@ -58,32 +59,30 @@ def forget_routes() -> None:
     _local.__init__()
 
 
-def candidates(routing_key: str, event_type: str) -> QuerySet:
-    """The live, active CRM connections the key names, the workspace's primary one first."""
-    crm = Connection.objects.live().filter(provider="highlevel", active=True)
-    if _routing_field(event_type) == "companyId":
-        crm = crm.filter(company_id=routing_key)
-    else:
-        crm = crm.filter(workspace__location_id=routing_key)
-    return crm.order_by("-primary", "id")
+def route(provider: str, routing_key: str, event_type: str) -> Connection | None:
+    """The connection a delivery names, read afresh (None: none, or not a provider endpoint)."""
+    receiver = webhook_receiver(provider)
+    if receiver is None or not routing_key:
+        return None
+    return receiver.candidates(routing_key, event_type).select_related("workspace").first()
 
 
-def cached_route(routing_key: str, event_type: str) -> Route | None:
+def cached_route(provider: str, routing_key: str, event_type: str) -> Route | None:
     """The connection and workspace ids for the key (None: no live connection has it)."""
     now = time.monotonic()
     if now >= _local.checked_until:
         version = _shared_version()
         if version is None:  # the shared cache is unreachable: no way to know answers hold
-            return _lookup(routing_key, event_type)
+            return _lookup(provider, routing_key, event_type)
         if version != _local.version:
             _local.entries.clear()
             _local.version = version
         _local.checked_until = now + VERSION_CHECK_SECONDS
-    key = (_routing_field(event_type), routing_key)
+    key = (provider, _scope(provider, event_type), routing_key)
     entry = _local.entries.get(key)
     if entry is not None and entry[1] > now:
         return entry[0]
-    found = _lookup(routing_key, event_type)
+    found = _lookup(provider, routing_key, event_type)
     if len(_local.entries) >= MAX_ENTRIES:
         _local.entries.clear()
     _local.entries[key] = (found, now + ROUTING_CACHE_SECONDS)
@@ -98,13 +97,16 @@ def routing_changed(**_signal_kwargs: object) -> None:
     transaction.on_commit(_new_version)
 
 
-def _routing_field(event_type: str) -> str:
-    spec = highlevel_events.event_spec(event_type)
-    return spec.routing_field if spec else "locationId"
+def _scope(provider: str, event_type: str) -> str:
+    receiver = webhook_receiver(provider)
+    return receiver.route_scope(event_type) if receiver else ""
 
 
-def _lookup(routing_key: str, event_type: str) -> Route | None:
-    row = candidates(routing_key, event_type).values_list("id", "workspace_id").first()
+def _lookup(provider: str, routing_key: str, event_type: str) -> Route | None:
+    receiver = webhook_receiver(provider)
+    if receiver is None or not routing_key:
+        return None
+    row = receiver.candidates(routing_key, event_type).values_list("id", "workspace_id").first()
     return Route(*row) if row else None
 
 

@@ -3,9 +3,8 @@
 from django.conf import settings
 from django_q.models import Schedule
 
-from sync.inbound.tasks import SWEEP_TASK
-
 INBOUND_SWEEP_SCHEDULE_NAME = "sync: sweep inbound webhooks"
+SWEEP_TASK = "sync.inbound.tasks.sweep_inbound"  # by name: the task module imports the engine
 
 
 def ensure_inbound_schedule() -> Schedule:

@@ -1,14 +1,17 @@
 """Webhook endpoints: verify over the raw body, store, answer at once (processing is a task).
 
-    POST /webhooks/highlevel/          the CRM (x-ghl-signature Ed25519, x-wh-signature RSA)
+    POST /webhooks/<provider>/         a provider's own endpoint, one URL for all its
+                                       connections (the CRM's, for one); its connector's
+                                       hooks verify, read and route
+                                       (sync/connectors/receiving.py)
     POST /webhooks/in/<slug>/          a partner connection (Standard Webhooks, or its own
                                        format and HMAC: sync/inbound/partner_formats.py)
 
-Answers: 200 accepted or duplicate; 202 unmatched location or unknown event type (stored);
+Answers: 200 accepted or duplicate; 202 unmatched routing key or unknown event type (stored);
 400 not a JSON object / not UTF-8; 401 signature or timestamp; 404 unknown connection;
 413 over DATA_UPLOAD_MAX_MEMORY_SIZE; 415 not application/json; 429 (with Retry-After) more than
 WEBHOOK_RATE_LIMIT deliveries from one client address to one endpoint. Errors are
-{"error": {"code", "message", "details"}}.
+{"error": {"code", "message", "details"}}, always JSON whatever the Accept header.
 """
 
 import hashlib
@@ -18,22 +21,18 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
-from django.utils.decorators import method_decorator
-from django.views import View
-from django.views.decorators.csrf import csrf_exempt
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from portal import throttle
-from sync.connectors.highlevel.signatures import verify as verify_highlevel
+from sync.connectors import webhook_receiver
 from sync.inbound import intake
 from sync.inbound.partner_delivery import verify_delivery
 from sync.models import Connection
-from sync.transport.webhook_checks import SignatureError, check_timestamp, parse_timestamp
-
-# The same bytes DRF's JSON renderer writes (the endpoints were DRF views; answers are kept).
-_JSON = JSONRenderer()
-ALLOWED_METHODS = "POST, OPTIONS"
+from sync.transport.webhook_checks import SignatureError
 
 
 class Rejected(Exception):
@@ -45,30 +44,47 @@ class Rejected(Exception):
         self.retry_after = retry_after
 
 
-def json_response(body: dict[str, Any], status: int) -> HttpResponse:
-    response = HttpResponse(_JSON.render(body), status=status, content_type="application/json")
-    response["Allow"] = ALLOWED_METHODS
-    return response
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    return Response({"error": {"code": code, "message": message, "details": details}}, status)
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> HttpResponse:
-    return json_response(
-        {"error": {"code": code, "message": message, "details": details}}, status=status
-    )
+class AlwaysJSON(BaseContentNegotiation):
+    """A sender's Accept header changes nothing: the answer is JSON (never HTML, never 406)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+    def select_parser(self, request, parsers):
+        return None
 
 
-@method_decorator(csrf_exempt, name="dispatch")
-class WebhookView(View):
+class WebhookView(APIView):
     """Shared checks; each endpoint defines `receive(request, raw, **kwargs) -> Receipt`.
 
-    A plain Django view, not DRF's APIView: a webhook needs none of its authentication,
-    negotiation or parsing, and skipping them is a measurable share of a delivery's CPU time.
+    A lean DRF view: no authentication, permission or DRF throttle classes (a delivery is
+    proven by its signature, checked over the raw body before anything parses it; the flood
+    limit is `_throttle`), no parsers (the body is read raw), one renderer, no negotiation.
     """
 
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+    parser_classes: list = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
     http_method_names = ["post", "options"]
     view_name = ""  # the name OPTIONS describes
+    schema = None  # not part of the partner API's OpenAPI document
 
-    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Only what a webhook needs of APIView.initial: the renderer (no versioning,
+        authentication, permissions or throttles to run)."""
+        self.format_kwarg = None
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
+            request
+        )
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
         try:
             _throttle(request)
             receipt = self.receive(request, _raw_body(request), **kwargs)
@@ -79,34 +95,37 @@ class WebhookView(View):
             return response
         except SignatureError as exc:
             return error_response(401, exc.code, exc.message)
-        return json_response(receipt.body, status=receipt.status_code)
+        return Response(receipt.body, status=receipt.status_code)
 
-    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        described = {"name": self.view_name, "description": "", "renders": ["application/json"]}
-        return json_response(described | {"parses": []}, status=200)
+    def get_view_name(self) -> str:
+        return self.view_name
 
-    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any):
-        message = f'Method "{request.method}" not allowed.'
-        return error_response(405, "method_not_allowed", message)
+    def get_view_description(self, html: bool = False) -> str:
+        return ""
 
 
-class HighLevelWebhookView(WebhookView):
-    view_name = "High Level Webhook"
+class ProviderWebhookView(WebhookView):
+    """POST /webhooks/<provider>/: the provider's connector verifies, reads and routes."""
 
-    def receive(self, request: HttpRequest, raw: bytes, **kwargs: Any) -> intake.Receipt:
-        scheme = verify_highlevel(raw, request.headers)
+    provider = ""  # set per URL (sync/inbound/urls.py)
+
+    def get_view_name(self) -> str:
+        return webhook_receiver(self.provider).view_name
+
+    def receive(self, request: Request, raw: bytes, **kwargs: Any) -> intake.Receipt:
+        receiver = webhook_receiver(self.provider)
+        scheme = receiver.verify(raw, request.headers)
         text, payload = _json_object(raw)
-        timestamp = parse_timestamp(payload.get("timestamp"))
-        check_timestamp(timestamp)
-        return intake.receive_highlevel(
-            text, payload, headers=request.headers, scheme=scheme, timestamp=timestamp
+        delivery = receiver.read(text, payload)
+        return intake.receive_from_provider(
+            self.provider, text, payload, delivery, headers=request.headers, scheme=scheme
         )
 
 
 class PartnerWebhookView(WebhookView):
     view_name = "Partner Webhook"
 
-    def receive(self, request: HttpRequest, raw: bytes, **kwargs: Any) -> intake.Receipt:
+    def receive(self, request: Request, raw: bytes, **kwargs: Any) -> intake.Receipt:
         connection = Connection.objects.live().filter(slug=kwargs["slug"], active=True).first()
         if connection is None:
             raise Rejected(404, "not_found", "No active connection with this slug.")
@@ -123,7 +142,7 @@ class PartnerWebhookView(WebhookView):
         )
 
 
-def _throttle(request: HttpRequest) -> None:
+def _throttle(request: Request) -> None:
     """WEBHOOK_RATE_LIMIT per client address and endpoint, counted in the shared cache. A flood
     is refused before any parsing or signature check; the CRM retries a 429, so a genuine
     delivery refused here arrives again later instead of being lost."""
@@ -139,7 +158,7 @@ def _throttle(request: HttpRequest) -> None:
         raise Rejected(429, "rate_limited", message, {"retry_after": retry_after}, retry_after)
 
 
-def _raw_body(request: HttpRequest) -> bytes:
+def _raw_body(request: Request) -> bytes:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     too_big = Rejected(413, "too_large", f"The body is larger than {limit} bytes.")
     try:

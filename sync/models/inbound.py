@@ -1,9 +1,10 @@
-"""Inbound webhook deliveries, stored raw before anything is applied (see sync/webhooks/)."""
+"""Inbound webhook deliveries, stored raw before anything is applied (see sync/inbound/)."""
 
 from django.db import models
 from django.utils import timezone
 
 from portal.models import Workspace
+from sync.connectors import CONNECTORS, webhook_receivers
 from sync.models.connections import Connection
 
 
@@ -18,21 +19,29 @@ class InboundStatus(models.TextChoices):
 
 
 class InboundSource(models.TextChoices):
-    HIGHLEVEL = "highlevel", "CRM (HighLevel)"
-    PARTNER = "partner", "Partner (Standard Webhooks)"
+    """Where a delivery came in: a partner connection's own URL, or a provider's endpoint
+    (the source is then the provider's key, e.g. the CRM's: see `source_choices`)."""
+
+    PARTNER = "partner", "Partner webhook"
+
+
+def source_choices() -> list[tuple[str, str]]:
+    """Partner webhooks, and every provider with its own endpoint (from the registry)."""
+    providers = [(p, CONNECTORS[p][0]) for p in webhook_receivers()]
+    return [*InboundSource.choices, *providers]
 
 
 class InboundEvent(models.Model):
     """One verified webhook delivery: the raw body, where it came from and what became of it.
 
-    `webhook_id` is unique per `source_key` ("highlevel", or "connection:<id>" for partners) and
+    `webhook_id` is unique per `source_key` (the provider, or "connection:<id>" for partners) and
     `routing_key` (the CRM location or company it names), so a repeated delivery is recognised
     however many processes receive it at once, and one location's ids never mask another's.
     Processing claims the row with a lease (conditional update); the sweeper re-enqueues rows
     whose task was lost or whose lease expired.
     """
 
-    source = models.CharField(max_length=16, choices=InboundSource.choices)
+    source = models.CharField(max_length=16, choices=source_choices)
     source_key = models.CharField(max_length=64)
     connection = models.ForeignKey(
         Connection,

@@ -24,7 +24,7 @@ PURCHASE = {
 
 @pytest.fixture
 def connections(monkeypatch):
-    monkeypatch.setattr("sync.tasks.async_task", lambda *args, **kwargs: None)
+    monkeypatch.setattr("sync.engine.queue.async_task", lambda *args, **kwargs: None)
     workspace = WorkspaceFactory(name="Acme", location_id="ve9EPM428h8vShlRW1KT")
     crm = ConnectionFactory(workspace=workspace, name="Main CRM", company_id="comp1")
     mailer = email_api_connection(workspace)

@@ -26,7 +26,7 @@ def crm():
 @pytest.fixture
 def failed_contact(crm, monkeypatch):
     # No worker here: what would be queued is pushed by the test (drain) or by "Retry now".
-    monkeypatch.setattr("sync.tasks.async_task", lambda *args, **kwargs: None)
+    monkeypatch.setattr("sync.engine.queue.async_task", lambda *args, **kwargs: None)
     workspace = WorkspaceFactory(name="Acme", location_id="ve9EPM428h8vShlRW1KT")
     conn = ConnectionFactory(workspace=workspace, name="Main CRM")
     crm.post(CRM + "/contacts/", status=422, json={"message": ["phone must be a phone"]})

@@ -39,7 +39,7 @@ def workspace(transactional_db):
 @pytest.fixture
 def no_worker(monkeypatch):
     # No worker here: the test drains the outbox itself.
-    monkeypatch.setattr("sync.tasks.async_task", lambda *args, **kwargs: None)
+    monkeypatch.setattr("sync.engine.queue.async_task", lambda *args, **kwargs: None)
 
 
 @pytest.fixture

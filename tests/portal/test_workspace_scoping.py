@@ -30,7 +30,7 @@ def _ids(pairs):
 
 @pytest.fixture(autouse=True)
 def _no_queue(monkeypatch):
-    monkeypatch.setattr("sync.tasks.async_task", lambda *args, **kwargs: None)
+    monkeypatch.setattr("sync.engine.queue.async_task", lambda *args, **kwargs: None)
 
 
 @pytest.fixture

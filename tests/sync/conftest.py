@@ -1,7 +1,7 @@
 import pytest
 import responses
 
-from sync import tasks
+from sync.engine import queue
 from sync.models import Link, OutboundChange
 from tests.api_fixtures import api, api_key, make_key  # noqa: F401
 from tests.factories import ContactFactory
@@ -10,11 +10,25 @@ from tests.sync.highlevel_spec import assert_valid_crm_request
 
 
 @pytest.fixture(autouse=True)
-def enqueued(monkeypatch):
-    """django-q2 is outside these tests: record what would be queued (ids only)."""
-    calls = []
-    monkeypatch.setattr(tasks, "async_task", lambda *args, **kwargs: calls.append(args))
-    return calls
+def broker(monkeypatch) -> dict[str, list[tuple]]:
+    """django-q2 is outside these tests: record what would be queued (task names, ids only),
+    inbound tasks apart from the others. A wake is taken at once, as by an idle worker (its
+    flag cleared), so every wake a test causes is recorded (tests/sync/test_queue.py tests the
+    flag itself)."""
+    queued: dict[str, list[tuple]] = {"inbound": [], "other": []}
+
+    def record(task: str, *args, **kwargs) -> None:
+        queued["inbound" if task.startswith("sync.inbound.") else "other"].append((task, *args))
+        queue.woken(task)
+
+    monkeypatch.setattr(queue, "async_task", record)
+    return queued
+
+
+@pytest.fixture(autouse=True)
+def enqueued(broker) -> list[tuple]:
+    """Pushes and automation steps queued (a push is a wake of PUSH_TASK, no id)."""
+    return broker["other"]
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from contacts.services import contact_update
-from sync import tasks
 from sync.engine import debounce
-from sync.engine.debounce import Timer, quiet_in
-from sync.engine.push import sweep
+from sync.engine.debounce import PUSH_TASK, Timer, quiet_in
+from sync.engine.push import push_due, sweep
 from sync.models import ChangeStatus, OutboundChange
 from tests.sync.factories import CRM_BASE_URL as CRM
 
@@ -80,11 +80,13 @@ def test_a_held_row_is_left_to_the_sweeper_should_its_timer_die(
     settings.SYNC_PUSH_DEBOUNCE_SECONDS = 60
     contact_update(linked_contact, actor=actor, data={"last_name": "Held"})
     row = OutboundChange.objects.get()
-    assert tasks.push_change(row.pk).startswith("held")
+    OutboundChange.objects.filter(pk=row.pk).update(enqueued_at=timezone.now())  # a sweep
+    assert push_due() == {"pushed": 0, "held": 1}  # its record is not quiet yet
     assert OutboundChange.objects.get(pk=row.pk).enqueued_at is None
     enqueued.clear()
-    sweep()  # the process holding the timer is gone: the next sweep enqueues the row
-    assert enqueued == [(tasks.PUSH_TASK, row.pk)]
+    sweep()  # the process holding the timer is gone: the next sweep releases the row
+    assert OutboundChange.objects.get(pk=row.pk).enqueued_at is not None
+    assert enqueued == [(PUSH_TASK,)]
 
 
 class ManualTimer(Timer):
@@ -114,8 +116,8 @@ def test_a_new_change_is_enqueued_after_the_quiet_period_not_at_commit(
     row = OutboundChange.objects.get()
     assert enqueued == [] and timer.delays() == [0.2]  # held for the quiet period
     assert OutboundChange.objects.get(pk=row.pk).enqueued_at is None
-    timer.flush()  # the quiet period is over
-    assert enqueued == [(tasks.PUSH_TASK, row.pk)]
+    timer.flush()  # the quiet period is over: released, the workers woken
+    assert enqueued == [(PUSH_TASK,)]
     assert OutboundChange.objects.get(pk=row.pk).enqueued_at is not None
 
 
@@ -132,11 +134,12 @@ def test_a_burst_is_held_then_pushed_once_with_the_latest_state(
     assert enqueued == [] and len(timer.delays()) == 3  # held while the record changes
     for row in OutboundChange.objects.all():
         age(row, 1)  # the quiet period is over ...
-    timer.flush()  # ... and the timer fires
-    assert sorted(pk for _task, pk in enqueued) == rows
-    results = [tasks.push_change(pk) for _task, pk in list(enqueued)]
-    assert results.count("not claimed") == 2
+    timer.flush()  # ... and the timer fires: all three released, the workers woken
+    assert set(enqueued) == {(PUSH_TASK,)}
+    assert OutboundChange.objects.filter(enqueued_at__isnull=True).count() == 0
+    assert push_due() == {"pushed": 1, "held": 0}  # the first carries the other two
     assert last_names_sent(crm) == ["C"]
+    assert sorted(rows) == sorted(OutboundChange.objects.values_list("pk", flat=True))
     statuses = sorted(OutboundChange.objects.values_list("status", flat=True))
     assert statuses == [ChangeStatus.COALESCED, ChangeStatus.COALESCED, ChangeStatus.DONE]
 

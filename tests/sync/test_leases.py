@@ -7,12 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from sync import tasks
 from sync.engine import leases
+from sync.engine.debounce import PUSH_TASK
 from sync.engine.leases import Keeper, holding, keeper
 from sync.engine.push import claim
 from sync.inbound import processing
-from sync.inbound import tasks as inbound_tasks
 from sync.models import ChangeStatus, InboundEvent, OutboundChange
 from tests.factories import ContactFactory
 
@@ -27,10 +26,8 @@ def row(conn, workspace, enqueued) -> OutboundChange:
 
 
 @pytest.fixture
-def inbound_enqueued(monkeypatch):
-    calls = []
-    monkeypatch.setattr(inbound_tasks, "async_task", lambda *args, **kwargs: calls.append(args))
-    return calls
+def inbound_enqueued(broker):
+    return broker["inbound"]
 
 
 def expire_in(model, pk: int, seconds: float) -> None:
@@ -73,9 +70,9 @@ def test_a_killed_workers_push_is_queued_again_by_a_live_workers_keeper(row, enq
     keeper.cycle()  # any live worker's keeper, within a third of a lease
     row.refresh_from_db()
     assert row.status == ChangeStatus.RETRYING and row.lease_token == ""
-    assert enqueued == [(tasks.PUSH_TASK, row.pk)]
+    assert row.enqueued_at is not None and enqueued == [(PUSH_TASK,)]  # released, woken
     keeper.cycle()  # another process's keeper finds nothing more to do
-    assert enqueued == [(tasks.PUSH_TASK, row.pk)]
+    assert enqueued == [(PUSH_TASK,)]
 
 
 def test_a_lease_not_yet_over_is_left_alone(row, enqueued):
@@ -91,8 +88,8 @@ def test_a_killed_workers_inbound_event_is_queued_again_once(conn, inbound_enque
     keeper.cycle()
     keeper.cycle()
     held.refresh_from_db()
-    assert inbound_enqueued == [(inbound_tasks.PROCESS_TASK, held.pk)]
-    assert held.lease_until is None and held.enqueued_at is not None
+    assert inbound_enqueued == [(processing.PROCESS_TASK,)]  # the workers woken, once
+    assert held.lease_until is None
     assert processing.claim(held.pk) is not None  # free for the next worker
 
 

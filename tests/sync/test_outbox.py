@@ -3,7 +3,9 @@ from django.db import transaction
 
 from contacts.services import contact_create, contact_update
 from portal.actors import Actor
-from sync import tasks
+from sync.engine import queue
+from sync.engine.debounce import PUSH_TASK
+from sync.engine.push import sweep
 from sync.models import ChangeStatus, Operation, OutboundChange
 from tests.factories import ContactFactory, WorkspaceFactory
 from tests.sync.factories import ConnectionFactory, RuleFactory
@@ -26,8 +28,8 @@ def test_one_row_per_target_connection_and_enqueued_on_commit(
     rows = OutboundChange.objects.filter(object_id=contact.pk)
     assert {r.connection_id for r in rows} == {a.pk, b.pk}
     assert all(r.status == ChangeStatus.PENDING and r.audit_action == "create" for r in rows)
-    # Task payloads are ids only.
-    assert sorted(enqueued) == sorted((tasks.PUSH_TASK, r.pk) for r in rows)
+    # Released to the workers, who are woken once (they claim the rows themselves).
+    assert enqueued == [(PUSH_TASK,)]
     assert all(r.enqueued_at for r in OutboundChange.objects.filter(object_id=contact.pk))
 
 
@@ -84,10 +86,14 @@ def test_enqueue_failure_is_logged_and_left_to_the_sweeper(
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks, "async_task", broker_down)
+    monkeypatch.setattr(queue, "async_task", broker_down)
     ConnectionFactory(workspace=workspace)
     with django_capture_on_commit_callbacks(execute=True):
         ContactFactory(workspace=workspace)
     row = OutboundChange.objects.get()
-    assert row.enqueued_at is None and row.status == ChangeStatus.PENDING
-    assert "the sweeper will retry" in caplog.text
+    assert row.status == ChangeStatus.PENDING
+    assert "Could not wake sync.tasks.push_due; the sweeper will." in caplog.text
+    queued = []
+    monkeypatch.setattr(queue, "async_task", lambda *args, **kwargs: queued.append(args))
+    sweep()  # the broker is back
+    assert queued == [(PUSH_TASK,)]

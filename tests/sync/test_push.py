@@ -231,9 +231,9 @@ def test_a_row_never_handed_to_the_queue_is_enqueued_by_the_sweeper(conn, worksp
     ContactFactory(workspace=workspace)  # on_commit never ran: as if the process died
     row = only_row()
     assert row.enqueued_at is None and enqueued == []
-    assert sweep()["enqueued"] == 1
-    assert enqueued == [("sync.tasks.push_change", row.pk)]
-    assert sweep()["enqueued"] == 0  # queued recently: not again
+    assert sweep()["enqueued"] == 1  # released ...
+    assert enqueued == [("sync.tasks.push_due",)]  # ... and the push workers woken
+    assert sweep()["enqueued"] == 0  # released already: not again
 
 
 def test_a_push_that_kills_its_worker_every_time_goes_dead(conn, workspace, settings, caplog):

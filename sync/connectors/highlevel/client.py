@@ -14,7 +14,9 @@ from sync.connectors.highlevel.catalog import crm_triggers
 from sync.connectors.highlevel.fields import DEFAULT_MAPPINGS, clear_value
 from sync.connectors.highlevel.lookup import find_created, task_contact_id
 from sync.connectors.highlevel.oauth import TOKEN_PATH, access_token, refresh_tokens
-from sync.models import Link
+from sync.connectors.highlevel.source import HighLevelSource
+from sync.connectors.highlevel.webhooks import HighLevelWebhooks
+from sync.models import Connection, Link
 from sync.services import workspace_for_location
 from sync.transport.http import NotYet, RemoteError
 from sync.transport.ssrf import UnsafeURL, allowed_hosts
@@ -107,6 +109,11 @@ class HighLevelConnector(Connector):
     # Backfill lists every type; contacts alone by dateUpdated (POST /contacts/search).
     listable_types = frozenset({"user", "contact", "task", "note", "appointment"})
     incremental_types = frozenset({"contact"})
+    webhooks = HighLevelWebhooks()
+
+    @classmethod
+    def inbound_source(cls, connection: Connection) -> HighLevelSource:
+        return HighLevelSource(connection)
 
     @classmethod
     def add_command_arguments(cls, parser: Any) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from contacts.models import Contact
 from portal.parsers import MAX_JSON_DEPTH
+from sync.connectors.highlevel.webhooks import HighLevelWebhooks
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +95,7 @@ def test_an_unexpected_exception_in_a_webhook_view_answers_json(client, monkeypa
     def crash(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("sync.inbound.views.verify_highlevel", crash)
+    monkeypatch.setattr(HighLevelWebhooks, "verify", crash)
     response = client.post("/webhooks/highlevel/", {"type": "x"}, content_type="application/json")
     error = error_of(response, 500)
     assert error["code"] == "server_error"

@@ -11,8 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from django.test import TestCase
 
-from sync.inbound import tasks as inbound_tasks
-from sync.inbound.processing import process_event
+from sync.inbound.processing import claim_batch, process_batch
 from tests.factories import WorkspaceFactory
 from tests.specs import HIGHLEVEL_SPECS
 from tests.sync.factories import ConnectionFactory
@@ -81,23 +80,22 @@ def crm_test_keys(settings):
     settings.HIGHLEVEL_WEBHOOK_PUBLIC_KEYS = public_pem(ED_KEY) + "\n\n" + public_pem(RSA_KEY)
 
 
-@pytest.fixture(autouse=True)
-def inbound_enqueued(monkeypatch):
-    """Processing tasks that would be queued (event ids only)."""
-    calls = []
-    monkeypatch.setattr(inbound_tasks, "async_task", lambda *args, **kwargs: calls.append(args))
-    return calls
+@pytest.fixture
+def inbound_enqueued(broker) -> list[tuple]:
+    """Wakes of the inbound processing task that would be queued (no ids: it claims)."""
+    return broker["inbound"]
 
 
 @pytest.fixture
 def run_inbound(inbound_enqueued):
-    """Process every queued inbound event here, as a worker would; returns the results."""
+    """Process every received event here in fair batches, as a woken worker would; returns
+    the outcomes."""
 
     def run() -> list[str]:
+        inbound_enqueued.clear()
         results = []
-        while inbound_enqueued:
-            _func, event_id = inbound_enqueued.pop(0)
-            results.append(process_event(event_id))
+        while batch := claim_batch():
+            results.extend(process_batch(batch))
         return results
 
     return run

@@ -13,6 +13,7 @@ from tests.sync.factories import ConnectionFactory
 from tests.sync.webhooks.conftest import LOCATION, example, post_crm
 
 pytestmark = pytest.mark.django_db
+CRM = "highlevel"  # the provider whose endpoint routes by location
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def clock(monkeypatch):
 
 
 def route_of(location: str = LOCATION) -> Route | None:
-    return cached_route(location, "ContactUpdate")
+    return cached_route(CRM, location, "ContactUpdate")
 
 
 def test_a_route_is_looked_up_once_then_answered_without_a_query(crm_connection):
@@ -44,10 +45,10 @@ def test_a_cached_route_leads_deliveries_to_the_connection(client, crm_connectio
 
 
 def test_user_events_route_by_company_id(crm_connection):
-    assert cached_route(LOCATION, "UserCreate") == Route(
+    assert cached_route(CRM, LOCATION, "UserCreate") == Route(
         crm_connection.pk, crm_connection.workspace_id
     )
-    assert cached_route("another-company", "UserCreate") is None
+    assert cached_route(CRM, "another-company", "UserCreate") is None
 
 
 def test_deactivating_the_connection_stops_routing_at_once(client, crm_connection):

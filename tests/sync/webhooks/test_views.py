@@ -9,7 +9,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact
-from sync.inbound import tasks as inbound_tasks
+from sync.engine import queue
 from sync.inbound.processing import sweep
 from sync.models import InboundEvent, InboundStatus
 from tests.sync.webhooks.conftest import (
@@ -47,8 +47,7 @@ def test_a_signed_delivery_is_stored_raw_answered_200_and_enqueued(
     assert event.signature_scheme == {"ed25519": "x-ghl-signature", "rsa": "x-wh-signature"}[scheme]
     assert (event.object_type, event.remote_id) == ("contact", "nmFmQEsNgz6AVpgLVUJ0")
     assert "x-ghl-signature" not in event.headers and "x-wh-signature" not in event.headers
-    assert inbound_enqueued == [("sync.inbound.tasks.process_inbound", event.pk)]
-    assert event.enqueued_at is not None or InboundEvent.objects.get().enqueued_at is not None
+    assert inbound_enqueued == [("sync.inbound.tasks.process_received",)]  # a wake, no id
 
 
 @pytest.mark.parametrize(
@@ -164,19 +163,19 @@ def test_user_events_route_by_company_id(client, crm_connection):
     assert InboundEvent.objects.get().connection == crm_connection
 
 
-def test_a_delivery_the_broker_refuses_is_left_unmarked_for_the_next_sweep(
-    client, crm_connection, monkeypatch
+def test_a_delivery_the_broker_refuses_is_left_for_the_next_sweep(
+    client, crm_connection, monkeypatch, inbound_enqueued
 ):
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(inbound_tasks, "async_task", broker_down)
+    monkeypatch.setattr(queue, "async_task", broker_down)
     response = post_crm(client, example("ContactCreate"))
     assert response.status_code == 200 and response.json()["status"] == "accepted"
-    event = InboundEvent.objects.get()
-    assert event.status == InboundStatus.RECEIVED and event.enqueued_at is None
-    monkeypatch.setattr(inbound_tasks, "async_task", lambda *args, **kwargs: None)  # back up
-    assert sweep()["enqueued"] == 1
+    assert InboundEvent.objects.get().status == InboundStatus.RECEIVED
+    monkeypatch.setattr(queue, "async_task", lambda *args, **kwargs: inbound_enqueued.append(args))
+    assert sweep()["due"] == 1  # back up: the sweeper wakes the workers
+    assert inbound_enqueued == [("sync.inbound.tasks.process_received",)]
 
 
 def test_other_methods_are_405_in_the_error_shape(client, crm_connection):

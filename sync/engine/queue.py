@@ -1,0 +1,152 @@
+"""The one queue both engines use: outbox pushes and inbound events.
+
+    enqueue(task, *args)        hand a task to django-q2 by its dotted *name* (never by importing
+                                the task module: dependencies point from sync/tasks.py to here)
+    wake(task)                  enqueue `task` unless a wake of it is already waiting (a flag in
+                                the shared cache, so several web processes wake it once)
+    wake_soon(task)             the same for hot paths (the intake): at most one shared-cache
+                                look per SYNC_WAKE_INTERVAL_SECONDS in this process
+    woken(task)                 the woken task started: the next wake enqueues again
+    claim_fairly(due, ...)      the ids to claim next, round-robin over connections
+    backoff_seconds(attempts)   when a retryable failure is tried again
+
+Work is not handed to the broker row by row. A row (an outbox change, a received inbound event)
+is durable in the database; the broker only carries wake-ups of the batch tasks, which claim
+due rows fairly: every connection's first due row, then every connection's second, ... at most
+`per_connection` of each per batch, so one connection's 10,000-row backlog never sits in front
+of another connection's single change. The due queries are indexed and their cost follows the
+due rows, never the number of connections.
+
+Leases (short, renewed while the worker lives, reaped when it dies) are sync/engine/leases.py;
+the sweepers (sync/tasks.py: sweep) are the backstop for a lost wake-up.
+"""
+
+import logging
+import random
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django_q.tasks import async_task
+
+from sync.engine.broker import shared_broker
+from sync.engine.timer import Timer, shared_timer
+
+logger = logging.getLogger(__name__)
+
+WAKE_KEY = "sync:queue:wake:"
+
+
+def enqueue(task: str, *args: Any, group: str = "sync") -> None:
+    """Hand `task` (a dotted path) to django-q2 through the process's one broker."""
+    async_task(task, *args, group=group, broker=shared_broker())
+
+
+def wake(task: str, *, group: str = "sync", force: bool = False) -> bool:
+    """Enqueue `task` unless a wake of it is already waiting; True if this call enqueued it.
+
+    The flag lives at most SYNC_WAKE_SECONDS: a wake the broker lost is sent again by the next
+    caller after that. The woken task clears the flag as it starts (`woken`), before it claims,
+    so a row committed before a suppressed wake is always seen by the running task's claim.
+    `force` (the sweepers, once a minute) enqueues whatever the flag says. Never raises: the
+    sweeper picks up whatever a lost wake leaves.
+    """
+    try:
+        added = cache.add(WAKE_KEY + task, 1, timeout=settings.SYNC_WAKE_SECONDS)
+        if not added and not force:
+            return False
+    except Exception:
+        logger.warning("Shared cache unreachable; waking %s without its flag.", task)
+    try:
+        enqueue(task, group=group)
+    except Exception:
+        logger.exception("Could not wake %s; the sweeper will.", task)
+        _clear(task)
+        return False
+    return True
+
+
+class _Interval:
+    """This process's wake-ups of one task: the next moment it may look at the flag, and
+    whether a look at the end of the current interval is already on the timer."""
+
+    def __init__(self) -> None:
+        self.next_look = 0.0
+        self.deferred = False
+
+
+_intervals: dict[str, _Interval] = {}
+_intervals_lock = threading.Lock()
+_timer: Timer = shared_timer
+
+
+def wake_soon(task: str, *, group: str = "sync") -> None:
+    """`wake(task)`, at most once per SYNC_WAKE_INTERVAL_SECONDS in this process.
+
+    A call inside the interval does not look at the shared flag; it has the look made once at
+    the interval's end by the process's timer (sync/engine/timer.py), so the last row of a
+    burst still wakes the workers, at most one interval later. 0 looks every time.
+    """
+    interval = settings.SYNC_WAKE_INTERVAL_SECONDS
+    if interval <= 0:
+        wake(task, group=group)
+        return
+    now = time.monotonic()
+    with _intervals_lock:
+        state = _intervals.setdefault(task, _Interval())
+        if now >= state.next_look:
+            state.next_look = now + interval
+            look_now = True
+        else:
+            look_now = False
+            defer = not state.deferred
+            state.deferred = True
+    if look_now:
+        wake(task, group=group)
+    elif defer:
+        _timer.call_later(state.next_look - now, _deferred_wake, task, group)
+
+
+def _deferred_wake(task: str, group: str) -> None:
+    with _intervals_lock:
+        state = _intervals[task]
+        state.deferred = False
+        state.next_look = time.monotonic() + settings.SYNC_WAKE_INTERVAL_SECONDS
+    wake(task, group=group)
+
+
+def woken(task: str) -> None:
+    """The woken task is running: a row committed from now on needs a new wake."""
+    _clear(task)
+
+
+def _clear(task: str) -> None:
+    try:
+        cache.delete(WAKE_KEY + task)
+    except Exception:
+        logger.warning("Shared cache unreachable; the wake flag of %s expires by itself.", task)
+
+
+def claim_fairly(due: QuerySet, *, limit: int, per_connection: int) -> list[int]:
+    """Ids of `due` rows to claim next: each connection's oldest first, round-robin.
+
+    One query over the due rows (a window numbering each connection's rows by id): rank 1 of
+    every connection comes before rank 2 of any, and no connection gets more than
+    `per_connection` of the `limit`.
+    """
+    ranked = due.annotate(
+        turn=Window(RowNumber(), partition_by=[F("connection_id")], order_by=F("id").asc())
+    )
+    fair = ranked.filter(turn__lte=per_connection).order_by("turn", "id")
+    return list(fair.values_list("id", flat=True)[:limit])
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential with jitter (SYNC_RETRY_BASE_SECONDS doubling, capped), ≥ Retry-After."""
+    base = settings.SYNC_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    delay = min(base, settings.SYNC_RETRY_MAX_SECONDS) * random.uniform(0.75, 1.25)
+    return max(delay, retry_after or 0.0)
