@@ -8,8 +8,7 @@
 
 Webhook URLs pass the SSRF guard when the channel is saved and again at every call (the socket
 connects to the address that was checked: sync/transport/pinned_http.py); redirects are not
-followed. A
-channel that fails keeps its error (visible in the admin) and does not stop the others.
+followed. A channel that fails keeps its error (visible in the admin) and does not stop the others.
 """
 
 import json

@@ -19,12 +19,10 @@ that way, so a business backfill refuses them.
 
 One backfill runs per connection at a time: the run holds a short lease that its process renews
 (sync/engine/leases.py); a second start while the lease is alive is refused, and a killed run's
-lease
-runs out within SYNC_LEASE_SECONDS so it can be resumed.
+lease runs out within SYNC_LEASE_SECONDS so it can be resumed.
 
 Without `propagate`, writes queue no outbox rows at all (sync.engine.outbox.outbound_suppressed);
-the
-actor is the connection itself, so nothing would be pushed back to it in any case.
+the actor is the connection itself, so nothing would be pushed back to it in any case.
 """
 
 import secrets

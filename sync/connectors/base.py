@@ -26,14 +26,12 @@ A connector is a small class bound to one Connection:
 
 `push(change)` is implemented here once: it reads the mirror record's current state, maps it
 (`sync.mapping.mapper.to_remote`), and creates, updates or deletes it remotely, keeping the Link
-(the
-remote id is stored as soon as it is known; an empty remote id means a create whose outcome is
+(the remote id is stored as soon as it is known; an empty remote id means a create whose outcome is
 unknown, so the next attempt calls `find_remote` before creating again). An unchanged payload
 (same hash as last pushed) sends nothing.
 
 Every request goes through `self.call(method, path, ...)` (sync.transport.http.HttpClient: rate
-limit,
-timeouts, DeliveryAttempt rows, redaction, error classification; one auth refresh on 401).
+limit, timeouts, DeliveryAttempt rows, redaction, error classification; one auth refresh on 401).
 Hooks a connector does not support raise a permanent RemoteError saying so.
 """
 

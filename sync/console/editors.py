@@ -1,8 +1,7 @@
 """Editors for rules and mapping arguments in the admin, instead of raw JSON.
 
 Rule conditions: the stored shape (sync/mapping/rules.py) is a group {"op", "conditions": [...]}
-whose
-items are conditions {"field", "operator", "value"} or groups. The editor shows a group as
+whose items are conditions {"field", "operator", "value"} or groups. The editor shows a group as
 "match ALL/ANY of" these conditions, plus sub-groups of conditions — two levels, which covers
 "A and (B or C)". A rule nested deeper keeps the raw JSON box, so nothing is lost.
 Values are typed as text; JSON is read where it parses (["vip", "gold"], 5, true), so list

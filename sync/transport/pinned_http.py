@@ -4,8 +4,7 @@ Checking a host name and then letting the socket resolve it again leaves a gap: 
 server can answer a public address to the check and 127.0.0.1 (or 169.254.169.254) to the
 connection. `PinnedAdapter` closes it: for each request it resolves the host once
 (`sync.transport.ssrf.safe_address`: every answer must be public), then has urllib3 connect to that
-exact
-IP. Only the TCP target changes; the request still names the host:
+exact IP. Only the TCP target changes; the request still names the host:
 
   - the `Host` header is the URL's host (and port);
   - HTTPS sends the host name as SNI (`server_hostname`) and verifies the certificate against
@@ -13,8 +12,7 @@ IP. Only the TCP target changes; the request still names the host:
   - urllib3 keys its pools by IP and those two names, so hosts sharing an IP never share a pool.
 
 `guarded_session()` is what sync/transport/http.py uses for partner connections whose guard is on;
-hosts
-in SSRF_ALLOWED_HOSTS are trusted and resolved as usual. The session ignores proxy variables
+hosts in SSRF_ALLOWED_HOSTS are trusted and resolved as usual. The session ignores proxy variables
 (a proxy would resolve the name itself).
 """
 

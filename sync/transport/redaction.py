@@ -1,8 +1,7 @@
 """Masking a connection's stored credential values wherever they appear in text we keep.
 
 Name-based redaction (`sync.transport.http.redact`) masks keys and headers that look secret; a
-partner
-key sent in a header named `X-Shop` or echoed in an error body slips past it. A `SecretMask`
+partner key sent in a header named `X-Shop` or echoed in an error body slips past it. A `SecretMask`
 knows the values themselves — every string in the connection's decrypted credentials and the
 auth headers of the request — and replaces each occurrence, also in its JSON-escaped and
 URL-encoded forms, in request/response excerpts, error messages and log lines.

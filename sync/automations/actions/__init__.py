@@ -10,8 +10,7 @@ An action is a function `run(call, inputs) -> output` (a JSON object the next st
 - in a dry run records the request and sends nothing (the answer is `{}`);
 - otherwise sends it through the connector (rate limit, timeouts, DeliveryAttempt row, error
   classification: sync/transport/http.py) and saves request and answer on the step at once, in its
-  own
-  statement. A step re-run after its worker died replays the answers it already has instead of
+  own statement. A step re-run after its worker died replays the answers it already has instead of
   calling again, so an action that finished its remote call has its effect once.
 """
 
