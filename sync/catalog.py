@@ -69,10 +69,33 @@ def provider_entry(provider: str, label: str) -> dict[str, Any]:
     return {
         "provider": provider,
         "label": label,
+        "capabilities": capabilities(cls),
         "triggers": triggers() if triggers else [],
         "actions": actions() if actions else default_actions(cls),
         "automation_actions": catalog_entries(provider),
     }
+
+
+def capabilities(cls: type[Connector]) -> dict[str, Any]:
+    """What the connector declares it can do, in both directions (sync/connectors/base.py)."""
+    return {
+        "push": [verb for hook, verb in VERBS.items() if _implements(cls, hook)],
+        "webhook_endpoint": f"/webhooks/{cls.provider}/" if cls.webhooks else None,
+        "lists": _reads(cls, "listable_types"),
+        "lists_changed_since": _reads(cls, "incremental_types"),
+        "reads_one": _implements(cls, "fetch_record"),
+    }
+
+
+def _implements(cls: type[Connector], hook: str) -> bool:
+    return getattr(cls, hook) is not getattr(Connector, hook)
+
+
+def _reads(cls: type[Connector], name: str) -> list[str] | str:
+    declared = getattr(cls, name)
+    if isinstance(declared, property):  # computed from each connection's configuration
+        return "per connection"
+    return sorted(declared)
 
 
 def operation(kind: str, name: str, scope: str, fields: list[str], **extra: Any) -> dict:
@@ -80,9 +103,7 @@ def operation(kind: str, name: str, scope: str, fields: list[str], **extra: Any)
 
 
 def default_actions(cls: type[Connector]) -> list[dict[str, Any]]:
-    implemented = [
-        verb for hook, verb in VERBS.items() if getattr(cls, hook) is not getattr(Connector, hook)
-    ]
+    implemented = [verb for hook, verb in VERBS.items() if _implements(cls, hook)]
     entries = [
         operation("action", f"{object_type}.{verb}", f"{object_type}s.write", fields)
         for object_type, specs in cls.default_mappings.items()

@@ -327,6 +327,9 @@ class Connector:
     def fetch_page(self, object_type: str, cursor: Any = None) -> Page:
         raise self.unsupported(f"listing {object_type}s")
 
+    def fetch_record(self, object_type: str, remote_id: str) -> dict[str, Any] | None:
+        raise self.unsupported(f"reading one {object_type}")
+
     def remote_id(self, object_type: str, item: dict[str, Any]) -> str:
         """A listed record's remote id ("" when it has none)."""
         return str(item.get("id") or "")

@@ -116,3 +116,14 @@ def test_every_connector_offers_its_automation_actions():
     send = next(a for a in entry("email_api")["automation_actions"]
                 if a["name"] == "email.send_system")  # fmt: skip
     assert send["required"] == ["email", "type_id"] and "platform_id" in send["inputs"]
+
+
+def test_each_provider_declares_what_it_can_do_both_ways():
+    crm = entry("highlevel")["capabilities"]
+    assert crm["push"] == ["create", "update", "delete"]
+    assert crm["webhook_endpoint"] == "/webhooks/highlevel/"
+    assert crm["lists"] == ["appointment", "contact", "note", "task", "user"]
+    assert crm["lists_changed_since"] == ["contact"] and crm["reads_one"] is True
+    rest = entry("rest")["capabilities"]
+    assert rest["lists"] == "per connection" and rest["webhook_endpoint"] is None
+    assert entry("email_api")["capabilities"]["lists"] == []
