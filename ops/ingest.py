@@ -10,9 +10,11 @@
 - a changed record we have goes through the one inbound path (sync.inbound.apply: permission,
   field-level merge against the link's snapshot, newest wins by the remote's `dateUpdated`);
 - the page's new records are checked by the same policy (may this connection create them?) and
-  written together (mirror_bulk_create: one INSERT for the rows, one for their audit entries;
-  a refused row is tallied as failed with its reason and the rest still land); their Links,
-  with the snapshot of what the remote holds, are bulk-inserted.
+  written together (mirror_bulk_create: one COPY on PostgreSQL, else one INSERT, for the rows
+  and one for their audit entries; a refused row is tallied as failed with its reason and the
+  rest still land); their Links, with the snapshot of what the remote holds, are bulk-inserted
+  the same way (portal.bulk_insert);
+- the connection's mapping is merged once per page (CompleteRecords), not once per record.
 
 The caller owns the transaction (one per page). The Link unique constraints make a concurrent
 second writer fail its page instead of duplicating records.
@@ -31,12 +33,14 @@ from contacts import services
 from contacts.models import Contact, MirrorModel
 from contacts.normalize import email_key
 from portal.actors import Actor
+from portal.bulk_insert import bulk_insert
 from sync.inbound import policy
 from sync.inbound.apply import UPSERT, Outcome, RemoteChange, apply_remote_change
 from sync.inbound.policy import clamped
 from sync.inbound.snapshot import with_fields
 from sync.inbound.values import comparable_values, mirror_values
 from sync.mapping.mapper import MappingError, from_remote, mappings_for
+from sync.mapping.specs import FieldSpec
 from sync.models import Connection, FieldMapping, InboundStatus, Link
 from sync.objects import mirror_model
 
@@ -112,6 +116,7 @@ class Ingestor:
         if not items:
             return tally
         parents = parents or {}
+        records = CompleteRecords(self.connection, object_type)
         items = [item for item in items if _remote_id(item)]
         linked = self.linked_pairs(object_type, items)
         by_email = self._unlinked_contacts(items, linked) if object_type == "contact" else {}
@@ -121,7 +126,7 @@ class Ingestor:
             remote_id = _remote_id(item)
             instance, link = linked.get(remote_id, (None, None))
             try:
-                values = self._values(object_type, item, instance or by_email.get(remote_id))
+                values = records.values(item, instance or by_email.get(remote_id))
                 if instance is None and remote_id in by_email:
                     new_links.append(self._link(object_type, by_email[remote_id], item, values))
                     instance = by_email[remote_id]
@@ -134,15 +139,10 @@ class Ingestor:
                 continue
             tally.count(object_type, remote_id, outcome)
         new_links.extend(self._create(object_type, creates, tally))
-        Link.objects.bulk_create(new_links)
+        bulk_insert(Link, new_links)
         return tally
 
     # --- internals ----------------------------------------------------------------------
-
-    def _values(
-        self, object_type: str, item: dict[str, Any], instance: MirrorModel | None
-    ) -> dict[str, Any]:
-        return full_values(item, object_type, self.connection, instance)
 
     def _queue_create(
         self,
@@ -294,16 +294,39 @@ def full_values(
 ) -> dict[str, Any]:
     """`from_remote` for a complete record (a listing, not a partial webhook): every mapped
     field the remote left out is empty, so a value cleared remotely is cleared here too."""
-    values = from_remote(item, object_type, connection, instance)
-    model = mirror_model(object_type)
-    for spec in mappings_for(connection, object_type):
+    return CompleteRecords(connection, object_type).values(item, instance)
+
+
+class CompleteRecords:
+    """full_values for many records of one type: the mapping is merged once (per page), not
+    once per record."""
+
+    def __init__(self, connection: Connection, object_type: str) -> None:
+        self.connection = connection
+        self.object_type = object_type
+        self.specs = mappings_for(connection, object_type)
+        model = mirror_model(object_type)
+        self.listed = [(name, model._meta.get_field(name)) for name in _listed(self.specs)]
+
+    def values(self, item: dict[str, Any], instance: MirrorModel | None = None) -> dict[str, Any]:
+        values = from_remote(item, self.object_type, self.connection, instance, specs=self.specs)
+        for name, field_ in self.listed:
+            if name not in values:
+                values[name] = _empty(field_)
+        return values
+
+
+def _listed(specs: list[FieldSpec]) -> list[str]:
+    """The plain mirror fields the inbound mappings set (each once, in mapping order)."""
+    names: dict[str, None] = {}
+    for spec in specs:
         if not spec.inbound or spec.transform == FieldMapping.Transform.CONSTANT:
             continue
         for name in spec.mirror_field.split(","):
             name = name.strip()
-            if name and "." not in name and name not in values and name != "custom_fields":
-                values[name] = _empty(model._meta.get_field(name))
-    return values
+            if name and "." not in name and name != "custom_fields":
+                names[name] = None
+    return list(names)
 
 
 def _empty(field_: models.Field) -> Any:
