@@ -108,7 +108,10 @@ class CrmProcess:
         argv = [sys.executable, str(ROOT / "manage.py"), "run_sandbox_crm", "--port", "0"]
         argv += ["--db", self.path, "--location-id", self.location_id, "--rate-limit", "0"]
         argv += ["--daily-limit", "0", "--verbosity", "0"]
-        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
+            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        atexit.register(self.stop)  # also when the bench fails
         for line in self.process.stdout:
             if found := re.search(r"Sandbox CRM on (http://\S+)", line):
                 self.base_url = found.group(1)
@@ -119,7 +122,7 @@ class CrmProcess:
         return self.sandbox.seed_contacts(n)
 
     def stop(self) -> None:
-        if self.process:
+        if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=15)
 
@@ -140,7 +143,7 @@ def setup(
         crm = SandboxCRM(f"{WORK}/crm.sqlite3", rate_limit=limit, window_ms=interval * 1000)
         crm.start()
     workspace, _ = Workspace.objects.get_or_create(
-        location_id=location_id, defaults={"name": f"Bench {location_id[:6]}"}
+        location_id=location_id, defaults={"name": f"Bench {location_id}"}
     )
     connection = Connection.objects.create(
         workspace=workspace,
