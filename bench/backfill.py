@@ -304,7 +304,7 @@ def parallel(contacts: int, locations: int) -> None:
         "RESULT "
         + json.dumps(
             {
-                "figure": "backfill_parallel",
+                "figure": "backfill_pair",
                 "locations": locations,
                 "records": records,
                 "records_per_s": round(rate),
