@@ -304,7 +304,7 @@ class CompleteRecords:
     def __init__(self, connection: Connection, object_type: str) -> None:
         self.connection = connection
         self.object_type = object_type
-        self.specs = mappings_for(connection, object_type)
+        self.specs = [spec for spec in mappings_for(connection, object_type) if _reads(spec)]
         model = mirror_model(object_type)
         self.listed = [(name, model._meta.get_field(name)) for name in _listed(self.specs)]
 
@@ -316,12 +316,15 @@ class CompleteRecords:
         return values
 
 
+def _reads(spec: FieldSpec) -> bool:
+    """Whether from_remote reads this mapping (constants are outbound only)."""
+    return spec.inbound and spec.transform != FieldMapping.Transform.CONSTANT
+
+
 def _listed(specs: list[FieldSpec]) -> list[str]:
     """The plain mirror fields the inbound mappings set (each once, in mapping order)."""
     names: dict[str, None] = {}
     for spec in specs:
-        if not spec.inbound or spec.transform == FieldMapping.Transform.CONSTANT:
-            continue
         for name in spec.mirror_field.split(","):
             name = name.strip()
             if name and "." not in name and name != "custom_fields":

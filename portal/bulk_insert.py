@@ -17,6 +17,7 @@ sequence first (one query), as RETURNING would have given them. Errors are Djang
 Models with database-side defaults, generated columns or parent tables go through bulk_create.
 """
 
+import datetime
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -60,8 +61,8 @@ def bulk_insert(model: type[M], instances: Sequence[M], *, using: str = "default
     fields = model._meta.concrete_fields
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         _draw_ids(cursor, model, [i for i in instances if i.pk is None])
-        plain = [field.get_internal_type() in _PLAIN_FIELDS for field in fields]
-        rows = [_row(instance, fields, plain, connection) for instance in instances]
+        plan = [_Column(field) for field in fields]
+        rows = [_row(instance, plan, connection) for instance in instances]
         with connection.wrap_database_errors:
             _copy(cursor.cursor, connection, model, fields, rows)
     for instance in instances:
@@ -90,15 +91,32 @@ def _draw_ids(cursor, model: type[models.Model], instances: list[models.Model]) 
         instance.pk = pk
 
 
-def _row(instance: models.Model, fields, plain: list[bool], connection) -> list:
+class _Column:
+    """How one field's value is taken from an instance, worked out once per bulk insert."""
+
+    def __init__(self, field: models.Field) -> None:
+        self.field = field
+        self.attname = field.attname
+        # Field.pre_save only reads the attribute; auto_now and the like override it.
+        self.reads_attribute = type(field).pre_save is models.Field.pre_save
+        self.plain = field.get_internal_type() in _PLAIN_FIELDS
+        self.datetime = field.get_internal_type() == "DateTimeField"
+
+    def value(self, instance: models.Model, connection) -> object:
+        if self.reads_attribute:
+            value = getattr(instance, self.attname)
+        else:
+            value = self.field.pre_save(instance, True)
+        if self.plain and type(value) in _PLAIN:
+            return value
+        if self.datetime and type(value) is datetime.datetime and value.tzinfo is not None:
+            return value  # what get_db_prep_save gives an aware datetime on PostgreSQL
+        return self.field.get_db_prep_save(value, connection)
+
+
+def _row(instance: models.Model, plan: list[_Column], connection) -> list:
     """The values bulk_create would send for this instance (pre_save, then prepared)."""
-    row = []
-    for field, is_plain in zip(fields, plain, strict=True):
-        value = field.pre_save(instance, True)
-        if not (is_plain and type(value) in _PLAIN):
-            value = field.get_db_prep_save(value, connection)
-        row.append(value)
-    return row
+    return [column.value(instance, connection) for column in plan]
 
 
 def _copy(cursor, connection, model: type[models.Model], fields, rows: list[list]) -> None:
