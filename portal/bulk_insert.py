@@ -18,6 +18,7 @@ Models with database-side defaults, generated columns or parent tables go throug
 """
 
 import datetime
+import operator
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -61,8 +62,8 @@ def bulk_insert(model: type[M], instances: Sequence[M], *, using: str = "default
     fields = model._meta.concrete_fields
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         _draw_ids(cursor, model, [i for i in instances if i.pk is None])
-        plan = [_Column(field) for field in fields]
-        rows = [_row(instance, plan, connection) for instance in instances]
+        plan = _Plan(fields)
+        rows = [plan.row(instance, connection) for instance in instances]
         with connection.wrap_database_errors:
             _copy(cursor.cursor, connection, model, fields, rows)
     for instance in instances:
@@ -114,9 +115,27 @@ class _Column:
         return self.field.get_db_prep_save(value, connection)
 
 
-def _row(instance: models.Model, plan: list[_Column], connection) -> list:
-    """The values bulk_create would send for this instance (pre_save, then prepared)."""
-    return [column.value(instance, connection) for column in plan]
+class _Plan:
+    """The values bulk_create would send for an instance (pre_save, then prepared): the
+    attributes read at once, then the columns that need more (auto_now, JSON, dates, ...)."""
+
+    def __init__(self, fields) -> None:
+        columns = [_Column(field) for field in fields]
+        self.read = operator.attrgetter(*(column.attname for column in columns))
+        self.single = len(columns) == 1  # attrgetter of one name gives the value, no tuple
+        simple = [column.reads_attribute and column.plain for column in columns]
+        self.plain = [(i, c) for i, c in enumerate(columns) if simple[i]]
+        self.special = [(i, c) for i, c in enumerate(columns) if not simple[i]]
+
+    def row(self, instance: models.Model, connection) -> list:
+        values = self.read(instance)
+        row = [values] if self.single else list(values)
+        for i, column in self.plain:
+            if type(row[i]) not in _PLAIN:
+                row[i] = column.field.get_db_prep_save(row[i], connection)
+        for i, column in self.special:
+            row[i] = column.value(instance, connection)
+        return row
 
 
 def _copy(cursor, connection, model: type[models.Model], fields, rows: list[list]) -> None:
