@@ -27,22 +27,25 @@ from django.db.models.fields import NOT_PROVIDED
 
 M = TypeVar("M", bound=models.Model)
 
-# Values of these types are sent as they are: the ORM would not change them.
+# Values of these types are sent as they are by fields of these (Django's own) classes: their
+# get_db_prep_save would not change them. A subclass (say, an encrypting field) is always asked.
 _PLAIN = (str, int, bool, type(None))
 _PLAIN_FIELDS = frozenset(
     {
-        "AutoField",
-        "BigAutoField",
-        "BigIntegerField",
-        "BooleanField",
-        "CharField",
-        "ForeignKey",
-        "IntegerField",
-        "PositiveIntegerField",
-        "PositiveSmallIntegerField",
-        "SlugField",
-        "SmallIntegerField",
-        "TextField",
+        models.AutoField,
+        models.BigAutoField,
+        models.BigIntegerField,
+        models.BooleanField,
+        models.CharField,
+        models.EmailField,
+        models.ForeignKey,
+        models.IntegerField,
+        models.PositiveIntegerField,
+        models.PositiveSmallIntegerField,
+        models.SlugField,
+        models.SmallIntegerField,
+        models.TextField,
+        models.URLField,
     }
 )
 
@@ -100,8 +103,8 @@ class _Column:
         self.attname = field.attname
         # Field.pre_save only reads the attribute; auto_now and the like override it.
         self.reads_attribute = type(field).pre_save is models.Field.pre_save
-        self.plain = field.get_internal_type() in _PLAIN_FIELDS
-        self.datetime = field.get_internal_type() == "DateTimeField"
+        self.plain = type(field) in _PLAIN_FIELDS
+        self.datetime = type(field) is models.DateTimeField
 
     def value(self, instance: models.Model, connection) -> object:
         if self.reads_attribute:

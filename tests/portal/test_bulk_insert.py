@@ -3,7 +3,7 @@
 import datetime
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from contacts.models import Contact, Task
@@ -127,3 +127,19 @@ def test_other_databases_and_special_models_use_bulk_create(workspace, monkeypat
     rows = bulk_insert(Contact, [contact(workspace, n) for n in range(2)])
     assert all(row.pk for row in rows) and Contact.objects.count() == 2
     assert bulk_insert(Contact, []) == []
+
+
+def test_a_field_subclass_is_always_asked_to_prepare_its_value():
+    from portal.bulk_insert import _Column
+
+    class Shouting(models.CharField):
+        def get_prep_value(self, value):
+            return str(value).upper()
+
+    field = Shouting(max_length=10)
+    field.set_attributes_from_name("name")
+    holder = type("Holder", (), {"name": "quiet"})()
+    assert _Column(field).value(holder, connection) == "QUIET"
+    plain = models.CharField(max_length=10)
+    plain.set_attributes_from_name("name")
+    assert _Column(plain).value(holder, connection) == "quiet"
