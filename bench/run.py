@@ -41,6 +41,7 @@ def steps(quick: bool) -> list[tuple[str, list[str], str | None, int]]:
          None, 2400),
         ("backfill_speed", ["bench/backfill.py", "speed", "--contacts", contacts],
          "backfill", 2400),
+        ("backfill_pair", ["bench/backfill.py", "parallel", "--contacts", contacts], "bfp", 2400),
         ("api_list", ["bench/api_list.py", "--database-url", f"{harness.PG}/bench_backfill",
                       "--min-contacts", contacts], None, 600),
         ("backfill_limit", ["bench/backfill.py", "limit", "--seconds", "20" if q else "60"],

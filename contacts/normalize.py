@@ -17,6 +17,13 @@ def normalize_email(value: str | None) -> str:
     value = (value or "").strip()
     if not value:
         return ""
+    return _normalized_email(value)
+
+
+# A bulk write normalises each row's e-mail twice (the page's taken e-mails, then the row);
+# refusals raise, so are not cached.
+@functools.lru_cache(maxsize=1024)
+def _normalized_email(value: str) -> str:
     local, sep, domain = value.rpartition("@")
     if not sep or not local or not domain:
         raise ValidationError(INVALID_EMAIL, code="invalid_email")

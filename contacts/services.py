@@ -32,6 +32,7 @@ from contacts.normalize import email_key, normalize_email, normalize_phone
 from contacts.signals import mirror_changed
 from portal.actors import Actor
 from portal.audit import audit_entry, record_change, record_changes
+from portal.bulk_insert import bulk_insert
 from portal.models import AuditAction, Workspace
 
 M = TypeVar("M", bound=MirrorModel)
@@ -75,7 +76,8 @@ class NewRow:
 def mirror_bulk_create(
     model: type[M], *, workspace: Workspace, actor: Actor, rows: Sequence[NewRow]
 ) -> list[M | ValidationError]:
-    """mirror_create for many rows at once: one INSERT for the rows, one for their audit entries.
+    """mirror_create for many rows at once: one bulk insert for the rows (COPY on PostgreSQL,
+    portal.bulk_insert), one for their audit entries.
 
     Every row is normalised and validated exactly as mirror_create does; a refused row comes
     back as its ValidationError (in its place) and the others are still created. Each created
@@ -98,7 +100,7 @@ def mirror_bulk_create(
     with transaction.atomic():
         for instance, _changes in prepared:
             instance.ensure_public_id()
-        model.objects.bulk_create([instance for instance, _changes in prepared])
+        bulk_insert(model, [instance for instance, _changes in prepared])
         record_changes(
             [
                 audit_entry(actor=actor, action=AuditAction.CREATE, instance=i, changes=c)

@@ -41,6 +41,7 @@ from ops.backfill_fetch import Batch, FetchPlan, Prefetcher, phases_for
 from ops.ingest import Ingestor, Tally
 from ops.models import MAX_ERRORS_KEPT, UNFINISHED, BackfillRun, RunStatus
 from portal.actors import Actor
+from portal.bulk_insert import bulk_insert
 from sync.connectors import connector_for
 from sync.connectors.base import Connector
 from sync.engine.leases import holding, lease_until
@@ -336,7 +337,7 @@ class Backfill:
     # --- committing a page with its checkpoint ------------------------------------------
 
     def _commit(self, batch: Batch) -> None:
-        DeliveryAttempt.objects.bulk_create(batch.calls)  # the fetch thread's call log
+        bulk_insert(DeliveryAttempt, batch.calls)  # the fetch thread's call log
         write = self._writer(batch)
         for attempt in (1, 2):
             try:

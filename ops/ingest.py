@@ -10,9 +10,11 @@
 - a changed record we have goes through the one inbound path (sync.inbound.apply: permission,
   field-level merge against the link's snapshot, newest wins by the remote's `dateUpdated`);
 - the page's new records are checked by the same policy (may this connection create them?) and
-  written together (mirror_bulk_create: one INSERT for the rows, one for their audit entries;
-  a refused row is tallied as failed with its reason and the rest still land); their Links,
-  with the snapshot of what the remote holds, are bulk-inserted.
+  written together (mirror_bulk_create: one COPY on PostgreSQL, else one INSERT, for the rows
+  and one for their audit entries; a refused row is tallied as failed with its reason and the
+  rest still land); their Links, with the snapshot of what the remote holds, are bulk-inserted
+  the same way (portal.bulk_insert);
+- the connection's mapping is merged once per page (CompleteRecords), not once per record.
 
 The caller owns the transaction (one per page). The Link unique constraints make a concurrent
 second writer fail its page instead of duplicating records.
@@ -30,6 +32,7 @@ from contacts import services
 from contacts.models import Contact, MirrorModel
 from contacts.normalize import email_key
 from portal.actors import Actor
+from portal.bulk_insert import bulk_insert
 from sync.connectors import connector_for
 from sync.connectors.base import Connector
 from sync.inbound import policy
@@ -38,6 +41,7 @@ from sync.inbound.policy import clamped
 from sync.inbound.snapshot import with_fields
 from sync.inbound.values import comparable_values, mirror_values
 from sync.mapping.mapper import MappingError, from_remote, mappings_for
+from sync.mapping.specs import FieldSpec
 from sync.models import Connection, FieldMapping, InboundStatus, Link
 from sync.objects import mirror_model
 
@@ -110,6 +114,7 @@ class Ingestor:
         if not items:
             return tally
         parents = parents or {}
+        records = CompleteRecords(self.connection, object_type)
         items = [item for item in items if self._id(object_type, item)]
         linked = self.linked_pairs(object_type, items)
         by_email = self._unlinked_contacts(items, linked) if object_type == "contact" else {}
@@ -119,7 +124,7 @@ class Ingestor:
             remote_id = self._id(object_type, item)
             instance, link = linked.get(remote_id, (None, None))
             try:
-                values = self._values(object_type, item, instance or by_email.get(remote_id))
+                values = records.values(item, instance or by_email.get(remote_id))
                 if instance is None and remote_id in by_email:
                     new_links.append(self._link(object_type, by_email[remote_id], item, values))
                     instance = by_email[remote_id]
@@ -132,7 +137,7 @@ class Ingestor:
                 continue
             tally.count(object_type, remote_id, outcome)
         new_links.extend(self._create(object_type, creates, tally))
-        Link.objects.bulk_create(new_links)
+        bulk_insert(Link, new_links)
         return tally
 
     # --- internals ----------------------------------------------------------------------
@@ -142,11 +147,6 @@ class Ingestor:
 
     def _updated_at(self, object_type: str, item: dict[str, Any]) -> datetime.datetime | None:
         return self.connector.remote_updated_at(object_type, item)
-
-    def _values(
-        self, object_type: str, item: dict[str, Any], instance: MirrorModel | None
-    ) -> dict[str, Any]:
-        return full_values(item, object_type, self.connection, instance)
 
     def _queue_create(
         self,
@@ -261,13 +261,23 @@ class Ingestor:
         }
         if not wanted:
             return {}
-        already = Link.objects.filter(connection=self.connection, object_type="contact")
-        candidates = (
-            Contact.objects.live()
-            .filter(workspace=self.connection.workspace, email_key__in=list(wanted))
-            .exclude(pk__in=already.values("object_id"))
+        candidates = list(
+            Contact.objects.live().filter(
+                workspace=self.connection.workspace, email_key__in=list(wanted)
+            )
         )
-        return {wanted[c.email_key]: c for c in candidates}
+        if not candidates:
+            return {}
+        # Asked about the few candidates only: `NOT IN (every link of the connection)` read all
+        # of them for every page, so a backfill slowed down as it went.
+        linked = set(
+            Link.objects.filter(
+                connection=self.connection,
+                object_type="contact",
+                object_id__in=[c.pk for c in candidates],
+            ).values_list("object_id", flat=True)
+        )
+        return {wanted[c.email_key]: c for c in candidates if c.pk not in linked}
 
     def _link(
         self,
@@ -308,16 +318,42 @@ def full_values(
 ) -> dict[str, Any]:
     """`from_remote` for a complete record (a listing, not a partial webhook): every mapped
     field the remote left out is empty, so a value cleared remotely is cleared here too."""
-    values = from_remote(item, object_type, connection, instance)
-    model = mirror_model(object_type)
-    for spec in mappings_for(connection, object_type):
-        if not spec.inbound or spec.transform == FieldMapping.Transform.CONSTANT:
-            continue
+    return CompleteRecords(connection, object_type).values(item, instance)
+
+
+class CompleteRecords:
+    """full_values for many records of one type: the mapping is merged once (per page), not
+    once per record."""
+
+    def __init__(self, connection: Connection, object_type: str) -> None:
+        self.connection = connection
+        self.object_type = object_type
+        self.specs = [spec for spec in mappings_for(connection, object_type) if _reads(spec)]
+        model = mirror_model(object_type)
+        self.listed = [(name, model._meta.get_field(name)) for name in _listed(self.specs)]
+
+    def values(self, item: dict[str, Any], instance: MirrorModel | None = None) -> dict[str, Any]:
+        values = from_remote(item, self.object_type, self.connection, instance, specs=self.specs)
+        for name, field_ in self.listed:
+            if name not in values:
+                values[name] = _empty(field_)
+        return values
+
+
+def _reads(spec: FieldSpec) -> bool:
+    """Whether from_remote reads this mapping (constants are outbound only)."""
+    return spec.inbound and spec.transform != FieldMapping.Transform.CONSTANT
+
+
+def _listed(specs: list[FieldSpec]) -> list[str]:
+    """The plain mirror fields the inbound mappings set (each once, in mapping order)."""
+    names: dict[str, None] = {}
+    for spec in specs:
         for name in spec.mirror_field.split(","):
             name = name.strip()
-            if name and "." not in name and name not in values and name != "custom_fields":
-                values[name] = _empty(model._meta.get_field(name))
-    return values
+            if name and "." not in name and name != "custom_fields":
+                names[name] = None
+    return list(names)
 
 
 def _empty(field_: models.Field) -> Any:

@@ -2,6 +2,7 @@
 
 import datetime
 import decimal
+import functools
 import re
 import uuid
 from typing import Any
@@ -9,12 +10,14 @@ from typing import Any
 from django.db import models
 
 from portal.actors import Actor
+from portal.bulk_insert import bulk_insert
 from portal.models import AuditEntry
 
 MASK = "••••••"
 _SECRET_NAME = re.compile(r"secret|token|password|passwd|api_?key|credential|private", re.I)
 
 
+@functools.lru_cache(maxsize=1024)  # field names are few; bulk pages ask for each row's
 def is_secret_field(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
@@ -57,8 +60,8 @@ def record_change(
 
 
 def record_changes(entries: list[AuditEntry]) -> list[AuditEntry]:
-    """Save entries built by `audit_entry` with one INSERT (a page of bulk writes)."""
-    return AuditEntry.objects.bulk_create(entries)
+    """Save entries built by `audit_entry` at once (a page of bulk writes: one COPY or INSERT)."""
+    return bulk_insert(AuditEntry, entries)
 
 
 def audit_entry(

@@ -1,7 +1,7 @@
 """Field mapping between mirror objects and remote payloads, in both directions.
 
     to_remote(obj, connection) -> dict                       mirror → remote payload
-    from_remote(payload, object_type, connection, instance=None) -> dict of mirror field values
+    from_remote(payload, object_type, connection, instance=None, specs=None) -> mirror values
     payload_hash(payload) -> str                             what Link.last_pushed_hash stores
 
     cleared_fields(obj, connection, changed, clear_value) -> dict   the clears an update sends
@@ -245,12 +245,17 @@ def from_remote(
     object_type: str,
     connection: Connection,
     instance: MirrorModel | None = None,
+    *,
+    specs: list[FieldSpec] | None = None,
 ) -> dict[str, Any]:
-    """Mirror field values for `contacts.services` (custom fields merged into `instance`'s)."""
+    """Mirror field values for `contacts.services` (custom fields merged into `instance`'s).
+
+    `specs`: `mappings_for(connection, object_type)`, when the caller maps many records."""
     model = mirror_model(object_type)
     values: dict[str, Any] = {}
     custom: dict[str, Any] = dict(getattr(instance, "custom_fields", None) or {})
-    specs = mappings_for(connection, object_type)
+    if specs is None:
+        specs = mappings_for(connection, object_type)
     mapped_ids = {s.remote_path.split(REMOTE_CUSTOM_MARK, 1)[1] for s in specs
                   if s.inbound and REMOTE_CUSTOM_MARK in s.remote_path}  # fmt: skip
     for spec in specs:

@@ -123,3 +123,20 @@ def test_new_records_queue_outbox_rows_unless_suppressed(ingestor, conn, workspa
     with outbound_suppressed():
         ingestor.apply("contact", [remote(3)])
     assert Contact.objects.count() == 3 and OutboundChange.objects.count() == 2
+
+
+def test_a_new_record_is_matched_by_email_only_to_a_contact_not_linked_yet(
+    ingestor, conn, workspace
+):
+    from contacts.services import workspace_set_allow_duplicate_contacts
+
+    workspace_set_allow_duplicate_contacts(workspace=workspace, allow=True)
+    taken = linked(conn, workspace, "R1", email="r1@example.com")
+    free = ContactFactory(workspace=workspace, email="r3@example.com")
+    tally = ingestor.apply("contact", [remote(2, email="r1@example.com"), remote(3)])
+    # R3 is linked to `free`, whose own state is newer than the remote's: kept as it is
+    assert tally.as_dict() == {"created": 1, "updated": 0, "unchanged": 1, "failed": 0}
+    assert Link.objects.get(connection=conn, remote_id="R1").object_id == taken.pk
+    assert Link.objects.get(connection=conn, remote_id="R3").object_id == free.pk
+    second = Contact.objects.get(pk=Link.objects.get(connection=conn, remote_id="R2").object_id)
+    assert second.pk not in (taken.pk, free.pk) and second.email == "r1@example.com"
