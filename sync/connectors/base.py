@@ -16,6 +16,10 @@ A connector is a small class bound to one Connection:
         def clear_value(self, object_type, remote_path) -> Any          # "empty" in an update
         def run_action(self, action, obj, remote_id) -> None            # rule actions
         def fetch_page(self, object_type, cursor) -> Page               # backfill / reconcile
+        listable_types = frozenset({...})             # what fetch_page lists without a parent
+        incremental_types = frozenset({...})          # what takes {"updatedSince": iso} (poll)
+        per_contact_types = frozenset({...})          # children listed by {"contactId": id}
+        def remote_updated_at(self, object_type, item) -> datetime | None  # a record's own time
         def parse_event(self, request) -> ...          # inbound webhooks (inbound engineers)
 
 `push(change)` is implemented here once: it reads the mirror record's current state, maps it
@@ -32,11 +36,13 @@ Hooks a connector does not support raise a permanent RemoteError saying so.
 """
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from contacts.models import MirrorModel
 from portal.actors import Actor
@@ -87,6 +93,14 @@ class Connector:
     }
     # A connector whose remote owns the users (the CRM) sets their role, type and locations.
     owns_privileged_user_fields: ClassVar[bool] = False
+    # Object types `fetch_page` lists whole (no parent record in the cursor): backfill and
+    # reconcile; and those it lists by change time, {"updatedSince": iso}: the periodic poll.
+    # An instance may narrow or widen them from its connection's config.
+    listable_types: ClassVar[frozenset[str]] = frozenset()
+    incremental_types: ClassVar[frozenset[str]] = frozenset()
+    # Child types (task, note, appointment) `fetch_page` lists for one contact,
+    # {"contactId": remote id}: reconcile lists those it cannot list whole that way.
+    per_contact_types: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, connection: Connection, *, change: OutboundChange | None = None) -> None:
         self.connection = connection
@@ -296,6 +310,17 @@ class Connector:
 
     def fetch_page(self, object_type: str, cursor: Any = None) -> Page:
         raise self.unsupported(f"listing {object_type}s")
+
+    def remote_updated_at(self, object_type: str, item: dict[str, Any]) -> datetime | None:
+        """The record's own change time as the remote states it (None: it does not say)."""
+        raw = item.get("dateUpdated") or item.get("updatedAt") or item.get("updated_at")
+        try:
+            moment = parse_datetime(str(raw)) if raw else None
+        except ValueError:
+            return None
+        if moment is not None and timezone.is_naive(moment):
+            moment = moment.replace(tzinfo=UTC)  # as sync.inbound.policy reads a listing's time
+        return moment
 
     def updates_partially(self, object_type: str) -> bool:
         return self.partial_updates
