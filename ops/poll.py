@@ -80,7 +80,7 @@ class Poller:
     ) -> None:
         self.connection = Connection.objects.prefetch_related("mappings").get(pk=connection.pk)
         self.connector = connector_for(self.connection)
-        self.ingestor = Ingestor(self.connection, Actor.connection(self.connection, "poll"))
+        self.ingestor = Ingestor(self.connection, Actor.connection(self.connection, source="poll"))
         self.clock = clock
         self.now = now
         self.stop_at = clock() + run_budget_seconds(self.connection)

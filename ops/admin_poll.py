@@ -1,0 +1,36 @@
+"""The poll and reconcile on the connection page: their intervals (editable) and due times,
+and the connection's poll checkpoints (one per polled type). The dashboard's "Polls failing"
+panel is ops/dashboard.py's."""
+
+from datetime import timedelta
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from ops.models import PollCheckpoint
+from sync.admin import ConnectionForm
+from sync.models import Connection
+
+SCHEDULE_FIELDS = ("poll_interval_minutes", "reconcile_interval_hours")
+
+
+class ConnectionScheduleForm(ConnectionForm):
+    class Meta(ConnectionForm.Meta):
+        fields = (*ConnectionForm.Meta.fields, *SCHEDULE_FIELDS)
+
+
+def reschedule(connection: Connection, changed: list[str]) -> None:
+    """A changed interval takes effect now: the poll is due at once, reconcile after the new
+    interval (not at once: a reconcile lists everything)."""
+    now = timezone.now()
+    if "poll_interval_minutes" in changed:
+        connection.poll_due_at = now
+    if "reconcile_interval_hours" in changed:
+        connection.reconcile_due_at = now + timedelta(hours=connection.reconcile_interval_hours)
+
+
+def poll_status_html(connection: Connection) -> str:
+    checkpoints = list(PollCheckpoint.objects.filter(connection=connection))
+    return render_to_string(
+        "admin/ops/poll_status.html", {"connection": connection, "checkpoints": checkpoints}
+    )
