@@ -31,8 +31,11 @@ VERBS = {"create_remote": "create", "update_remote": "update", "delete_remote": 
 EVENT_VERBS = ("created", "updated", "deleted")
 REAL_TIME = {"mode": "real-time", "interval_seconds": None}
 DAY = 86_400
-# What the daily reconcile (ops.tasks.reconcile_all) compares: changes no webhook reported.
-RECONCILED_TYPES = ("contact", "user")
+# Changes no webhook reported: what the periodic poll reads by change time (a connector's
+# incremental types) and what the reconcile compares (every type it can list), at each one's
+# default interval (per connection: Connection.poll_interval_minutes / reconcile_interval_hours).
+POLL_SECONDS = 5 * 60
+RECONCILE_SECONDS = DAY
 # Providers whose connections may send partner webhooks (Standard Webhooks, partner events).
 PARTNER_WEBHOOK_PROVIDERS = ("rest",)
 
@@ -117,7 +120,7 @@ def inbound_fields(specs: list[FieldSpec]) -> list[str]:
 
 
 def crm_triggers(cls: type[Connector]) -> list[dict[str, Any]]:
-    """The CRM's webhook events (real-time) and what only the daily reconcile finds (polled)."""
+    """The CRM's webhook events (real-time) and what only the poll or reconcile finds."""
     webhooks = [
         operation(
             "trigger",
@@ -129,19 +132,32 @@ def crm_triggers(cls: type[Connector]) -> list[dict[str, Any]]:
         )
         for event_type, spec in highlevel_events.EVENTS.items()
     ]
-    polled = [
-        operation(
-            "trigger",
-            f"{object_type}.changed",
-            f"{object_type}s.readonly",
-            inbound_fields(cls.default_mappings.get(object_type, [])),
-            mode="polled",
-            interval_seconds=DAY,
-            label="Updates and deletions no webhook reported, found by the daily reconcile",
+    return webhooks + polled_triggers(cls)
+
+
+def polled_triggers(cls: type[Connector]) -> list[dict[str, Any]]:
+    """Changes no webhook reported: read by the poll (by change time) or the reconcile."""
+    reconciled = cls.listable_types | cls.per_contact_types
+    triggers = []
+    for object_type in ObjectType.values:
+        if object_type in cls.incremental_types:
+            interval, by = POLL_SECONDS, "the poll (every 5 minutes by default)"
+        elif object_type in reconciled:
+            interval, by = RECONCILE_SECONDS, "the reconcile (daily by default)"
+        else:
+            continue
+        triggers.append(
+            operation(
+                "trigger",
+                f"{object_type}.changed",
+                f"{object_type}s.readonly",
+                inbound_fields(cls.default_mappings.get(object_type, [])),
+                mode="polled",
+                interval_seconds=interval,
+                label=f"Changes no webhook reported, found by {by}",
+            )
         )
-        for object_type in RECONCILED_TYPES
-    ]
-    return webhooks + polled
+    return triggers
 
 
 def event_verb(event_type: str, object_type: str) -> str:

@@ -89,7 +89,13 @@ def test_crm_triggers_are_its_webhook_events_and_its_reconciled_changes():
     assert {"user.updated", "user.deleted", "task.updated"}.isdisjoint(names(crm))
     assert {"task.completed", "contact.tag_updated", "user.created"} <= names(crm)
     polled = {t["name"]: t["interval_seconds"] for t in crm if t["mode"] == "polled"}
-    assert polled == {"contact.changed": 86400, "user.changed": 86400}
+    assert polled == {
+        "contact.changed": 300,  # the poll
+        "user.changed": 86400,  # the reconcile
+        "task.changed": 86400,
+        "note.changed": 86400,
+        "appointment.changed": 86400,
+    }
 
 
 def test_partner_triggers_are_marked_and_outbound_only_providers_emit_none():
