@@ -335,6 +335,9 @@ def test_finding_the_due_connections_costs_the_same_whatever_the_idle_ones(works
     assert len(queries) == 2, [q["sql"] for q in queries]
     assert queued == [(tasks.POLL_TASK, due.pk)]
     assert due_connections(POLL, at(1)) == []
+    # The SELECT reads the partial index of enabled connections by due time.
+    plan = Connection.objects.filter(POLL.enabled, poll_due_at__lte=at(1)).explain()
+    assert "conn_poll_due" in plan, plan
 
 
 # --- any connector that lists by change time ---------------------------------------------
