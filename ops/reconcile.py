@@ -9,7 +9,9 @@ without a Link is **missing locally**; a Link whose remote id no longer comes ba
 mirror row that no longer exists is an **orphan link**. Content is compared (mapped values,
 normalised: see ops.ingest) on a `sample` percent of records. Child types it lists only per
 contact (`per_contact_types`: the CRM's notes) are listed and compared for the sampled
-contacts (one call per contact and type). A type the connector cannot list is skipped (and
+contacts (one call per contact and type); given `children_changed_since` (the scheduled run:
+its previous run), only for the contacts the remote changed since, so the run stays within a
+task's time. A type the connector cannot list is skipped (and
 named in the report). The CRM's calendar events are listed from 2015 to three years ahead
 (sync/connectors/highlevel/listings.py): an appointment linked outside that span would be
 taken for deleted, so none is judged by presence there.
@@ -93,7 +95,12 @@ class Report:
 
 class Reconciler:
     def __init__(
-        self, connection: Connection, *, repair: bool = False, sample: float = 100.0
+        self,
+        connection: Connection,
+        *,
+        repair: bool = False,
+        sample: float = 100.0,
+        children_changed_since: datetime | None = None,
     ) -> None:
         if not 0 < sample <= 100:
             raise ValueError("--sample must be a percentage above 0 and at most 100.")
@@ -103,6 +110,8 @@ class Reconciler:
         self.ingestor = Ingestor(self.connection, self.actor)
         self.repair = repair
         self.sample = sample
+        # Set: a contact's per-contact lists are read only if the remote changed it since.
+        self.children_changed_since = children_changed_since
         self.random = random.Random()
         self.report = Report()
 
@@ -145,7 +154,7 @@ class Reconciler:
             local = self._compare_items(object_type, items)
             for item in items:
                 contact = local.get(str(item.get("id")))
-                if children and isinstance(contact, Contact) and self._sampled():
+                if children and isinstance(contact, Contact) and self._children_due(item):
                     self._reconcile_children(contact, str(item["id"]), children)
         links = Link.objects.filter(connection=self.connection, object_type=object_type)
         self._check_links(object_type, links, seen, listed_from)
@@ -271,6 +280,14 @@ class Reconciler:
             return differs(instance, full_values(item, object_type, self.connection, instance))
         except MappingError:
             return True
+
+    def _children_due(self, item: dict[str, Any]) -> bool:
+        since = self.children_changed_since
+        if since is not None:
+            changed = self.connector.remote_updated_at("contact", item)
+            if changed is not None and changed < since:
+                return False
+        return self._sampled()
 
     def _sampled(self) -> bool:
         return self.sample >= 100 or self.random.random() * 100 < self.sample

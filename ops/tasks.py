@@ -91,8 +91,14 @@ def reconcile_connection(connection_id: int) -> dict[str, Any]:
     connection = _enabled(connection_id)
     if connection is None:
         return {"skipped": f"connection {connection_id} is gone, inactive or a dry run"}
+    # A contact's notes (listed one contact at a time) are read again when the CRM changed the
+    # contact since about the previous run: listing every contact's would outlast the task.
+    since = timezone.now() - timedelta(hours=connection.reconcile_interval_hours + 1)
+    reconciler = Reconciler(
+        connection, repair=settings.RECONCILE_REPAIR, children_changed_since=since
+    )
     try:
-        report = Reconciler(connection, repair=settings.RECONCILE_REPAIR).run(list(OBJECT_TYPES))
+        report = reconciler.run(list(OBJECT_TYPES))
     except Exception:
         logger.exception("Reconcile of connection %s failed.", connection.pk)
         raise  # the task fails visibly (failed tasks); the next one is due in its interval

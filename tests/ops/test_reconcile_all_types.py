@@ -76,7 +76,7 @@ def test_a_type_the_connector_cannot_list_is_skipped_and_named(crm, conn, synced
     assert report.skipped == ["note"] and report.as_dict()["skipped"] == ["note"]
 
 
-def test_reconcile_is_scheduled_per_connection(crm, conn, synced, monkeypatch):
+def test_reconcile_is_scheduled_per_connection(crm, conn, synced, sent, monkeypatch):
     queued = []
     monkeypatch.setattr(tasks, "async_task", lambda *args, **kwargs: queued.append(args))
     now = timezone.now()
@@ -91,7 +91,12 @@ def test_reconcile_is_scheduled_per_connection(crm, conn, synced, monkeypatch):
     assert tasks.reconcile_due(now=now + timedelta(hours=5)) == 0
     assert tasks.reconcile_due(now=now + timedelta(hours=23, minutes=59)) == 1  # conn again
 
+    for contact in crm.list("contact"):  # unchanged at the CRM for days
+        contact["dateUpdated"] = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+        crm.core.store.put("contact", contact)
     crm.update_contact(synced[3]["id"], city="Porto")  # its webhook lost
     report = tasks.reconcile_connection(conn.pk)
     assert report["counts"]["different"] == 1 and report["repaired"] == 1
-    assert report["checked"] == 20 + 10 + 10 + 20 + len(crm.list("user"))
+    # Notes are listed one contact at a time: only for the contact the CRM changed since.
+    assert [p for p in sent if p.endswith("/notes")] == [f"/contacts/{synced[3]['id']}/notes"]
+    assert report["checked"] == 20 + 10 + 1 + 20 + len(crm.list("user"))
