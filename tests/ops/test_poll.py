@@ -271,6 +271,7 @@ def test_a_failing_poll_is_recorded_and_does_not_stop_other_connections(
 
     page = admin_client.get(f"/admin/sync/connection/{conn.pk}/change/").content.decode()
     assert "poll-checkpoint failing" in page and failing.last_error[:40] in page
+    assert 'name="poll_interval_minutes"' in page and 'name="reconcile_interval_hours"' in page
     dashboard = admin_client.get("/admin/dashboard/").content.decode()
     assert 'id="polls-failing"' in dashboard and "CRM" in dashboard
 
@@ -377,3 +378,13 @@ def test_the_engine_polls_any_connector_that_declares_incremental_types(workspac
     assert [c.get("offset") for c in PartnerLike.cursors] == [None, 1]
     checkpoint = PollCheckpoint.objects.get(connection=partner)
     assert checkpoint.seen_until == datetime.fromisoformat(PartnerLike.records[1]["updatedAt"])
+
+
+def test_a_changed_interval_takes_effect_at_once(conn):
+    from ops.admin_poll import reschedule
+
+    conn.poll_due_at = conn.reconcile_due_at = at(600)
+    conn.reconcile_interval_hours = 2
+    reschedule(conn, ["poll_interval_minutes", "reconcile_interval_hours"])
+    assert conn.poll_due_at <= at(0)
+    assert at(119) < conn.reconcile_due_at <= at(120)
