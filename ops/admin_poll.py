@@ -20,10 +20,10 @@ class ConnectionScheduleForm(ConnectionForm):
 
 
 def reschedule(connection: Connection, changed: list[str]) -> None:
-    """A changed interval takes effect now: the poll is due at once, reconcile after the new
-    interval (not at once: a reconcile lists everything)."""
+    """A change takes effect now: any change makes the poll due at once (what it may read may
+    have changed); a new reconcile interval counts from now (not at once: it lists all)."""
     now = timezone.now()
-    if "poll_interval_minutes" in changed:
+    if changed:
         connection.poll_due_at = now
     if "reconcile_interval_hours" in changed:
         connection.reconcile_due_at = now + timedelta(hours=connection.reconcile_interval_hours)

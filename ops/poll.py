@@ -55,9 +55,10 @@ def iso(moment: datetime) -> str:
 
 
 def poll_types(connector: Connector) -> list[str]:
-    """The connector's incremental types, parents before their children."""
+    """The connector's incremental types that its connection lets in, parents first (a type
+    whose direction is *out* or *off* would only be refused: it is not read at all)."""
     wanted = set(connector.incremental_types)
-    return [t for t in OBJECT_TYPES if t in wanted]
+    return [t for t in OBJECT_TYPES if t in wanted and connector.connection.receives(t)]
 
 
 def run_budget_seconds(connection: Connection) -> float:

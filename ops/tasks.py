@@ -36,8 +36,9 @@ def listable_connections() -> list[Connection]:
 
 POLL_TASK = "ops.tasks.poll_connection"
 RECONCILE_TASK = "ops.tasks.reconcile_connection"
-# A connection whose connector cannot list by change time is looked at again after this long
-# (its config may change; saving it in the admin makes it due at once).
+# A connection with nothing to poll (its connector lists nothing by change time, or its
+# directions let none of it in) is looked at again after this long; saving it in the admin
+# makes it due at once.
 NOTHING_TO_POLL_RECHECK = timedelta(days=1)
 
 
@@ -76,7 +77,7 @@ def poll_connection(connection_id: int) -> str:
     poller = Poller(connection)
     if not poll_types(poller.connector):
         set_due(POLL, connection.pk, timezone.now() + NOTHING_TO_POLL_RECHECK)
-        return f"{connection}: its connector lists nothing by change time"
+        return f"{connection}: nothing to poll (nothing listed by change time is let in)"
     results = poller.run()
     if poller.unfinished:
         set_due(POLL, connection.pk, timezone.now())

@@ -99,7 +99,7 @@ def test_the_same_change_lands_the_same_way(client, run_inbound, crm, crm_connec
     assert not OutboundChange.objects.filter(connection=crm_connection).exists()
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", [by_webhook, by_backfill, by_reconcile])
 def test_every_path_refuses_what_the_direction_does_not_let_in(
     client, run_inbound, crm, crm_connection, known, path
 ):
@@ -108,3 +108,10 @@ def test_every_path_refuses_what_the_direction_does_not_let_in(
     recorded = path(client, run_inbound, crm, crm_connection)
     assert "refused: contacts direction is 'out'" in recorded
     assert Contact.objects.get().city == "Oldtown"
+
+
+def test_the_poll_does_not_even_read_what_the_direction_does_not_let_in(crm, crm_connection, known):
+    crm_connection.contacts_direction = Direction.OUT
+    crm_connection.save()
+    assert Poller(crm_connection).run() == {}
+    assert not crm.calls and Contact.objects.get().city == "Oldtown"
