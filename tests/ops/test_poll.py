@@ -270,7 +270,7 @@ def test_a_failing_poll_is_recorded_and_does_not_stop_other_connections(
     assert any("Poll of contacts from connection" in r.message for r in caplog.records)
 
     page = admin_client.get(f"/admin/sync/connection/{conn.pk}/change/").content.decode()
-    assert "poll-checkpoint failing" in page and failing.last_error[:40] in page
+    assert '<tr class="poll-checkpoint failing">' in page and failing.last_error[:40] in page
     assert 'name="poll_interval_minutes"' in page and 'name="reconcile_interval_hours"' in page
     dashboard = admin_client.get("/admin/dashboard/").content.decode()
     assert 'id="polls-failing"' in dashboard and "CRM" in dashboard
