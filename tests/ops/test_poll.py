@@ -388,3 +388,16 @@ def test_a_changed_interval_takes_effect_at_once(conn):
     reschedule(conn, ["contacts_direction", "reconcile_interval_hours"])
     assert conn.poll_due_at <= at(0)
     assert at(119) < conn.reconcile_due_at <= at(120)
+
+
+def test_a_type_another_run_is_polling_is_left_to_it(crm, conn):
+    """A backlog or a second cluster may start a run while one is paging: one polls at once."""
+    crm.put("C1", timezone.now() - timedelta(minutes=1), email="busy@x.com")
+    PollCheckpoint.objects.create(
+        connection=conn, object_type="contact", since=at(-60), lease_until=at(1), lease_token="x"
+    )
+    assert Poller(conn).run() == {"contact": "busy: another run polls it"}
+    assert not crm.bodies and not Contact.objects.exists()
+    PollCheckpoint.objects.update(lease_until=at(-0.1))  # its worker died: the lease lapsed
+    Poller(conn).run()
+    assert Contact.objects.get().email == "busy@x.com"
