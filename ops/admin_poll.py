@@ -15,8 +15,26 @@ SCHEDULE_FIELDS = ("poll_interval_minutes", "reconcile_interval_hours")
 
 
 class ConnectionScheduleForm(ConnectionForm):
+    """The connection form with its intervals; left out of a submission, they keep their value
+    (the connection's, or the defaults for a new one)."""
+
     class Meta(ConnectionForm.Meta):
         fields = (*ConnectionForm.Meta.fields, *SCHEDULE_FIELDS)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in SCHEDULE_FIELDS:
+            self.fields[name].required = False
+
+    def clean_poll_interval_minutes(self) -> int:
+        return self._kept("poll_interval_minutes")
+
+    def clean_reconcile_interval_hours(self) -> int:
+        return self._kept("reconcile_interval_hours")
+
+    def _kept(self, name: str) -> int:
+        value = self.cleaned_data.get(name)
+        return getattr(self.instance, name) if value is None else value
 
 
 def reschedule(connection: Connection, changed: list[str]) -> None:

@@ -401,3 +401,19 @@ def test_a_type_another_run_is_polling_is_left_to_it(crm, conn):
     PollCheckpoint.objects.update(lease_until=at(-0.1))  # its worker died: the lease lapsed
     Poller(conn).run()
     assert Contact.objects.get().email == "busy@x.com"
+
+
+def test_an_operator_turns_the_poll_off_and_the_reconcile_to_hourly_in_the_admin(
+    admin_client, conn, queued
+):
+    from tests.sync.test_connection_targets import change
+
+    response = change(admin_client, conn, poll_interval_minutes=0, reconcile_interval_hours=1)
+    assert response.status_code == 302
+    conn.refresh_from_db()
+    assert (conn.poll_interval_minutes, conn.reconcile_interval_hours) == (0, 1)
+    assert tasks.poll_due(now=at(60)) == 0 and not queued
+    assert tasks.reconcile_due(now=at(61)) == 1
+    assert change(admin_client, conn, name="Renamed").status_code == 302  # intervals kept
+    conn.refresh_from_db()
+    assert (conn.poll_interval_minutes, conn.reconcile_interval_hours) == (0, 1)
