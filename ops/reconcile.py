@@ -11,10 +11,10 @@ normalised: see ops.ingest) on a `sample` percent of records. Child types it lis
 contact (`per_contact_types`: the CRM's notes) are listed and compared for the sampled
 contacts (one call per contact and type); given `children_changed_since` (the scheduled run:
 its previous run), only for the contacts the remote changed since, so the run stays within a
-task's time. A type the connector cannot list is skipped (and
-named in the report). The CRM's calendar events are listed from 2015 to three years ahead
-(sync/connectors/highlevel/listings.py): an appointment linked outside that span would be
-taken for deleted, so none is judged by presence there.
+task's time. A type the connector cannot list is skipped (and named in the report). The
+CRM's calendar events are listed from 2015 to three years ahead (its listings.py): an
+appointment linked outside that span would be taken for deleted, so none is judged by
+presence there.
 
 Repairs go through the write path or the outbox, never around them:
   missing locally        → created through contacts.services (and linked)
