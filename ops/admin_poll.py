@@ -24,7 +24,8 @@ class ConnectionScheduleForm(ConnectionForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for name in SCHEDULE_FIELDS:
-            self.fields[name].required = False
+            if name in self.fields:  # a viewer's form has none (read-only)
+                self.fields[name].required = False
 
     def clean_poll_interval_minutes(self) -> int:
         return self._kept("poll_interval_minutes")
