@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from ops.admin_alerts import AlertChannelAdmin, AlertNoticeAdmin
 from ops.admin_golive import go_live_view
+from ops.admin_poll import ConnectionScheduleForm, poll_status_html, reschedule
 from ops.admin_push_all import PushAllRunAdmin, push_all_view
 from sync.admin import ConnectionAdmin
 from sync.models import Connection
@@ -21,7 +22,17 @@ __all__ = ["AlertChannelAdmin", "AlertNoticeAdmin", "ConnectionOperationsAdmin",
 
 
 class ConnectionOperationsAdmin(ConnectionAdmin):
+    form = ConnectionScheduleForm  # + the poll and reconcile intervals
     actions = (*ConnectionAdmin.actions, "first_sync", "go_live")
+    readonly_fields = (*ConnectionAdmin.readonly_fields, "poll_status")
+
+    @admin.display(description="Poll and reconcile")
+    def poll_status(self, obj: Connection) -> str:
+        return "-" if obj.pk is None else poll_status_html(obj)
+
+    def save_model(self, request: HttpRequest, obj: Connection, form, change: bool) -> None:
+        reschedule(obj, form.changed_data)
+        super().save_model(request, obj, form, change)
 
     def get_urls(self):
         view = self.admin_site.admin_view

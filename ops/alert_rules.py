@@ -7,6 +7,7 @@
     oauth_refresh         the CRM's token endpoint refused the connection's latest refresh
     api_key_expiring      a partner key expires within ALERT_EXPIRY_DAYS
     webhook_secret_expiring  a webhook connection's last signing secret expires within them
+    poll_failing          a connection's poll of a type has failed for over ALERT_LAG_MINUTES
 
 An alert names its rule and subject (what it is about, e.g. "connection:5"): that pair is what
 "not repeated within an hour" counts (ops.alerts).
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Min, Q
 from django.utils.dateparse import parse_datetime
 
+from ops.models import PollCheckpoint
 from portal.models import ApiKey
 from sync.connectors import connector_classes
 from sync.models import WAITING, ChangeStatus, Connection, DeliveryAttempt, OutboundChange
@@ -207,6 +209,27 @@ def _expiry(entry: dict) -> datetime | None:
     return parse_datetime(entry["expires_at"]) if entry.get("expires_at") else None
 
 
+def poll_failing(now: datetime) -> list[Alert]:
+    """A poll failing this long leaves lost webhooks unrepaired (the partial index on failing
+    checkpoints keeps this to the failing ones)."""
+    since = now - timedelta(minutes=settings.ALERT_LAG_MINUTES)
+    failing = PollCheckpoint.objects.exclude(last_error="").filter(
+        Q(last_success_at__lt=since) | Q(last_success_at__isnull=True, since__lt=since)
+    )
+    connections, alerts = _live_connections(), []
+    for checkpoint in failing:
+        connection = connections.get(checkpoint.connection_id)
+        if connection is None:
+            continue
+        last = checkpoint.last_success_at
+        message = (
+            f"its poll of {checkpoint.object_type}s has failed since "
+            f"{f'{last:%Y-%m-%d %H:%M} UTC' if last else 'it began'}: {checkpoint.last_error}"
+        )
+        alerts.append(_connection_alert("poll_failing", connection, message))
+    return alerts
+
+
 RULES = (
     error_rate,
     dead_letters,
@@ -215,6 +238,7 @@ RULES = (
     oauth_refresh,
     api_key_expiring,
     webhook_secret_expiring,
+    poll_failing,
 )
 
 

@@ -18,10 +18,11 @@ class OpsConfig(AppConfig):
 
 
 def _register_dashboard_panels() -> None:
-    from ops.dashboard import build_push_all_panel
+    from ops.dashboard import build_polls_panel, build_push_all_panel
     from portal.dashboard import register_panel
 
     register_panel("ops-push-all", "admin/ops/dashboard_push_all.html", build_push_all_panel, 20)
+    register_panel("ops-polls", "admin/ops/dashboard_polls.html", build_polls_panel, 15)
 
 
 def _setup_schedules(**kwargs) -> None:

@@ -75,7 +75,8 @@ def parse_objects(text: str) -> list[str]:
 
 def check_listable(connection: Connection, objects: list[str]) -> None:
     """ValueError unless the connection's connector can list every requested type."""
-    can_list = connector_for(connection).listable_types
+    connector = connector_for(connection)
+    can_list = connector.listable_types | connector.per_contact_types  # notes: per contact
     cannot = [t for t in objects if t not in can_list]
     if cannot:
         listed = ", ".join(f"{t}s" for t in OBJECT_TYPES if t in can_list) or "nothing"

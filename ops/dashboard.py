@@ -1,7 +1,9 @@
-"""The dashboard's "First syncs" panel: each recent push_all run and how far its delivery got.
+"""The dashboard's "First syncs" panel: each recent push_all run and how far its delivery got;
+and its "Polls failing" panel: the poll checkpoints whose last run failed.
 
 Bounded: at most MAX_RUNS runs (unfinished, or started in the last RECENT_HOURS), and one
-grouped count of each run's outbox rows.
+grouped count of each run's outbox rows; at most MAX_FAILING failing checkpoints of the
+operator's workspaces (a partial index holds only the failing ones).
 """
 
 from datetime import timedelta
@@ -12,10 +14,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from ops.models import UNFINISHED, PushAllRun
+from ops.models import UNFINISHED, PollCheckpoint, PushAllRun
 from ops.push_all import delivery
+from portal.access import workspace_access
+from sync.models import Connection
 
 MAX_RUNS = 10
+MAX_FAILING = 20
 RECENT_HOURS = 24
 
 
@@ -42,3 +47,22 @@ def build_push_all_panel(request: HttpRequest) -> dict[str, Any]:
         .order_by("-id")[:MAX_RUNS]
     )
     return {"runs": [run_progress(run) for run in runs]}
+
+
+def build_polls_panel(request: HttpRequest) -> dict[str, Any]:
+    visible = workspace_access(request.user).visible(Connection.objects.live(), "workspace")
+    failing = (
+        PollCheckpoint.objects.exclude(last_error="")
+        .filter(connection__in=visible.values("pk"))
+        .select_related("connection")
+        .order_by("-last_error_at")[:MAX_FAILING]
+    )
+    return {
+        "failing": [
+            {
+                "checkpoint": c,
+                "url": reverse("admin:sync_connection_change", args=[c.connection_id]),
+            }
+            for c in failing
+        ]
+    }

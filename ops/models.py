@@ -1,5 +1,6 @@
 """Operations' records: checkpoints of backfill and first-sync runs (a killed run resumes from
-its last committed page or batch), alert channels and the alerts sent."""
+its last committed page or batch) and of the periodic poll, alert channels and the alerts
+sent."""
 
 from django.db import models
 from django.db.models import Q
@@ -120,6 +121,57 @@ class PushAllRun(models.Model):
     @property
     def request_id(self) -> str:
         return f"push_all-{self.pk}"
+
+
+class PollCheckpoint(models.Model):
+    """How far the periodic poll (ops/poll.py) has read one object type of one connection.
+
+    A sweep asks for what changed at or after `since`; `cursor` is where the sweep goes on
+    (None: the next run starts a new sweep). Both are saved in the same transaction as each
+    page's writes, so they always describe exactly what is committed: a run killed mid-page
+    reads that page again. `seen_until` is the newest change time read so far; the next sweep
+    starts a little before it (SYNC_POLL_OVERLAP_SECONDS)."""
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="poll_checkpoints"
+    )
+    object_type = models.CharField(max_length=16)
+    since = models.DateTimeField(help_text="The current sweep reads changes at or after this.")
+    cursor = models.JSONField(null=True, blank=True, help_text="Where the sweep goes on.")
+    seen_until = models.DateTimeField(null=True, blank=True, help_text="Newest change read.")
+    pages = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The latest record failures.")
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, help_text="Empty once a later run succeeds.")
+    # One poll of a type at a time, whatever runs the tasks (ops/poll.py: a run is bounded).
+    lease_token = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["connection", "object_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "object_type"], name="poll_checkpoint_unique"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["-last_error_at"], condition=~Q(last_error=""), name="poll_failing"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"poll of {self.object_type}s from {self.connection}"
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.last_error)
 
 
 class AlertChannel(models.Model):

@@ -2,12 +2,19 @@
 
     report = Reconciler(connection, repair=False, sample=100).run(objects)
 
-Users and contacts are paged completely, so presence is exact: a remote record without a Link
-is **missing locally**; a Link whose remote id no longer comes back was **deleted on the
-remote**; a live mirror record with no Link was **never pushed**; a Link to a mirror row that
-no longer exists is an **orphan link**. Content is compared (mapped values, normalised: see
-ops.ingest) on a `sample` percent of records, and for those contacts their tasks, notes and
-appointments are listed and compared too (one call per contact and type).
+Every type the connector lists whole (`listable_types`: for the CRM users, contacts, and the
+location's tasks and appointments) is paged completely, so presence is exact: a remote record
+without a Link is **missing locally**; a Link whose remote id no longer comes back was
+**deleted on the remote**; a live mirror record with no Link was **never pushed**; a Link to a
+mirror row that no longer exists is an **orphan link**. Content is compared (mapped values,
+normalised: see ops.ingest) on a `sample` percent of records. Child types it lists only per
+contact (`per_contact_types`: the CRM's notes) are listed and compared for the sampled
+contacts (one call per contact and type); given `children_changed_since` (the scheduled run:
+its previous run), only for the contacts the remote changed since, so the run stays within a
+task's time. A type the connector cannot list is skipped (and named in the report). The
+CRM's calendar events are listed from 2015 to three years ahead (its listings.py): an
+appointment linked outside that span would be taken for deleted, so none is judged by
+presence there.
 
 Repairs go through the write path or the outbox, never around them:
   missing locally        → created through contacts.services (and linked)
@@ -22,13 +29,15 @@ Repairs go through the write path or the outbox, never around them:
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from contacts.models import Contact, MirrorModel
+from contacts.models import Appointment, Contact, MirrorModel
 from ops.ingest import Ingestor, full_values
+from ops.poll import local_contacts
 from portal.actors import Actor
 from sync.connectors import connector_for
 from sync.engine.outbox import enqueue_pushes
@@ -49,6 +58,9 @@ CATEGORIES = (
 )
 EXAMPLES_KEPT = 20
 CHILD_TYPES = ("task", "note", "appointment")
+# The span of start times a whole listing of appointments covers (see the module docstring).
+APPOINTMENTS_FROM = datetime(2015, 1, 1, tzinfo=UTC)
+APPOINTMENTS_AHEAD = timedelta(days=3 * 366)
 
 
 @dataclass
@@ -58,6 +70,7 @@ class Report:
     examples: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CATEGORIES})
     repaired: int = 0
     repair_errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     def add(self, category: str, label: str) -> None:
         self.counts[category] += 1
@@ -76,12 +89,18 @@ class Report:
             "examples": self.examples,
             "repaired": self.repaired,
             "repair_errors": self.repair_errors,
+            "skipped": self.skipped,
         }
 
 
 class Reconciler:
     def __init__(
-        self, connection: Connection, *, repair: bool = False, sample: float = 100.0
+        self,
+        connection: Connection,
+        *,
+        repair: bool = False,
+        sample: float = 100.0,
+        children_changed_since: datetime | None = None,
     ) -> None:
         if not 0 < sample <= 100:
             raise ValueError("--sample must be a percentage above 0 and at most 100.")
@@ -91,15 +110,27 @@ class Reconciler:
         self.ingestor = Ingestor(self.connection, self.actor)
         self.repair = repair
         self.sample = sample
+        # Set: a contact's per-contact lists are read only if the remote changed it since.
+        self.children_changed_since = children_changed_since
         self.random = random.Random()
         self.report = Report()
 
     def run(self, objects: list[str]) -> Report:
-        if "user" in objects:
+        whole = self.connector.listable_types
+        per_contact = [
+            t for t in CHILD_TYPES
+            if t in objects and t not in whole and t in self.connector.per_contact_types
+        ]  # fmt: skip
+        if per_contact and "contact" not in whole:
+            per_contact = []
+        self.report.skipped = [t for t in objects if t not in whole and t not in per_contact]
+        if "user" in objects and "user" in whole:
             self._reconcile_list("user", self._pages("user"), children=[])
-        if "contact" in objects:
-            children = [t for t in CHILD_TYPES if t in objects]
-            self._reconcile_list("contact", self._pages("contact"), children)
+        if ("contact" in objects or per_contact) and "contact" in whole:
+            self._reconcile_list("contact", self._pages("contact"), per_contact)
+        for object_type in CHILD_TYPES:
+            if object_type in objects and object_type in whole:
+                self._reconcile_list(object_type, self._pages(object_type), children=[])
         return self.report
 
     # --- one object type, paged completely ----------------------------------------------
@@ -123,7 +154,7 @@ class Reconciler:
             local = self._compare_items(object_type, items)
             for item in items:
                 contact = local.get(str(item.get("id")))
-                if children and isinstance(contact, Contact) and self._sampled():
+                if children and isinstance(contact, Contact) and self._children_due(item):
                     self._reconcile_children(contact, str(item["id"]), children)
         links = Link.objects.filter(connection=self.connection, object_type=object_type)
         self._check_links(object_type, links, seen, listed_from)
@@ -132,7 +163,13 @@ class Reconciler:
     def _compare_items(
         self, object_type: str, items: list[dict[str, Any]], parent: Contact | None = None
     ) -> dict[str, MirrorModel]:
-        """Presence and content of one page; returns remote id → mirror row for linked ones."""
+        """Presence and content of one page; returns remote id → mirror row for linked ones.
+
+        A child listed location-wide (no `parent`) belongs to the contact its `contactId` names.
+        """
+        parents = None
+        if object_type in CHILD_TYPES and parent is None:
+            parents = local_contacts(self.connection, [str(i.get("contactId")) for i in items])
         linked = self.ingestor.linked(object_type, items)
         self._check_orphans(object_type, [str(i.get("id")) for i in items if i.get("id")], linked)
         for item in items:
@@ -142,6 +179,8 @@ class Reconciler:
             self.report.checked += 1
             instance = linked.get(remote_id)
             label = f"{object_type} {remote_id}"
+            if parents is not None:
+                parent = parents.get(str(item.get("contactId")))
             if instance is None:
                 self.report.add("missing_local", label)
                 self._repair_missing_local(object_type, item, parent)
@@ -176,6 +215,9 @@ class Reconciler:
         what was listed — deleting it would lose a live record.
         """
         model = mirror_model(object_type)
+        if object_type == "appointment":
+            covered = _listed_appointments(self.connection.workspace_id, listed_from)
+            links = links.filter(object_id__in=covered)
         busy = OutboundChange.objects.filter(
             connection=self.connection,
             object_type=object_type,
@@ -239,6 +281,14 @@ class Reconciler:
         except MappingError:
             return True
 
+    def _children_due(self, item: dict[str, Any]) -> bool:
+        since = self.children_changed_since
+        if since is not None:
+            changed = self.connector.remote_updated_at("contact", item)
+            if changed is not None and changed < since:
+                return False
+        return self._sampled()
+
     def _sampled(self) -> bool:
         return self.sample >= 100 or self.random.random() * 100 < self.sample
 
@@ -247,6 +297,9 @@ class Reconciler:
     def _repair_missing_local(
         self, object_type: str, item: dict[str, Any], parent: Contact | None
     ) -> None:
+        if object_type in CHILD_TYPES and parent is None:
+            self._repair(lambda: _no_parent(object_type, item))
+            return
         parents = {str(item["id"]): parent} if parent else None
         self._repair(lambda: self.ingestor.apply(object_type, [item], parents=parents))
 
@@ -293,3 +346,15 @@ class Reconciler:
         except Exception as exc:  # one bad record must not stop the repair of the others
             if len(self.report.repair_errors) < EXAMPLES_KEPT:
                 self.report.repair_errors.append(f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _listed_appointments(workspace_id: int, listed_from: datetime):
+    """The workspace's appointments a whole listing covers (their start within its span)."""
+    until = listed_from + APPOINTMENTS_AHEAD
+    return Appointment.objects.filter(
+        workspace_id=workspace_id, start_time__gte=APPOINTMENTS_FROM, start_time__lt=until
+    ).values("pk")
+
+
+def _no_parent(object_type: str, item: dict[str, Any]) -> None:
+    raise LookupError(f"{object_type} {item.get('id')}: its contact is not in the portal")

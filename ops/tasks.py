@@ -2,13 +2,21 @@
 
 import logging
 import time
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from ops.alerts import check_alerts as run_alert_check
+from ops.backfill import OBJECT_TYPES
+from ops.due import POLL, RECONCILE, claim_due, set_due
+from ops.ingest import Tally
+from ops.poll import Poller, poll_types
 from ops.prune import prune
 from ops.reconcile import Reconciler
 from sync.connectors import connector_for
+from sync.engine import queue
 from sync.models import Connection
 
 logger = logging.getLogger(__name__)
@@ -23,20 +31,72 @@ def listable_connections() -> list[Connection]:
     ]
 
 
-def reconcile_all() -> dict[str, int]:
-    """Reconcile users and contacts of every active connection whose connector can list."""
-    drift = {}
-    for connection in listable_connections():
-        try:
-            listed = connector_for(connection).listable_types
-            report = Reconciler(connection, repair=settings.RECONCILE_REPAIR).run(
-                [t for t in ("user", "contact") if t in listed]
-            )
-        except Exception:
-            logger.exception("Reconcile of connection %s failed.", connection.pk)
-            continue
-        drift[connection.slug] = report.drift
-    return drift
+# --- per-connection periodic work: the poll and reconcile (ops/due.py) ---------------------
+
+POLL_TASK = "ops.tasks.poll_connection"
+RECONCILE_TASK = "ops.tasks.reconcile_connection"
+# A connection with nothing to poll (its connector lists nothing by change time, or its
+# directions let none of it in) is looked at again after this long; saving it in the admin
+# makes it due at once.
+NOTHING_TO_POLL_RECHECK = timedelta(days=1)
+
+
+def poll_due(now: datetime | None = None) -> int:
+    """Every minute: claim the connections whose poll is due, one task each."""
+    claimed = claim_due(POLL, now)
+    for connection_id in claimed:
+        queue.enqueue(POLL_TASK, connection_id, group="ops-poll")
+    return len(claimed)
+
+
+def reconcile_due(now: datetime | None = None) -> int:
+    """Every minute: claim the connections whose reconcile is due, one task each."""
+    claimed = claim_due(RECONCILE, now)
+    for connection_id in claimed:
+        queue.enqueue(RECONCILE_TASK, connection_id, group="ops-reconcile")
+    return len(claimed)
+
+
+def _enabled(connection_id: int) -> Connection | None:
+    return Connection.objects.live().filter(pk=connection_id, active=True, dry_run=False).first()
+
+
+def poll_connection(connection_id: int) -> str:
+    """Poll one connection (ops/poll.py); a sweep left unfinished is due again at once."""
+    connection = _enabled(connection_id)
+    if connection is None:
+        return f"connection {connection_id} is gone, inactive or a dry run: not polled"
+    poller = Poller(connection)
+    if not poll_types(poller.connector):
+        set_due(POLL, connection.pk, timezone.now() + NOTHING_TO_POLL_RECHECK)
+        return f"{connection}: nothing to poll (nothing listed by change time is let in)"
+    results = poller.run()
+    if poller.unfinished:
+        set_due(POLL, connection.pk, timezone.now())
+    return "; ".join(
+        f"{object_type}s: {result.as_dict() if isinstance(result, Tally) else result}"
+        for object_type, result in results.items()
+    )
+
+
+def reconcile_connection(connection_id: int) -> dict[str, Any]:
+    """Reconcile every type the connection's connector can list (repairs: RECONCILE_REPAIR)."""
+    connection = _enabled(connection_id)
+    if connection is None:
+        return {"skipped": f"connection {connection_id} is gone, inactive or a dry run"}
+    # A contact's notes (listed one contact at a time) are read again when the CRM changed the
+    # contact since about the previous run: listing every contact's would outlast the task.
+    since = timezone.now() - timedelta(hours=connection.reconcile_interval_hours + 1)
+    reconciler = Reconciler(
+        connection, repair=settings.RECONCILE_REPAIR, children_changed_since=since
+    )
+    try:
+        report = reconciler.run(list(OBJECT_TYPES))
+    except Exception:
+        logger.exception("Reconcile of connection %s failed.", connection.pk)
+        raise  # the task fails visibly (failed tasks); the next one is due in its interval
+    logger.info("Reconcile of connection %s: drift %s.", connection.pk, report.drift)
+    return report.as_dict()
 
 
 def prune_logs() -> dict[str, int]:
@@ -63,17 +123,12 @@ def backfill_slice_seconds() -> float:
 
 
 def enqueue_backfill(connection: Connection, options: dict) -> str:
-    from django_q.tasks import async_task
-
-    from sync.engine.broker import shared_broker
-
-    return async_task(
+    return queue.enqueue(
         BACKFILL_TASK,
         connection.pk,
         options,
-        task_name=f"backfill-{connection.pk}",
         group="ops-backfill",
-        broker=shared_broker(),
+        task_name=f"backfill-{connection.pk}",
     )
 
 

@@ -203,7 +203,13 @@ WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="100/second")
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
 
 # --- Operations (see README: Operations) ----------------------------------------------------
-# Daily reconcile queues repairs (False: report only). Logs older than PRUNE_LOGS_DAYS go daily.
+# The periodic poll (each connection's own interval): a finished sweep starts again this long
+# before the newest change it read (a change the remote indexed late is still read); a
+# connection's first poll looks back SYNC_POLL_LOOKBACK_HOURS (older history is backfill's).
+SYNC_POLL_OVERLAP_SECONDS = env.int("SYNC_POLL_OVERLAP_SECONDS", default=120)
+SYNC_POLL_LOOKBACK_HOURS = env.int("SYNC_POLL_LOOKBACK_HOURS", default=24)
+# Reconcile (each connection's own interval) repairs (False: reports only).
+# Logs older than PRUNE_LOGS_DAYS go daily.
 RECONCILE_REPAIR = env.bool("RECONCILE_REPAIR", default=True)
 PRUNE_LOGS_DAYS = env.int("PRUNE_LOGS_DAYS", default=90)
 # Tombstones (deleted mirror rows, erased contacts) are kept this long (a late update must not

@@ -29,6 +29,12 @@ from sync.objects import ObjectType, mirror_model
 VERBS = {"create_remote": "create", "update_remote": "update", "delete_remote": "delete"}
 EVENT_VERBS = ("created", "updated", "deleted")
 REAL_TIME = {"mode": "real-time", "interval_seconds": None}
+DAY = 86_400
+# Changes no webhook reported: what the periodic poll reads by change time (a connector's
+# incremental types) and what the reconcile compares (every type it can list), at each one's
+# default interval (per connection: Connection.poll_interval_minutes / reconcile_interval_hours).
+POLL_SECONDS = 5 * 60
+RECONCILE_SECONDS = DAY
 
 
 def catalog() -> dict[str, Any]:
@@ -83,6 +89,7 @@ def capabilities(cls: type[Connector]) -> dict[str, Any]:
         "webhook_endpoint": f"/webhooks/{cls.provider}/" if cls.webhooks else None,
         "lists": _reads(cls, "listable_types"),
         "lists_changed_since": _reads(cls, "incremental_types"),
+        "lists_per_contact": _reads(cls, "per_contact_types"),
         "reads_one": _implements(cls, "fetch_record"),
     }
 
@@ -121,6 +128,31 @@ def default_actions(cls: type[Connector]) -> list[dict[str, Any]]:
 
 def inbound_fields(specs: list[FieldSpec]) -> list[str]:
     return [f"{s.mirror_field} ← {s.remote_path}" for s in specs if s.inbound]
+
+
+def polled_triggers(cls: type[Connector]) -> list[dict[str, Any]]:
+    """Changes no webhook reported: read by the poll (by change time) or the reconcile."""
+    reconciled = cls.listable_types | cls.per_contact_types
+    triggers = []
+    for object_type in ObjectType.values:
+        if object_type in cls.incremental_types:
+            interval, by = POLL_SECONDS, "the poll (every 5 minutes by default)"
+        elif object_type in reconciled:
+            interval, by = RECONCILE_SECONDS, "the reconcile (daily by default)"
+        else:
+            continue
+        triggers.append(
+            operation(
+                "trigger",
+                f"{object_type}.changed",
+                f"{object_type}s.readonly",
+                inbound_fields(cls.default_mappings.get(object_type, [])),
+                mode="polled",
+                interval_seconds=interval,
+                label=f"Changes no webhook reported, found by {by}",
+            )
+        )
+    return triggers
 
 
 def event_verb(event_type: str, object_type: str) -> str:

@@ -19,7 +19,9 @@ A connector is a small class bound to one Connection:
         def fetch_record(self, object_type, remote_id) -> dict | None   # one record (None: gone)
         def remote_updated_at(self, object_type, item) -> datetime|None # a listed record's time
         def remote_id(self, object_type, item) -> str                   # a listed record's id
-        listable_types / incremental_types                             # what fetch_page can list
+        listable_types = frozenset({...})             # what fetch_page lists without a parent
+        incremental_types = frozenset({...})          # what takes {"updatedSince": iso} (poll)
+        per_contact_types = frozenset({...})          # children listed by {"contactId": id}
         webhooks = MyWebhooks()        # its own webhook endpoint (sync/connectors/receiving.py)
         def inbound_source(cls, connection) -> LinkedSource   # how its records become mirror
                                                                # values (sync/inbound/sources.py)
@@ -104,10 +106,14 @@ class Connector:
     }
     # A connector whose remote owns the users (the CRM) sets their role, type and locations.
     owns_privileged_user_fields: ClassVar[bool] = False
-    # What `fetch_page` can list (backfill), and what it lists by {"updatedSince": …} (polls).
-    # Read them on an instance: a connector may compute them from its connection's config.
+    # Object types `fetch_page` lists whole (no parent record in the cursor): backfill and
+    # reconcile; and those it lists by change time, {"updatedSince": iso}: the periodic poll.
+    # An instance may narrow or widen them from its connection's config.
     listable_types: ClassVar[frozenset[str]] = frozenset()
     incremental_types: ClassVar[frozenset[str]] = frozenset()
+    # Child types (task, note, appointment) `fetch_page` lists for one contact,
+    # {"contactId": remote id}: reconcile lists those it cannot list whole that way.
+    per_contact_types: ClassVar[frozenset[str]] = frozenset()
 
     # A remote sending every connection's webhooks to one URL: POST /webhooks/<provider>/.
     webhooks: ClassVar[ProviderWebhooks | None] = None

@@ -41,9 +41,10 @@ logger = logging.getLogger(__name__)
 WAKE_KEY = "sync:queue:wake:"
 
 
-def enqueue(task: str, *args: Any, group: str = "sync") -> None:
-    """Hand `task` (a dotted path) to django-q2 through the process's one broker."""
-    async_task(task, *args, group=group, broker=shared_broker())
+def enqueue(task: str, *args: Any, group: str = "sync", task_name: str | None = None) -> str:
+    """Hand `task` (a dotted path) to django-q2 through the process's one broker; its id."""
+    named = {"task_name": task_name} if task_name else {}
+    return async_task(task, *args, group=group, broker=shared_broker(), **named)
 
 
 def wake(task: str, *, group: str = "sync", force: bool = False) -> bool:

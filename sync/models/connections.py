@@ -1,5 +1,7 @@
 """Connections to remote systems, links between mirror rows and remote ids, mappings, rules."""
 
+from datetime import timedelta
+
 from django.db import models
 from django.db.models import Q
 from django.dispatch import Signal
@@ -35,6 +37,19 @@ class ConnectionQuerySet(models.QuerySet):
     def crm(self) -> "ConnectionQuerySet":
         """Connections to a CRM (a connector whose role is "crm")."""
         return self.filter(provider__in=crm_providers())
+
+
+def a_day_from_now():
+    """A new connection's first reconcile: a day on (a first sync is offered, not forced)."""
+    return timezone.now() + timedelta(days=1)
+
+
+# Connections whose periodic poll / reconcile may run; the due-time indexes cover exactly these,
+# so finding the due ones costs what is due, not how many connections exist (ops/due.py).
+POLL_ENABLED = Q(active=True, deleted_at__isnull=True, dry_run=False, poll_interval_minutes__gt=0)
+RECONCILE_ENABLED = Q(
+    active=True, deleted_at__isnull=True, dry_run=False, reconcile_interval_hours__gt=0
+)
 
 
 def _direction_field(label: str) -> models.CharField:
@@ -91,6 +106,21 @@ class Connection(models.Model):
     dry_run = models.BooleanField(
         "dry run", default=False, help_text="Record what would be sent and send nothing."
     )
+    # The fallback for lost webhooks (ops/poll.py, ops/due.py): what changed since the last poll.
+    poll_interval_minutes = models.PositiveIntegerField(
+        "poll every (minutes)",
+        default=5,
+        help_text="How often the remote is asked what changed since the last poll (this "
+        "repairs a lost webhook); 0: never. Only connectors that can list by change time poll.",
+    )
+    poll_due_at = models.DateTimeField(default=timezone.now, editable=False)
+    reconcile_interval_hours = models.PositiveIntegerField(
+        "reconcile every (hours)",
+        default=24,
+        help_text="How often every record is compared with the remote and the drift repaired "
+        "(RECONCILE_REPAIR); 0: never.",
+    )
+    reconcile_due_at = models.DateTimeField(default=a_day_from_now, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     deleted_by = models.CharField(max_length=200, blank=True, editable=False)
@@ -105,7 +135,13 @@ class Connection(models.Model):
 
     class Meta:
         ordering = ["workspace", "name"]
-        indexes = [models.Index(fields=["workspace", "active"], name="conn_ws_active")]
+        indexes = [
+            models.Index(fields=["workspace", "active"], name="conn_ws_active"),
+            models.Index(fields=["poll_due_at"], condition=POLL_ENABLED, name="conn_poll_due"),
+            models.Index(
+                fields=["reconcile_due_at"], condition=RECONCILE_ENABLED, name="conn_reconcile_due"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

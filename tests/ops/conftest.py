@@ -7,7 +7,8 @@ import pytest
 
 from sandbox import DEFAULT_TOKEN, SandboxCRM
 from sandbox.util import iso_from_ms, new_id
-from tests.sync.factories import ConnectionFactory
+from tests.sync.factories import CRM_BASE_URL, ConnectionFactory
+from tests.sync.highlevel_spec import assert_valid_crm_request
 
 
 @pytest.fixture
@@ -51,3 +52,22 @@ def seed_children(crm: SandboxCRM, contacts: list[dict[str, Any]], kind: str, **
         }
         crm.core.store.put(kind, record, parent_id=contact["id"])
     return len(contacts)
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Every request's path; each is validated against the CRM's OpenAPI files."""
+    from sync.transport import http
+
+    paths = []
+    send = http._GUARDED_SESSION.send
+
+    def checked_send(prepared, **kwargs):
+        as_crm = prepared.copy()
+        as_crm.url = CRM_BASE_URL + prepared.path_url  # the spec's server
+        assert_valid_crm_request(as_crm)
+        paths.append(prepared.path_url.split("?")[0])
+        return send(prepared, **kwargs)
+
+    monkeypatch.setattr(http._GUARDED_SESSION, "send", checked_send)
+    return paths

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ops.alerts import check_alerts
-from ops.models import AlertChannel, AlertNotice
+from ops.models import AlertChannel, AlertNotice, PollCheckpoint
 from portal.apikeys import apikey_create
 from sync.models import ChangeStatus, DeliveryAttempt, OutboundChange
 from sync.transport.standard_webhooks import new_secret, sign
@@ -117,6 +117,26 @@ def make_webhook_secret_expiring(workspace, now):
     return "Every signing secret"
 
 
+def make_poll_failing(workspace, now):
+    conn = ConnectionFactory(workspace=workspace)
+    PollCheckpoint.objects.create(
+        connection=conn,
+        object_type="contact",
+        since=now - timedelta(hours=2),
+        last_success_at=now - timedelta(minutes=45),
+        last_error_at=now,
+        last_error="RemoteError: HTTP 503: Service Unavailable",
+    )
+    PollCheckpoint.objects.create(  # failed once, a moment ago: not yet worth an alert
+        connection=ConnectionFactory(workspace=workspace),
+        object_type="contact",
+        since=now - timedelta(hours=2),
+        last_success_at=now - timedelta(minutes=5),
+        last_error="RemoteError: timeout",
+    )
+    return "its poll of contacts has failed since"
+
+
 RULES = {
     "error_rate": make_error_rate,
     "dead_letters": make_dead_letters,
@@ -125,6 +145,7 @@ RULES = {
     "oauth_refresh": make_oauth_refresh,
     "api_key_expiring": make_api_key_expiring,
     "webhook_secret_expiring": make_webhook_secret_expiring,
+    "poll_failing": make_poll_failing,
 }
 
 

@@ -115,20 +115,23 @@ def test_setup_schedules_is_idempotent_and_corrects_drifted_schedules():
     assert Schedule.objects.count() == len(first)  # nothing duplicated
     assert set(first.values()) >= {
         "sync.tasks.sweep",
-        "ops.tasks.reconcile_all",
+        "ops.tasks.poll_due",
+        "ops.tasks.reconcile_due",
         "ops.tasks.prune_logs",
         "ops.tasks.check_alerts",
     }
     assert Schedule.objects.get(name="ops: alert check").minutes == 5
-    assert Schedule.objects.get(name="ops: reconcile connections").schedule_type == Schedule.DAILY
+    reconcile = Schedule.objects.get(name="ops: reconcile due connections")
+    assert (reconcile.schedule_type, reconcile.minutes) == (Schedule.MINUTES, 1)
     assert "every 5 min" in out
 
 
 def test_scheduled_tasks_run(workspace):
     from ops import tasks
 
-    ConnectionFactory(workspace=workspace, dry_run=True)
-    assert tasks.reconcile_all() == {}  # sandbox connections send nothing, so are skipped
+    ConnectionFactory(workspace=workspace, dry_run=True, reconcile_due_at=timezone.now())
+    assert tasks.reconcile_due() == 0  # dry-run connections send nothing, so are skipped
+    assert tasks.poll_due() == 0
     assert tasks.prune_logs()["delivery attempts"] == 0
     assert tasks.check_alerts() == 0
     assert len(setup_schedules()) == Schedule.objects.count()

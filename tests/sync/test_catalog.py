@@ -89,7 +89,13 @@ def test_crm_triggers_are_its_webhook_events_and_its_reconciled_changes():
     assert {"user.updated", "user.deleted", "task.updated"}.isdisjoint(names(crm))
     assert {"task.completed", "contact.tag_updated", "user.created"} <= names(crm)
     polled = {t["name"]: t["interval_seconds"] for t in crm if t["mode"] == "polled"}
-    assert polled == {"contact.changed": 86400, "user.changed": 86400}
+    assert polled == {
+        "contact.changed": 300,  # the poll
+        "user.changed": 86400,  # the reconcile
+        "task.changed": 86400,
+        "note.changed": 86400,
+        "appointment.changed": 86400,
+    }
 
 
 def test_partner_triggers_are_marked_and_outbound_only_providers_emit_none():
@@ -122,7 +128,8 @@ def test_each_provider_declares_what_it_can_do_both_ways():
     crm = entry("highlevel")["capabilities"]
     assert crm["push"] == ["create", "update", "delete"]
     assert crm["webhook_endpoint"] == "/webhooks/highlevel/"
-    assert crm["lists"] == ["appointment", "contact", "note", "task", "user"]
+    assert crm["lists"] == ["appointment", "contact", "task", "user"]
+    assert crm["lists_per_contact"] == ["appointment", "note", "task"]
     assert crm["lists_changed_since"] == ["contact"] and crm["reads_one"] is True
     rest = entry("rest")["capabilities"]
     assert rest["lists"] == "per connection" and rest["webhook_endpoint"] is None

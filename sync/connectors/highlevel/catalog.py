@@ -4,17 +4,13 @@ finds."""
 
 from typing import Any
 
-from sync.catalog import REAL_TIME, event_verb, inbound_fields, operation
+from sync.catalog import REAL_TIME, event_verb, inbound_fields, operation, polled_triggers
 from sync.connectors.base import Connector
 from sync.connectors.highlevel import events as highlevel_events
 
-DAY = 86_400
-# What the daily reconcile compares: changes no webhook reported.
-RECONCILED_TYPES = ("contact", "user")
-
 
 def crm_triggers(cls: type[Connector]) -> list[dict[str, Any]]:
-    """The CRM's webhook events (real-time) and what only the daily reconcile finds (polled)."""
+    """The CRM's webhook events (real-time) and what only the poll or reconcile finds."""
     webhooks = [
         operation(
             "trigger",
@@ -26,16 +22,4 @@ def crm_triggers(cls: type[Connector]) -> list[dict[str, Any]]:
         )
         for event_type, spec in highlevel_events.EVENTS.items()
     ]
-    polled = [
-        operation(
-            "trigger",
-            f"{object_type}.changed",
-            f"{object_type}s.readonly",
-            inbound_fields(cls.default_mappings.get(object_type, [])),
-            mode="polled",
-            interval_seconds=DAY,
-            label="Updates and deletions no webhook reported, found by the daily reconcile",
-        )
-        for object_type in RECONCILED_TYPES
-    ]
-    return webhooks + polled
+    return webhooks + polled_triggers(cls)

@@ -106,8 +106,13 @@ class HighLevelConnector(Connector):
         for object_type in ("user", "contact", "task", "note", "appointment")
     }
     owns_privileged_user_fields = True
-    # Backfill lists every type; contacts alone by dateUpdated (POST /contacts/search).
-    listable_types = frozenset({"user", "contact", "task", "note", "appointment"})
+    # Whole listings (listings.py for the location-wide ones). Notes are listed per contact only.
+    listable_types = frozenset({"user", "contact", "task", "appointment"})
+    per_contact_types = frozenset(CHILD_LISTS)
+    # By change time: only contacts (POST /contacts/search, dateUpdated range, sorted by it).
+    # The task search (locations.json) filters by contact, assignee, completion and text, and
+    # calendar events (calendars.json) by start time; users are searched by name or sorted by
+    # dateAdded (users.json): none of those can say "changed since", so reconcile covers them.
     incremental_types = frozenset({"contact"})
     webhooks = HighLevelWebhooks()
 

@@ -1,5 +1,6 @@
 """One inbound path: the same remote change gives the same mirror state and the same audit
-change whether a webhook, a backfill page or a reconcile repair brings it (issue 14, item 1)."""
+change whether a webhook, a backfill page, a reconcile repair or the periodic poll brings it
+(issue 14, items 1 and 5)."""
 
 import json
 import uuid
@@ -11,6 +12,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from contacts.models import Contact
+from ops.models import PollCheckpoint
+from ops.poll import Poller
 from ops.reconcile import Reconciler
 from portal.models import AuditEntry
 from sync.models import Direction, InboundEvent, Link, OutboundChange
@@ -69,7 +72,20 @@ def by_reconcile(client, run_inbound, crm, connection) -> str:
     return f"repaired {report.repaired}; " + " ".join(report.repair_errors)
 
 
-@pytest.mark.parametrize("path", [by_webhook, by_backfill, by_reconcile])
+def by_poll(client, run_inbound, crm, connection) -> str:
+    """The CRM's search by dateUpdated returns the change; no webhook ever came."""
+    record = {**CHANGED_RECORD, "searchAfter": [1700000000000, "R1"]}
+    body = json.dumps({"contacts": [record], "total": 1})
+    crm.add_callback("POST", CRM + "/contacts/search", callback=lambda request: (200, {}, body))
+    Poller(connection).run()
+    checkpoint = PollCheckpoint.objects.get(connection=connection, object_type="contact")
+    return " ".join([checkpoint.last_error, *checkpoint.errors])
+
+
+PATHS = [by_webhook, by_backfill, by_reconcile, by_poll]
+
+
+@pytest.mark.parametrize("path", PATHS)
 def test_the_same_change_lands_the_same_way(client, run_inbound, crm, crm_connection, known, path):
     path(client, run_inbound, crm, crm_connection)
     contact = Contact.objects.get()
@@ -92,3 +108,10 @@ def test_every_path_refuses_what_the_direction_does_not_let_in(
     recorded = path(client, run_inbound, crm, crm_connection)
     assert "refused: contacts direction is 'out'" in recorded
     assert Contact.objects.get().city == "Oldtown"
+
+
+def test_the_poll_does_not_even_read_what_the_direction_does_not_let_in(crm, crm_connection, known):
+    crm_connection.contacts_direction = Direction.OUT
+    crm_connection.save()
+    assert Poller(crm_connection).run() == {}
+    assert not crm.calls and Contact.objects.get().city == "Oldtown"

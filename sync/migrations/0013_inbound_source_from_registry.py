@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sync', '0011_rest_presets_list_endpoints'),
+        ('sync', '0012_connection_poll_and_reconcile_schedule'),
     ]
 
     operations = [
