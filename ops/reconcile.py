@@ -150,12 +150,13 @@ class Reconciler:
         listed_from = timezone.now()  # the generator fetches nothing before the loop
         seen: set[str] = set()
         for items in pages:
-            seen.update(str(item["id"]) for item in items if item.get("id"))
+            ids = [self._id(object_type, item) for item in items]
+            seen.update(remote_id for remote_id in ids if remote_id)
             local = self._compare_items(object_type, items)
-            for item in items:
-                contact = local.get(str(item.get("id")))
+            for item, remote_id in zip(items, ids, strict=True):
+                contact = local.get(remote_id)
                 if children and isinstance(contact, Contact) and self._children_due(item):
-                    self._reconcile_children(contact, str(item["id"]), children)
+                    self._reconcile_children(contact, remote_id, children)
         links = Link.objects.filter(connection=self.connection, object_type=object_type)
         self._check_links(object_type, links, seen, listed_from)
         self._check_never_pushed(object_type)
@@ -171,9 +172,9 @@ class Reconciler:
         if object_type in CHILD_TYPES and parent is None:
             parents = local_contacts(self.connection, [str(i.get("contactId")) for i in items])
         linked = self.ingestor.linked(object_type, items)
-        self._check_orphans(object_type, [str(i.get("id")) for i in items if i.get("id")], linked)
-        for item in items:
-            remote_id = str(item.get("id") or "")
+        ids = [self._id(object_type, item) for item in items]
+        self._check_orphans(object_type, [remote_id for remote_id in ids if remote_id], linked)
+        for item, remote_id in zip(items, ids, strict=True):
             if not remote_id:
                 continue
             self.report.checked += 1
@@ -192,12 +193,17 @@ class Reconciler:
                 self._repair_different(object_type, item, instance, parent)
         return linked
 
+    def _id(self, object_type: str, item: dict[str, Any]) -> str:
+        """A listed record's remote id where its connector says it is (a REST partner's may be
+        under another key than "id")."""
+        return self.connector.remote_id(object_type, item)
+
     def _reconcile_children(self, contact: Contact, remote_id: str, types: list[str]) -> None:
         for object_type in types:
             listed_from = timezone.now()
             items = self.connector.fetch_page(object_type, {"contactId": remote_id}).items
             self._compare_items(object_type, items, parent=contact)
-            seen = {str(item.get("id")) for item in items}
+            seen = {self._id(object_type, item) for item in items}
             model = mirror_model(object_type)
             child_ids = model.objects.filter(contact=contact).values("pk")
             links = Link.objects.filter(
@@ -300,13 +306,13 @@ class Reconciler:
         if object_type in CHILD_TYPES and parent is None:
             self._repair(lambda: _no_parent(object_type, item))
             return
-        parents = {str(item["id"]): parent} if parent else None
+        parents = {self._id(object_type, item): parent} if parent else None
         self._repair(lambda: self.ingestor.apply(object_type, [item], parents=parents))
 
     def _repair_different(
         self, object_type: str, item: dict[str, Any], instance: MirrorModel, parent
     ) -> None:
-        parents = {str(item["id"]): parent} if parent else None
+        parents = {self._id(object_type, item): parent} if parent else None
 
         def repair():
             tally = self.ingestor.apply(object_type, [item], parents=parents)

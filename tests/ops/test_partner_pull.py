@@ -16,6 +16,7 @@ from django.core.management.base import CommandError
 from contacts.models import Contact, CrmUser
 from contacts.services import contact_create, contact_update
 from ops.ingest import Ingestor
+from ops.reconcile import Reconciler
 from portal.actors import Actor
 from portal.models import AuditEntry
 from sandbox.standins.partner import MAPPINGS, PartnerStandIn, connection_options
@@ -311,3 +312,31 @@ def test_the_shipped_presets_list_contacts_with_paths_to_confirm():
         assert f"contact.list: GET {path}" in preset.paths_to_confirm()
     store = presets["digital-goods-store"].config["webhooks"]["signature"]
     assert (store["header"], store["encoding"]) == ("X-SENDOWL-HMAC-SHA256", "base64")
+
+
+@responses.activate
+def test_reconcile_finds_a_partner_record_by_its_configured_id_path(workspace):
+    """A partner whose records carry their id under another key ("uid"): reconcile reads it
+    where the connection says, so a linked record listed there is never judged gone."""
+    options = connection_options()
+    options["objects"]["contact"]["list"].update(
+        id_path="uid", cursor_param="", updated_since_param=""
+    )
+    conn = ConnectionFactory(
+        workspace=workspace, provider="rest", name="Uid partner", slug="uid-partner",
+        base_url="https://partner.example", credentials={"api_key": API_KEY}, options=options,
+        users_direction="off", tasks_direction="off", notes_direction="off",
+        appointments_direction="off",
+    )  # fmt: skip
+    for position, row in enumerate(MAPPINGS):
+        FieldMapping.objects.create(
+            connection=conn, object_type="contact", position=position, **row
+        )
+    record = {"uid": "p-1", "firstName": "Ada", "email": "ada@example.com"}
+    responses.get("https://partner.example/api/contacts", json={"data": [record]})
+    backfill("uid-partner", "--objects", "contacts")
+    assert Link.objects.get(connection=conn).remote_id == "p-1"
+
+    report = Reconciler(conn, repair=False).run(["contact"])
+
+    assert report.checked == 1 and report.drift == 0, report.as_dict()
