@@ -233,6 +233,7 @@ class Sink:
 
     def __init__(self) -> None:
         self._arrivals: list[tuple[float, str, bytes]] = []
+        self._per_path: dict[str, int] = {}
         self._lock = threading.Lock()
         sink = self
 
@@ -252,6 +253,7 @@ class Sink:
                 self.wfile.write(b"{}")
                 with sink._lock:
                     sink._arrivals.append((arrived, self.path, body))
+                    sink._per_path[self.path] = sink._per_path.get(self.path, 0) + 1
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -261,9 +263,10 @@ class Sink:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def count(self) -> int:
+    def count(self, path: str | None = None) -> int:
+        """Deliveries so far (to `path` only, if given)."""
         with self._lock:
-            return len(self._arrivals)
+            return len(self._arrivals) if path is None else self._per_path.get(path, 0)
 
     def deliveries(self, start: int = 0) -> list[tuple[float, str, dict]]:
         """(arrival, path, body) of the deliveries from index `start` on."""
