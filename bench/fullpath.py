@@ -141,6 +141,20 @@ def delivered_at(sink: harness.Sink) -> dict[int, float]:
     return first
 
 
+def mirror_rate() -> dict[str, Any]:
+    """The webhooks processed into the mirror: how many, and per second from the first to the
+    last (the inbound half of the path, whatever the pushes did)."""
+    from django.db.models import Count, Max, Min
+
+    from sync.models import InboundEvent
+
+    done = InboundEvent.objects.exclude(processed_at=None).aggregate(
+        n=Count("id"), first=Min("processed_at"), last=Max("processed_at")
+    )
+    span = (done["last"] - done["first"]).total_seconds() if done["n"] > 1 else 0
+    return {"processed": done["n"], "per_s": round(done["n"] / span, 1) if span else None}
+
+
 def measure(backend: str, seconds: float, rate: float, workers: int, web_workers: int) -> None:
     pipeline = Pipeline(backend, workers, web_workers)
     try:
@@ -159,19 +173,20 @@ def measure(backend: str, seconds: float, rate: float, workers: int, web_workers
         arrived, gave_up = delivered_at(pipeline.sink), time.perf_counter()
     finally:
         pipeline.stop()
+    mirrored = mirror_rate()
     lags = [(arrived[s] - at) * 1000 for s, at in accepted.items() if s in arrived]
     # An undelivered record's lag is at least the wait until the bench gave up: counted so,
     # the percentiles are lower bounds (`lag_is_lower_bound`), never flattered by the missing.
     lags_all = lags + [(gave_up - at) * 1000 for s, at in accepted.items() if s not in arrived]
     last = max((arrived[s] for s in accepted if s in arrived), default=began)
     harness.report(
-        f"fullpath_{backend}", backend=backend, offered_per_s=rate, seconds=seconds,
+        f"fullpath_{backend}", backend=backend, offered_per_s=rate, window_s=seconds,
         workers=workers, web_workers=web_workers, offered=total, accepted=len(accepted),
         delivered=len(lags), missing=len(accepted) - len(lags),
         in_per_s=round(len(accepted) / sent_for, 1),
         out_per_s_in_window=round(in_window / sent_for, 1),
         out_per_s_overall=round(len(lags) / max(last - began, sent_for), 1),
-        backlog_at_window_end=len(accepted) - in_window,
+        backlog_at_window_end=len(accepted) - in_window, mirrored=mirrored,
         drain_after_window_s=round(max(last - began - sent_for, 0), 1),
         lag_p50_ms=round(harness.percentile(lags_all, 50)),
         lag_p99_ms=round(harness.percentile(lags_all, 99)),
