@@ -243,11 +243,14 @@ def round2_rows(r: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]
             )
     if a := r.get("agency"):
         busy, pages = a["probes_while_backlog"], a["page_median_ms"]
+        # the 2026-11-29 run's figure counted the probes that never arrived apart
+        missing = busy.get("missing", a.get("probes_missing"))
+        at_least = "≥ " if missing else ""
         row(
             f"agency: single changes p50 / p99 while a {a['backlog']:,} backlog drains (s)",
-            f"{busy['p50_ms'] / 1000:.1f} / {busy['p99_ms'] / 1000:.1f}",
+            f"{at_least}{busy['p50_ms'] / 1000:.1f} / {at_least}{busy['p99_ms'] / 1000:.1f}",
             "p99 < 2",
-            busy["p99_ms"] < 2000 and not a["probes_missing"],
+            busy["p99_ms"] < 2000 and not missing,
         )
         dashboard, at = pages["dashboard"], f"{a['connections']:,} connections"
         row(f"agency: dashboard at {at} (ms)", dashboard, "< 500", dashboard < 500)
