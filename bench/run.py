@@ -243,8 +243,7 @@ def round2_rows(r: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]
             )
     if a := r.get("agency"):
         busy, pages = a["probes_while_backlog"], a["page_median_ms"]
-        # the 2026-11-29 run's figure counted the probes that never arrived apart
-        missing = busy.get("missing", a.get("probes_missing"))
+        missing = busy["missing"]
         at_least = "≥ " if missing else ""
         row(
             f"agency: single changes p50 / p99 while a {a['backlog']:,} backlog drains (s)",
