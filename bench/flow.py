@@ -58,15 +58,27 @@ class Flow:
                                       "rate_limit_interval_seconds": 1}),
         )  # fmt: skip
         self.processes: list[harness.Process] = []
+        self.web_bases: list[str] = []
         if web:
-            web_proc, base = harness.gunicorn(self.env, workers=2)
-            self.processes.append(web_proc)
-            self.crm_a.configure(webhook_url=f"{base}/webhooks/highlevel/")
+            self.start_web()
+            self.crm_a.configure(webhook_url=self.webhook_urls()[0])
         self.worker: harness.Process | None = None
 
-    def start_worker(self, workers: int = 2) -> None:
-        self.worker = harness.qcluster(self.env, workers)
-        self.processes.append(self.worker)
+    def start_web(self) -> None:
+        """One more gunicorn (2 workers) on its own port."""
+        web_proc, base = harness.gunicorn(self.env, workers=2)
+        self.processes.append(web_proc)
+        self.web_bases.append(base)
+
+    def webhook_urls(self) -> list[str]:
+        return [f"{base}/webhooks/highlevel/" for base in self.web_bases]
+
+    def start_worker(self, workers: int = 2) -> harness.Process:
+        """One more worker cluster (`self.worker` is the first)."""
+        cluster = harness.qcluster(self.env, workers)
+        self.worker = self.worker or cluster
+        self.processes.append(cluster)
+        return cluster
 
     def stop(self) -> None:
         for proc in self.processes:

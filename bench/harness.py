@@ -1,17 +1,20 @@
 """Shared plumbing of the benchmarks and the chaos run (not a test, not part of CI).
 
-- a fresh PostgreSQL database per figure (`bench_<name>`) and Redis db 7, with the portal's
-  production settings (DEBUG=0) plus bench/settings.py's bare-insert view;
+- a fresh PostgreSQL database per figure (`bench_<name>`, or the one BENCH_DATABASE names on a
+  shared server) and Redis db 7 (BENCH_REDIS), with the portal's production settings (DEBUG=0)
+  plus bench/settings.py's bare-insert view;
 - the portal's processes (gunicorn, django-q2 `qcluster`) as child process groups, each
   stopped by the harness (and killable with `kill -9`, for the chaos run);
-- the sandbox CRM in this process, a CRM connection to it, percentiles, and one
-  `RESULT {json}` line per figure on stdout, which bench/run.py collects.
+- the sandbox CRM in this process, a CRM connection to it, signed CRM webhooks, a partner
+  endpoint (`Sink`) with webhook connections to it, percentiles, and one `RESULT {json}` line
+  per figure on stdout, which bench/run.py collects.
 
 Everything listens on and talks to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -20,8 +23,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +43,11 @@ def free_port() -> int:
 
 
 def fresh_database(name: str) -> str:
-    """Drop and create `bench_<name>`; returns its URL."""
+    """Drop and create `bench_<name>` (or BENCH_DATABASE: one name for every figure, which run
+    one after the other, for a server shared with other users); returns its URL."""
     import psycopg
 
-    db = f"bench_{name}"
+    db = os.environ.get("BENCH_DATABASE") or f"bench_{name}"
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {db}")
@@ -199,6 +205,97 @@ def crm_connection(workspace: Any, crm: Any, name: str, **fields: Any) -> Any:
     return Connection.objects.create(
         workspace=workspace, name=name, slug=name, **(defaults | fields)
     )
+
+
+def webhook_connection(workspace: Any, url: str, slug: str, **fields: Any) -> Any:
+    """An unsaved partner webhook connection (contacts out, nothing else) to `url`, its rate
+    limit lifted: `.save()` it, or bulk_create many."""
+    from sync.models import Connection
+
+    secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()  # the documented format
+    defaults = {
+        "provider": "webhook",
+        "base_url": url,
+        "credentials": {"secrets": [{"secret": secret, "expires_at": None}]},
+        "options": {"event_types": ["contact.created", "contact.updated"]},
+        "rate_limit_requests": 1_000_000,
+        "rate_limit_interval_seconds": 1,
+        "rate_limit_daily": 100_000_000,
+        **{f"{t}s_direction": "off" for t in ("user", "task", "note", "appointment")},
+        "contacts_direction": "out",
+    }
+    return Connection(workspace=workspace, name=slug, slug=slug, **(defaults | fields))
+
+
+class Sink:
+    """A partner endpoint in this process: answers 200 at once and notes when each delivery
+    arrived (perf_counter), its path and its JSON body. No limit, no verification."""
+
+    def __init__(self) -> None:
+        self._arrivals: list[tuple[float, str, bytes]] = []
+        self._per_path: dict[str, int] = {}
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # the portal's client keeps its connection
+            # Headers and body go out in two writes: without TCP_NODELAY the second waits for
+            # the client's delayed ACK (40 ms a delivery, the sink would be the bound).
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                arrived = time.perf_counter()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+                with sink._lock:
+                    sink._arrivals.append((arrived, self.path, body))
+                    sink._per_path[self.path] = sink._per_path.get(self.path, 0) + 1
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def count(self, path: str | None = None) -> int:
+        """Deliveries so far (to `path` only, if given)."""
+        with self._lock:
+            return len(self._arrivals) if path is None else self._per_path.get(path, 0)
+
+    def deliveries(self, start: int = 0) -> list[tuple[float, str, dict]]:
+        """(arrival, path, body) of the deliveries from index `start` on."""
+        with self._lock:
+            arrivals = self._arrivals[start:]
+        return [(at, path, json.loads(body)) for at, path, body in arrivals]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def signing_key() -> tuple[Any, str]:
+    """A fresh Ed25519 key as the CRM signs webhooks with, and its public key (PEM) for
+    HIGHLEVEL_WEBHOOK_PUBLIC_KEYS."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return key, pem.decode()
+
+
+def signed_webhook(key: Any, body: dict[str, Any]) -> tuple[bytes, str]:
+    """A CRM delivery as sent: the raw body and its `x-ghl-signature` (Ed25519, base64)."""
+    raw = json.dumps(body).encode()
+    return raw, base64.b64encode(key.sign(raw)).decode()
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -1,7 +1,8 @@
 """`make bench`: run every benchmark (each in its own process, on its own fresh database), print
 the figures against the issue's targets, and write bench/results.json. Not a test; not in CI.
 
-    python bench/run.py [--quick] [--only intake,e2e,...]   (--only backfill: its three steps)
+    python bench/run.py [--quick] [--only intake,e2e,...]   (--only backfill: its three steps;
+                                                             fullpath: both backends)
 
 `--quick` shortens every run (for trying the harness); the figures in BENCHMARKS.md come from
 the default lengths. Each step has a time limit, so the whole run always ends.
@@ -50,6 +51,17 @@ def steps(quick: bool) -> list[tuple[str, list[str], str | None, int]]:
          "backfill_calls", 1200),
         ("console", ["bench/console.py", *(["--attempts", "100000"] if q else [])],
          "console", 2400),
+        *(
+            (f"fullpath_{backend}", ["bench/fullpath.py", "--backend", backend,
+                                     "--seconds", "10" if q else "60"], None, 900)
+            for backend in ("postgres", "embedded")
+        ),
+        ("agency", ["bench/agency.py", *(["--workspaces", "100", "--backlog", "1000",
+                                          "--seconds", "120"] if q else [])], None, 2400),
+        # a bench step never restarts the shared PostgreSQL (`make chaos` alone does)
+        ("chaos_multi", ["bench/chaos.py", "--multi", "--no-pg-restart",
+                         *(["--changes", "400", "--kills", "3", "--seconds", "30"] if q else [])],
+         None, 1800),
     ]  # fmt: skip
 
 
@@ -201,10 +213,65 @@ def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]
         )
         if dashboard is not None:
             row("admin dashboard (ms)", dashboard, "< 1000", dashboard < 1000)
+    rows += round2_rows(r)
     for name, value in results.items():
         if "error" in value or "skipped" in value:
             row(name, value.get("error") or value.get("skipped"), "", None)
     return rows  # fmt: skip
+
+
+def round2_rows(r: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """Issue 19's figures: the full path, an agency's scale, the multi-process chaos run."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def row(figure: str, measured: Any, target: str, met: bool) -> None:
+        rows.append((figure, str(measured), target, "yes" if met else "NO"))
+
+    for backend, floor in (("postgres", 250), ("embedded", 100)):
+        if f := r.get(f"fullpath_{backend}"):
+            row(
+                f"full path, {backend}: records/s in / out (offered {f['offered_per_s']:.0f}/s)",
+                f"{f['in_per_s']} / {f['out_per_s_overall']}",
+                f"out ≥ {floor}",
+                f["out_per_s_overall"] >= floor and not f["missing"],
+            )
+            at_least = "≥ " if f["lag_is_lower_bound"] else ""
+            row(
+                f"full path, {backend}: lag p50 / p99 (s)",
+                f"{at_least}{f['lag_p50_ms'] / 1000:.1f} / {at_least}{f['lag_p99_ms'] / 1000:.1f}",
+                "p99 < 2",
+                f["lag_p99_ms"] < 2000 and not f["lag_is_lower_bound"],
+            )
+    if a := r.get("agency"):
+        busy, pages = a["probes_while_backlog"], a["page_median_ms"]
+        missing = busy["missing"]
+        at_least = "≥ " if missing else ""
+        row(
+            f"agency: single changes p50 / p99 while a {a['backlog']:,} backlog drains (s)",
+            f"{at_least}{busy['p50_ms'] / 1000:.1f} / {at_least}{busy['p99_ms'] / 1000:.1f}",
+            "p99 < 2",
+            busy["p99_ms"] < 2000 and not missing,
+        )
+        dashboard, at = pages["dashboard"], f"{a['connections']:,} connections"
+        row(f"agency: dashboard at {at} (ms)", dashboard, "< 500", dashboard < 500)
+        slowest = max((k for k in pages if k != "dashboard"), key=pages.get)
+        row(f"agency: slowest changelist ({slowest}) (ms)", pages[slowest], "< 1000",
+            pages[slowest] < 1000)  # fmt: skip
+    if c := r.get("chaos_multi"):
+        row(
+            "chaos, 2 web + 3 clusters: lost / duplicated / diverged",
+            f"{c['lost']} / {c['duplicated']} / {c['diverged']}",
+            "0 / 0 / 0",
+            not (c["lost"] or c["duplicated"] or c["diverged"]) and c["settled"],
+        )
+        drained = c["drained_s_after_last_write"]
+        row(
+            "chaos, 2 web + 3 clusters: drained after the last write (s)",
+            drained if drained is not None else "not within 600",
+            "≤ 90",
+            drained is not None and drained <= 90,
+        )
+    return rows
 
 
 def machine() -> dict[str, Any]:
