@@ -134,8 +134,10 @@ class RestPresetAdmin(WorkspaceScopedAdmin, AuditedModelAdmin):
 
 @admin.register(OperationsCatalog)
 class OperationsCatalogAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    """A page, not a table: every provider's capabilities, triggers and actions (also at
+    GET /api/v1/catalog/)."""
+
     workspace_path = None  # describes the portal, holds no workspace's data
-    """A page, not a table: every trigger and action (also at GET /api/v1/catalog/)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
