@@ -2,11 +2,10 @@
 twice by concurrent claimers, wake-ups deduplicated by a shared flag, and sweepers whose cost
 does not grow with the number of connections."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -24,6 +23,7 @@ from sync.models import (
     InboundStatus,
     OutboundChange,
 )
+from tests.concurrency import in_parallel
 from tests.factories import ContactFactory, WorkspaceFactory
 from tests.sync.factories import ConnectionFactory
 
@@ -115,25 +115,6 @@ def _one_batch(claim_fairly):
     return first_only
 
 
-def _together(func, count: int = 2) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = func()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_claimers_at_once_never_claim_one_event_twice(settings):
     settings.SYNC_BATCH_SIZE, settings.SYNC_BATCH_PER_CONNECTION = 40, 40
@@ -147,7 +128,7 @@ def test_two_claimers_at_once_never_claim_one_event_twice(settings):
             claimed += [event.pk for event in batch]
         return claimed
 
-    first, second = _together(claim_all)
+    first, second = in_parallel(claim_all)
     assert not set(first) & set(second)
     assert sorted(first + second) == sorted(InboundEvent.objects.values_list("pk", flat=True))
     assert InboundEvent.objects.filter(attempts=1).count() == 60  # each claimed exactly once
@@ -162,7 +143,7 @@ def test_two_push_workers_at_once_never_claim_one_row_twice(settings):
     def claim_each() -> list[int]:
         return [pk for pk in ids if claim(pk) is not None]
 
-    first, second = _together(claim_each)
+    first, second = in_parallel(claim_each)
     assert not set(first) & set(second)
     assert len(first) + len(second) == OutboundChange.objects.count()
     assert set(OutboundChange.objects.values_list("attempts", flat=True)) == {1}

@@ -1,10 +1,8 @@
 """Several processes at once (threads, each with its own database connection, real commits)."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
@@ -12,28 +10,10 @@ from contacts.models import Contact
 from portal.models import AuditEntry
 from sync.inbound.processing import process_event, process_received, sweep
 from sync.models import InboundEvent, InboundStatus
+from tests.concurrency import in_parallel
 from tests.sync.webhooks.conftest import example, post_crm
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def in_parallel(func, count: int = 2) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = func()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_identical_deliveries_arriving_together_are_stored_and_applied_once(
