@@ -31,7 +31,7 @@ from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Ta
 from contacts.normalize import email_key, normalize_email, normalize_phone
 from contacts.signals import mirror_changed
 from portal.actors import Actor
-from portal.audit import audit_entry, record_change, record_changes
+from portal.audit import audit_values, record_change, record_changes
 from portal.bulk_insert import bulk_insert
 from portal.models import AuditAction, Workspace
 
@@ -103,7 +103,7 @@ def mirror_bulk_create(
         bulk_insert(model, [instance for instance, _changes in prepared])
         record_changes(
             [
-                audit_entry(actor=actor, action=AuditAction.CREATE, instance=i, changes=c)
+                audit_values(actor=actor, action=AuditAction.CREATE, instance=i, changes=c)
                 for i, c in prepared
             ]
         )

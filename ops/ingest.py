@@ -12,8 +12,8 @@
 - the page's new records are checked by the same policy (may this connection create them?) and
   written together (mirror_bulk_create: one COPY on PostgreSQL, else one INSERT, for the rows
   and one for their audit entries; a refused row is tallied as failed with its reason and the
-  rest still land); their Links, with the snapshot of what the remote holds, are bulk-inserted
-  the same way (portal.bulk_insert);
+  rest still land); their Links, with the snapshot of what the remote holds, are inserted the same
+  way, as values without model instances (portal.bulk_insert.insert_rows);
 - the connection's mapping is merged once per page (CompleteRecords), not once per record.
 
 The caller owns the transaction (one per page). The Link unique constraints make a concurrent
@@ -32,7 +32,7 @@ from contacts import services
 from contacts.models import Contact, MirrorModel
 from contacts.normalize import email_key
 from portal.actors import Actor
-from portal.bulk_insert import bulk_insert
+from portal.bulk_insert import insert_rows
 from sync.connectors import connector_for
 from sync.connectors.base import Connector
 from sync.inbound import policy
@@ -118,7 +118,7 @@ class Ingestor:
         items = [item for item in items if self._id(object_type, item)]
         linked = self.linked_pairs(object_type, items)
         by_email = self._unlinked_contacts(items, linked) if object_type == "contact" else {}
-        new_links: list[Link] = []
+        new_links: list[dict[str, Any]] = []
         creates: list[tuple[dict[str, Any], services.NewRow]] = []
         for item in items:
             remote_id = self._id(object_type, item)
@@ -137,7 +137,7 @@ class Ingestor:
                 continue
             tally.count(object_type, remote_id, outcome)
         new_links.extend(self._create(object_type, creates, tally))
-        bulk_insert(Link, new_links)
+        insert_rows(Link, new_links)
         return tally
 
     # --- internals ----------------------------------------------------------------------
@@ -212,7 +212,7 @@ class Ingestor:
         object_type: str,
         creates: list[tuple[dict[str, Any], services.NewRow]],
         tally: Tally,
-    ) -> list[Link]:
+    ) -> list[dict[str, Any]]:
         """The page's new records in one bulk write; their Links (a refused row is tallied)."""
         results = services.mirror_bulk_create(
             mirror_model(object_type),
@@ -287,9 +287,9 @@ class Ingestor:
         values: dict[str, Any],
         *,
         created: bool = False,
-    ) -> Link:
-        """A new Link, with what the remote holds: a row just created from it holds exactly
-        that (already normalised); a matched one is compared by its mapped values."""
+    ) -> dict[str, Any]:
+        """A new Link's values, with what the remote holds: a row just created from it holds
+        exactly that (already normalised); a matched one is compared by its mapped values."""
         changed_at = clamped(self._updated_at(object_type, item))
         names = [name for name in values if name != "contact"]
         seen = (
@@ -297,14 +297,14 @@ class Ingestor:
             if created
             else comparable_values(type(instance), {n: values[n] for n in names})
         )
-        return Link(
-            connection=self.connection,
-            object_type=object_type,
-            object_id=instance.pk,
-            remote_id=self._id(object_type, item),
-            remote_updated_at=changed_at,
-            remote_snapshot=with_fields(None, seen, changed_at),
-        )
+        return {
+            "connection_id": self.connection.pk,
+            "object_type": object_type,
+            "object_id": instance.pk,
+            "remote_id": self._id(object_type, item),
+            "remote_updated_at": changed_at,
+            "remote_snapshot": with_fields(None, seen, changed_at),
+        }
 
 
 # --- comparing by content ---------------------------------------------------------------------

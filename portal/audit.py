@@ -10,7 +10,7 @@ from typing import Any
 from django.db import models
 
 from portal.actors import Actor
-from portal.bulk_insert import bulk_insert
+from portal.bulk_insert import insert_rows
 from portal.models import AuditEntry
 
 MASK = "••••••"
@@ -59,9 +59,9 @@ def record_change(
     return entry
 
 
-def record_changes(entries: list[AuditEntry]) -> list[AuditEntry]:
-    """Save entries built by `audit_entry` at once (a page of bulk writes: one COPY or INSERT)."""
-    return bulk_insert(AuditEntry, entries)
+def record_changes(entries: list[dict[str, Any]]) -> None:
+    """Save entries built by `audit_values` at once (a page of bulk writes: one COPY or INSERT)."""
+    insert_rows(AuditEntry, entries)
 
 
 def audit_entry(
@@ -71,26 +71,40 @@ def audit_entry(
     instance: models.Model,
     changes: dict[str, list[Any]],
 ) -> AuditEntry:
-    """The unsaved audit entry of one change (record_change saves it; bulk writers batch it)."""
+    """The unsaved audit entry of one change (record_change saves it)."""
+    return AuditEntry(
+        **audit_values(actor=actor, action=action, instance=instance, changes=changes)
+    )
+
+
+def audit_values(
+    *,
+    actor: Actor,
+    action: str,
+    instance: models.Model,
+    changes: dict[str, list[Any]],
+) -> dict[str, Any]:
+    """The audit entry of one change as its column values (bulk writers insert many at once:
+    portal.bulk_insert.insert_rows)."""
     workspace_id = getattr(instance, "workspace_id", None)
     if instance._meta.label_lower == "portal.workspace":
         workspace_id = instance.pk
     elif workspace_id is None and getattr(instance, "connection", None) is not None:
         # A connection's mapping or rule: its workspace's operators read this entry too.
         workspace_id = instance.connection.workspace_id
-    return AuditEntry(
-        workspace_id=workspace_id,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        actor_label=actor.label[:200],
-        source=actor.source,
-        request_id=actor.request_id,
-        action=action,
-        object_type=instance._meta.label_lower,
-        object_id=getattr(instance, "public_id", None) or str(instance.pk),
-        object_repr=str(instance)[:200],
-        changes=mask_changes(changes),
-    )
+    return {
+        "workspace_id": workspace_id,
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "actor_label": actor.label[:200],
+        "source": actor.source,
+        "request_id": actor.request_id,
+        "action": action,
+        "object_type": instance._meta.label_lower,
+        "object_id": getattr(instance, "public_id", None) or str(instance.pk),
+        "object_repr": str(instance)[:200],
+        "changes": mask_changes(changes),
+    }
 
 
 def field_changes(instance: models.Model, new_values: dict[str, Any]) -> dict[str, list[Any]]:

@@ -1,4 +1,5 @@
-"""bulk_insert: on PostgreSQL a COPY that writes exactly the rows bulk_create writes."""
+"""bulk_insert and insert_rows: on PostgreSQL a COPY that writes exactly the rows bulk_create
+writes (insert_rows without building model instances)."""
 
 import datetime
 
@@ -8,8 +9,8 @@ from django.utils import timezone
 
 from contacts.models import Contact, Task
 from portal import bulk_insert as bulk_insert_module
-from portal.audit import audit_entry
-from portal.bulk_insert import bulk_insert, uses_copy
+from portal.audit import audit_entry, audit_values
+from portal.bulk_insert import bulk_insert, insert_rows, uses_copy
 from portal.models import AuditEntry
 from sync.models import Link
 from tests.factories import TEST_ACTOR, ContactFactory
@@ -143,3 +144,51 @@ def test_a_field_subclass_is_always_asked_to_prepare_its_value():
     plain = models.CharField(max_length=10)
     plain.set_attributes_from_name("name")
     assert _Column(plain).value(holder, connection) == "quiet"
+
+
+def test_rows_by_value_are_those_bulk_create_writes_from_instances(workspace):
+    conn = ConnectionFactory(workspace=workspace)
+    row = ContactFactory(workspace=workspace)
+    changes = {"email": [None, "a@example.com"], "api_key": [None, "s3cret"], "at": [None, WHEN]}
+    values = audit_values(actor=TEST_ACTOR, action="create", instance=row, changes=changes)
+    AuditEntry.objects.all().delete()
+    AuditEntry.objects.bulk_create([AuditEntry(**values)])
+    before = timezone.now()
+    insert_rows(AuditEntry, [values, values])
+    entries = AuditEntry.objects.order_by("id")
+    assert len({entry.pk for entry in entries}) == 3
+    assert all(entry.created_at >= before for entry in entries[1:])  # auto_now_add
+    assert (
+        columns(entries.values()[:1])
+        == columns(entries.values()[1:2])
+        == columns(entries.values()[2:])
+    )
+    # A field a row leaves out takes its default, as a new instance's would.
+    link = {"connection_id": conn.pk, "object_type": "contact", "object_id": row.pk}
+    Link.objects.bulk_create([Link(**link, remote_id="R1")])
+    insert_rows(Link, [{**link, "object_id": row.pk + 1, "remote_id": "R2"}])
+    links = columns(Link.objects.order_by("id").values())
+    assert links[0].pop("remote_id") == "R1" and links[1].pop("remote_id") == "R2"
+    assert links[1].pop("object_id") == links[0].pop("object_id") + 1
+    assert links[0] == links[1] and links[1]["remote_snapshot"] == {}
+    stored = Link.objects.get(remote_id="R2")
+    assert stored.created_at >= before and stored.updated_at >= before  # auto_now(_add)
+
+
+def test_rows_by_value_refused_by_a_constraint_raise_integrity_error_and_write_nothing(
+    workspace,
+):
+    conn = ConnectionFactory(workspace=workspace)
+    link = {"connection_id": conn.pk, "object_type": "contact", "object_id": 1}
+    insert_rows(Link, [{**link, "remote_id": "R1"}])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_rows(
+            Link, [{**link, "object_id": 2, "remote_id": "R2"}, {**link, "remote_id": "R1"}]
+        )
+    assert list(Link.objects.values_list("remote_id", flat=True)) == ["R1"]
+
+
+def test_rows_by_value_name_fields_by_attname():
+    with pytest.raises(TypeError, match="connection"):
+        insert_rows(Link, [{"connection": None, "object_type": "contact", "object_id": 1}])
+    assert insert_rows(Link, []) is None and not Link.objects.exists()
