@@ -29,6 +29,7 @@ from contacts.email_uniqueness import (  # noqa: F401 - DuplicateEmail, … are 
 )
 from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Task
 from contacts.normalize import email_key, normalize_email, normalize_phone
+from contacts.plain_fields import plainly_valid
 from contacts.signals import mirror_changed
 from portal.actors import Actor
 from portal.audit import audit_values, record_change, record_changes
@@ -340,7 +341,11 @@ def _derive(instance: MirrorModel) -> None:
 
 def _validate(instance: MirrorModel) -> None:
     relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
-    instance.full_clean(exclude=relations, validate_unique=False, validate_constraints=False)
+    instance.full_clean(
+        exclude=relations + plainly_valid(instance),  # those full_clean would pass unchanged
+        validate_unique=False,
+        validate_constraints=False,
+    )
     errors: dict[str, list[str]] = {}
     for field in instance._meta.concrete_fields:
         if not field.is_relation or field.name == "workspace":

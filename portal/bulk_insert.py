@@ -21,7 +21,9 @@ Models with database-side defaults, generated columns or parent tables go throug
 a backfill page's audit entries and links are thousands of rows nobody reads back, and building
 their instances (Model.__init__, then reading each attribute back) was ≈ 10 % of the page's CPU.
 A field a row leaves out takes its default, an auto_now / auto_now_add field the time of the
-insert, as the instance would have had; elsewhere the rows become instances for bulk_create.
+insert, as the instance would have had; rows without an id are numbered by the table's own
+default (no ids drawn first: nobody reads them back). Elsewhere the rows become instances for
+bulk_create.
 """
 
 import datetime
@@ -97,9 +99,13 @@ def insert_rows(
         bulk_insert(model, [model(**row) for row in rows], using=using)
         return
     connection = connections[using]
+    pk = model._meta.pk
+    missing = sum(1 for row in rows if row.get(pk.attname) is None)
+    if missing == len(rows):
+        fields = [field for field in fields if field is not pk]  # numbered by the table
+        missing = 0
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-        pk = model._meta.pk.attname
-        ids = iter(_next_ids(cursor, model, sum(1 for row in rows if row.get(pk) is None)))
+        ids = iter(_next_ids(cursor, model, missing))
         columns = [_ValueColumn(field, timezone.now()) for field in fields]
         values = [[column.value(row, ids, connection) for column in columns] for row in rows]
         with connection.wrap_database_errors:

@@ -192,3 +192,14 @@ def test_rows_by_value_name_fields_by_attname():
     with pytest.raises(TypeError, match="connection"):
         insert_rows(Link, [{"connection": None, "object_type": "contact", "object_id": 1}])
     assert insert_rows(Link, []) is None and not Link.objects.exists()
+
+
+def test_rows_by_value_keep_a_given_id_and_the_others_are_numbered_by_the_table(workspace):
+    conn = ConnectionFactory(workspace=workspace)
+    link = {"connection_id": conn.pk, "object_type": "contact"}
+    insert_rows(Link, [{**link, "id": 10**6, "object_id": 1}, {**link, "object_id": 2}])
+    insert_rows(Link, [{**link, "object_id": 3}, {**link, "object_id": 4}])
+    later = Link.objects.create(**link, object_id=5)
+    ids = dict(Link.objects.values_list("object_id", "id"))
+    assert ids[1] == 10**6 and len(set(ids.values())) == 5
+    assert later.pk > max(ids[2], ids[3], ids[4])
