@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from contacts.models import Contact, Task
@@ -118,9 +119,11 @@ def test_related_rows_are_checked_like_single_creates(workspace, actor):
 def test_the_page_costs_a_fixed_number_of_queries(workspace, actor, django_assert_num_queries):
     with outbound_suppressed():
         # e-mails already taken, savepoint, rows, audit entries, release: the same for 2 rows
-        # as for 20
+        # as for 20. On PostgreSQL both are COPYs, which Django does not log; the rows' ids are
+        # drawn first (one query), the audit entries' come from the table's default.
+        expected = 4 if connection.vendor == "postgresql" else 5
         for rows in (people(2), people(22)[2:]):
-            with django_assert_num_queries(5):
+            with django_assert_num_queries(expected):
                 mirror_bulk_create(Contact, workspace=workspace, actor=actor, rows=rows)
     assert Contact.objects.count() == 22
 
