@@ -7,8 +7,8 @@ answer to each question is kept and reused until the batch ends; outside one (a 
 admin, a management command, a test) every call computes afresh, as before.
 
 A scope is one claimed batch (at most SYNC_BATCH_SIZE rows, seconds at most), so a
-configuration change an operator saves while a batch runs applies from the next batch on. Only configuration is memoised, never a mirror
-record: the records themselves are always read fresh.
+configuration change an operator saves while a batch runs applies from the next batch on.
+Only configuration is memoised, never a mirror record: the records are always read fresh.
 
     with batch_scope():
         ...

@@ -14,7 +14,7 @@ def counter():
 
 
 def test_outside_a_batch_every_call_computes():
-    calls, compute = counter()
+    _calls, compute = counter()
     assert [memoized("key", compute) for _ in range(3)] == [1, 2, 3]
 
 
@@ -30,7 +30,7 @@ def test_inside_a_batch_the_first_answer_is_kept_per_key():
 
 
 def test_a_new_batch_asks_again():
-    calls, compute = counter()
+    _calls, compute = counter()
     with batch_scope():
         memoized("a", compute)
     with batch_scope():

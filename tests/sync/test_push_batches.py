@@ -70,9 +70,7 @@ def test_two_rows_of_one_record_in_a_batch_become_one_push(crm, conn, workspace,
     assert "last_name" in claimed[0].changed_fields  # the rider's fields are sent too
 
 
-def test_a_failure_after_a_success_in_one_batch_leaves_the_connection_failing(
-    crm, conn, workspace
-):
+def test_a_failure_after_a_success_in_one_batch_leaves_the_connection_failing(crm, conn, workspace):
     crm.post(CRM + "/contacts/", json=created("R1"), status=201)
     crm.post(CRM + "/contacts/", json={"message": "bad phone"}, status=422)
     ContactFactory(workspace=workspace, email="ok@example.com")
@@ -82,9 +80,7 @@ def test_a_failure_after_a_success_in_one_batch_leaves_the_connection_failing(
     assert conn.health == Health.FAILING and "bad phone" in conn.last_error
 
 
-def test_a_success_after_a_failure_in_one_batch_leaves_the_connection_healthy(
-    crm, conn, workspace
-):
+def test_a_success_after_a_failure_in_one_batch_leaves_the_connection_healthy(crm, conn, workspace):
     crm.post(CRM + "/contacts/", json={"message": "bad phone"}, status=422)
     crm.post(CRM + "/contacts/", json=created("R2"), status=201)
     ContactFactory(workspace=workspace, email="refused@example.com")
