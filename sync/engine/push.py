@@ -84,12 +84,11 @@ def push_batch(ids: list[int]) -> dict[str, int]:
     """Push the rows `ids` whose record is quiet; a row whose record is still changing goes
     back to its quiet period instead (sync/engine/debounce.py)."""
     waits = quiet_periods(ids)
-    held = [change_id for change_id in ids if waits.get(change_id, 0.0) > 0]
-    for change_id in held:
-        hold_again(change_id, waits[change_id])
-    changes = claim_batch([change_id for change_id in ids if change_id not in set(held)])
+    for change_id, wait in waits.items():
+        hold_again(change_id, wait)
+    changes = claim_batch([change_id for change_id in ids if change_id not in waits])
     push_claimed(changes)
-    return {"pushed": len(changes), "held": len(held)}
+    return {"pushed": len(changes), "held": len(waits)}
 
 
 def ready_changes(now=None) -> QuerySet:
