@@ -82,18 +82,16 @@ def _own_create_in_flight(object_type: str, email: str | None, connection: Conne
         object_type=object_type,
         status__in=[*WAITING, ChangeStatus.IN_FLIGHT],
     ).values("object_id")
-    creating = Link.objects.filter(
-        connection=connection,
-        object_type=object_type,
-        remote_id="",
-        object_id__in=unfinished,
+    creating = list(
+        Link.objects.filter(
+            connection=connection, object_type=object_type, remote_id="", object_id__in=unfinished
+        ).values_list("object_id", flat=True)
     )
-    if object_type == "contact" and email:
-        same = mirror_model("contact").objects.filter(
-            workspace_id=connection.workspace_id, email__iexact=email
-        )
-        creating = creating.filter(object_id__in=same.values("pk"))
-    return creating.exists()
+    if not creating or object_type != "contact" or not email:
+        return bool(creating)
+    # Only the few records being created are compared (a case-blind e-mail match has no index).
+    same = mirror_model("contact").objects.filter(pk__in=creating, email__iexact=email)
+    return same.exists()
 
 
 def _deleted_before(connection: Connection, parsed: ParsedEvent) -> bool:
