@@ -301,8 +301,8 @@ def signed_webhook(key: Any, body: dict[str, Any]) -> tuple[bytes, str]:
 class CpuMeter:
     """CPU time used while a figure runs, by kind of process: this bench process, the gunicorn
     and qcluster processes it started (and their workers), and PostgreSQL's backends serving
-    `database` (Linux /proc, sampled every 0.5 s in a thread; a process that exits keeps the
-    time seen last)."""
+    `database` ("": none, SQLite). Linux /proc, sampled every 0.5 s in a thread; a process
+    that exits keeps the time seen last."""
 
     KINDS = (("gunicorn", "web"), ("qcluster", "workers"))
 
@@ -350,7 +350,7 @@ class CpuMeter:
                 kind = "bench (client, sink, CRM)"
             elif pid in ours:
                 kind = next((kind for word, kind in self.KINDS if word in cmdline), "other")
-            elif cmdline.startswith("postgres:") and f" {self.database} " in cmdline:
+            elif self.database and f" {self.database} " in cmdline and "postgres:" in cmdline:
                 kind = "postgresql"
             else:
                 continue
