@@ -91,7 +91,7 @@ PUSH_TASK = "sync.tasks.push_due"  # by name: the engine never imports the task 
 
 # Rows whose quiet period ends within the same tick are released together: at a steady load a
 # process commits many changes per tick, and each release is an UPDATE and a wake-up.
-RELEASE_TICK_SECONDS = 0.05
+RELEASE_TICK_SECONDS = 0.02
 _clock: Callable[[], float] = time.monotonic
 _due: dict[int, list[int]] = {}  # tick number → rows released at its end
 _due_lock = threading.Lock()

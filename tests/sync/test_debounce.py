@@ -3,6 +3,7 @@ changes becomes one call carrying the latest state."""
 
 import heapq
 import json
+import math
 import threading
 from datetime import timedelta
 
@@ -118,6 +119,18 @@ def test_a_held_row_is_left_to_the_sweeper_should_its_timer_die(
     assert enqueued == [(PUSH_TASK,)]
 
 
+START = 1000.001  # the clock when a test's changes commit (not on a tick's edge)
+
+
+def released_after(committed: float, quiet: float = 0.2) -> float:
+    """The timer's delay for rows committed at `committed`: the quiet period, then the end of
+    the release tick it ends in."""
+    tick = debounce.RELEASE_TICK_SECONDS
+    delay = math.ceil((committed + quiet) / tick) * tick - committed
+    assert quiet <= delay < quiet + tick
+    return delay
+
+
 class ManualTimer(Timer):
     """The debounce timer without its thread: the test says when the quiet period is over."""
 
@@ -132,7 +145,8 @@ class ManualTimer(Timer):
 def timer(monkeypatch) -> ManualTimer:
     manual = ManualTimer()
     monkeypatch.setattr(debounce, "_timer", manual)
-    monkeypatch.setattr(debounce, "_clock", lambda: 1000.01)  # + 0.2 s: a tick ends at .25
+    monkeypatch.setattr(debounce, "_clock", lambda: START)
+    monkeypatch.setattr(debounce, "_due", {})  # no tick of an earlier test
     return manual
 
 
@@ -144,7 +158,7 @@ def test_a_new_change_is_enqueued_after_the_quiet_period_not_at_commit(
     enqueued.clear()  # the fixture's own contact, created before the debounce was set
     contact_update(linked_contact, actor=actor, data={"last_name": "Soon"})  # commits
     row = OutboundChange.objects.get()
-    assert enqueued == [] and timer.delays() == [pytest.approx(0.24)]  # quiet, to the tick
+    assert enqueued == [] and timer.delays() == pytest.approx([released_after(START)])  # quiet
     assert OutboundChange.objects.get(pk=row.pk).enqueued_at is None
     timer.flush()  # the quiet period is over: released, the workers woken
     assert enqueued == [(PUSH_TASK,)]
@@ -159,9 +173,11 @@ def test_the_changes_of_one_tick_are_released_with_one_update_and_one_wake(
     settings.SYNC_PUSH_DEBOUNCE_SECONDS = 0.2
     for number in range(5):  # five commits in the same tick
         ContactFactory(workspace=workspace, email=f"tick{number}@example.com")
-    monkeypatch.setattr(debounce, "_clock", lambda: 1000.07)  # its quiet period ends later
+    later = START + 3 * debounce.RELEASE_TICK_SECONDS  # its quiet period ends ticks later
+    monkeypatch.setattr(debounce, "_clock", lambda: later)
     ContactFactory(workspace=workspace, email="later@example.com")
-    assert sorted(timer.delays()) == [pytest.approx(0.23), pytest.approx(0.24)]  # two ticks
+    both = sorted([released_after(START), released_after(later)])
+    assert sorted(timer.delays()) == pytest.approx(both)  # two ticks
     enqueued.clear()
     _due, _order, release, args = min(timer._heap, key=lambda entry: entry[1])  # the first
     with CaptureQueriesContext(connection) as queries:
@@ -182,7 +198,7 @@ def test_a_burst_is_held_then_pushed_once_with_the_latest_state(
     for name in ("A", "B", "C"):
         contact_update(linked_contact, actor=actor, data={"last_name": name})
     rows = list(OutboundChange.objects.order_by("id").values_list("pk", flat=True))
-    assert enqueued == [] and timer.delays() == [pytest.approx(0.24)]  # one tick holds all
+    assert enqueued == [] and timer.delays() == pytest.approx([released_after(START)])  # one tick
     for row in OutboundChange.objects.all():
         age(row, 1)  # the quiet period is over ...
     timer.flush()  # ... and the timer fires: all three released, the workers woken
