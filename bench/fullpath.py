@@ -9,8 +9,10 @@ and django-q2's ORM broker. Either way gunicorn takes the webhooks and one djang
 (`--workers` processes) does the rest. `--rate` ContactCreate webhooks per second are offered
 open loop (each signed beforehand, sent at its scheduled time, whatever came before), each
 creating one contact that the workspace's partner webhook connection — pointing at a sink in
-this process, rate limit lifted — delivers. Figures: records/s accepted and delivered, and the
-lag from a webhook's 200 to its delivery at the sink (p50/p99), over every record.
+this process, rate limit lifted — delivers. Figures: records/s accepted and delivered, the
+lag from a webhook's 200 to its delivery at the sink (p50/p99), over every record, and the CPU
+each kind of process used per delivered record (web, workers, PostgreSQL, this process) from
+the window's start to the last delivery: where the machine's time goes.
 """
 
 from __future__ import annotations
@@ -68,8 +70,10 @@ class Pipeline:
         self.crm = harness.sandbox_crm(f"fullpath-{backend}", rate_limit=0)
         self.sink = harness.Sink()
         self.key, public_key = harness.signing_key()
+        self.database_name = ""
         if backend == "postgres":
             database, redis = harness.fresh_database("fullpath"), harness.REDIS
+            self.database_name = database.rsplit("/", 1)[1]
             harness.flush_redis()
         else:
             database, redis = f"sqlite:///{harness.WORK / 'fullpath.sqlite3'}", ""
@@ -161,6 +165,7 @@ def measure(backend: str, seconds: float, rate: float, workers: int, web_workers
         warm = offer(pipeline, 0, 20, 10)  # imports, connections, the worker's first tasks
         harness.wait_until(lambda: pipeline.sink.count() >= len(warm), 120, "warm-up not pushed")
         skip, total = pipeline.sink.count(), int(seconds * rate)
+        meter = harness.CpuMeter(pipeline.database_name)
         began = time.perf_counter()
         accepted = offer(pipeline, 1000, total, rate)
         sent_for = time.perf_counter() - began
@@ -171,6 +176,7 @@ def measure(backend: str, seconds: float, rate: float, workers: int, web_workers
                 lambda: pipeline.sink.count() - skip >= len(accepted), drain_limit, "", every=0.5
             )
         arrived, gave_up = delivered_at(pipeline.sink), time.perf_counter()
+        cpu = meter.stop()
     finally:
         pipeline.stop()
     mirrored = mirror_rate()
@@ -191,6 +197,8 @@ def measure(backend: str, seconds: float, rate: float, workers: int, web_workers
         lag_p50_ms=round(harness.percentile(lags_all, 50)),
         lag_p99_ms=round(harness.percentile(lags_all, 99)),
         lag_max_ms=round(max(lags_all, default=0)), lag_is_lower_bound=len(lags) < len(accepted),
+        cpu_ms_per_record={kind: round(used * 1000 / max(len(lags), 1), 2)
+                           for kind, used in cpu.items()},
     )  # fmt: skip
 
 

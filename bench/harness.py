@@ -298,6 +298,82 @@ def signed_webhook(key: Any, body: dict[str, Any]) -> tuple[bytes, str]:
     return raw, base64.b64encode(key.sign(raw)).decode()
 
 
+class CpuMeter:
+    """CPU time used while a figure runs, by kind of process: this bench process, the gunicorn
+    and qcluster processes it started (and their workers), and PostgreSQL's backends serving
+    `database` ("": none, SQLite). Linux /proc, sampled every 0.5 s in a thread; a process
+    that exits keeps the time seen last."""
+
+    KINDS = (("gunicorn", "web"), ("qcluster", "workers"))
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.first: dict[int, float] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+        self._done = threading.Event()
+        self._sample(initial=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds per kind since the meter started."""
+        self._done.set()
+        self._thread.join()
+        self._sample()
+        used: dict[str, float] = {}
+        for pid, (kind, seconds) in self.last.items():
+            used[kind] = used.get(kind, 0.0) + seconds - self.first.get(pid, 0.0)
+        return {kind: round(seconds, 2) for kind, seconds in sorted(used.items())}
+
+    def _run(self) -> None:
+        while not self._done.wait(0.5):
+            self._sample()
+
+    def _sample(self, initial: bool = False) -> None:
+        for pid, seconds, kind in self._measured():
+            self.first.setdefault(pid, seconds if initial else 0.0)
+            self.last[pid] = (kind, seconds)
+
+    def _measured(self) -> list[tuple[int, float, str]]:
+        rows = _processes()
+        children: dict[int, list[int]] = {}
+        for pid, parent, _seconds, _cmdline in rows:
+            children.setdefault(parent, []).append(pid)
+        mine, ours, todo = os.getpid(), set(), [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            ours.add(pid)
+            todo.extend(children.get(pid, []))
+        measured = []
+        for pid, _parent, seconds, cmdline in rows:
+            if pid == mine:
+                kind = "bench (client, sink, CRM)"
+            elif pid in ours:
+                kind = next((kind for word, kind in self.KINDS if word in cmdline), "other")
+            elif self.database and f" {self.database} " in cmdline and "postgres:" in cmdline:
+                kind = "postgresql"
+            else:
+                continue
+            measured.append((pid, seconds, kind))
+        return measured
+
+
+def _processes() -> list[tuple[int, int, float, str]]:
+    """(pid, parent pid, CPU seconds, command line) of every process."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    rows = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, UnicodeDecodeError):
+            continue  # gone meanwhile
+        rows.append((int(entry), int(stat[1]), (int(stat[11]) + int(stat[12])) / ticks, cmdline))
+    return rows
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100) of unsorted values; 0 for no values."""
     if not values:

@@ -13,6 +13,7 @@ from django_q.tasks import async_task
 
 from ops.models import PushAllRun
 from ops.push_all import OBJECT_TYPES, PushAllError, delivery, preview, start_run
+from portal.admin_scoping import WorkspaceScopedAdmin
 from sync.engine.broker import shared_broker
 from sync.models import Connection
 
@@ -87,7 +88,8 @@ def _start(request: HttpRequest, connection: Connection, objects, since) -> Http
 
 
 @admin.register(PushAllRun)
-class PushAllRunAdmin(admin.ModelAdmin):
+class PushAllRunAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    workspace_path = "connection__workspace"
     list_display = ("id", "connection", "status", "objects_requested", "queued", "delivered",
                     "filtered", "started_by", "started_at", "finished_at")  # fmt: skip
     list_filter = ("status",)

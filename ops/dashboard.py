@@ -3,7 +3,8 @@ and its "Polls failing" panel: the poll checkpoints whose last run failed.
 
 Bounded: at most MAX_RUNS runs (unfinished, or started in the last RECENT_HOURS), and one
 grouped count of each run's outbox rows; at most MAX_FAILING failing checkpoints of the
-operator's workspaces (a partial index holds only the failing ones).
+operator's workspaces (a partial index holds only the failing ones). Both panels show only the
+operator's workspaces.
 """
 
 from datetime import timedelta
@@ -43,6 +44,7 @@ def build_push_all_panel(request: HttpRequest) -> dict[str, Any]:
     since = timezone.now() - timedelta(hours=RECENT_HOURS)
     runs = (
         PushAllRun.objects.filter(Q(status__in=UNFINISHED) | Q(started_at__gte=since))
+        .filter(connection__in=_visible_connections(request).values("pk"))
         .select_related("connection")
         .order_by("-id")[:MAX_RUNS]
     )
@@ -50,10 +52,9 @@ def build_push_all_panel(request: HttpRequest) -> dict[str, Any]:
 
 
 def build_polls_panel(request: HttpRequest) -> dict[str, Any]:
-    visible = workspace_access(request.user).visible(Connection.objects.live(), "workspace")
     failing = (
         PollCheckpoint.objects.exclude(last_error="")
-        .filter(connection__in=visible.values("pk"))
+        .filter(connection__in=_visible_connections(request).values("pk"))
         .select_related("connection")
         .order_by("-last_error_at")[:MAX_FAILING]
     )
@@ -66,3 +67,8 @@ def build_polls_panel(request: HttpRequest) -> dict[str, Any]:
             for c in failing
         ]
     }
+
+
+def _visible_connections(request: HttpRequest):
+    """The connections of the operator's workspaces (every panel shows only those)."""
+    return workspace_access(request.user).visible(Connection.objects.live(), "workspace")

@@ -163,12 +163,15 @@ SYNC_SWEEP_MINUTES = env.int("SYNC_SWEEP_MINUTES", default=1)
 # Pushes and inbound events are claimed in batches (sync/engine/queue.py): at most
 # SYNC_BATCH_SIZE rows, at most SYNC_BATCH_PER_CONNECTION of one connection, round-robin, so a
 # busy connection's backlog never starves another's single change. A woken worker keeps
-# claiming for SYNC_BATCH_SECONDS. One wake waits in the broker at a time (a shared-cache flag
-# living SYNC_WAKE_SECONDS, should the broker lose it), and a web process looks at that flag at
-# most once per SYNC_WAKE_INTERVAL_SECONDS (a later look covers the events in between).
+# claiming for SYNC_BATCH_SECONDS, then hands its turn back: the broker serves wakes in order,
+# so pushes and inbound processing share the workers (a long turn would hold pushes back for
+# its whole length while inbound events keep coming). One wake waits in the broker at a time
+# (a shared-cache flag living SYNC_WAKE_SECONDS, should the broker lose it), and a web process
+# looks at that flag at most once per SYNC_WAKE_INTERVAL_SECONDS (a later look covers the
+# events in between).
 SYNC_BATCH_SIZE = env.int("SYNC_BATCH_SIZE", default=50)
 SYNC_BATCH_PER_CONNECTION = env.int("SYNC_BATCH_PER_CONNECTION", default=10)
-SYNC_BATCH_SECONDS = env.float("SYNC_BATCH_SECONDS", default=10.0)
+SYNC_BATCH_SECONDS = env.float("SYNC_BATCH_SECONDS", default=1.0)
 SYNC_WAKE_SECONDS = env.float("SYNC_WAKE_SECONDS", default=2.0)
 SYNC_WAKE_INTERVAL_SECONDS = env.float("SYNC_WAKE_INTERVAL_SECONDS", default=0.05)
 # A push waits until its record has been quiet this long, so a burst of changes (an import,

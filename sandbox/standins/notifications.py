@@ -15,36 +15,26 @@ forgets them). `NotificationStandIn(api_key).start()` serves on 127.0.0.1 in a d
 from __future__ import annotations
 
 import html
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from sandbox.standins.serving import JsonStandIn
 
 COLLECTION = "/v1/subscribers"
 BULK_LIMIT = 500
 
 
-class NotificationStandIn:
+class NotificationStandIn(JsonStandIn):
     def __init__(self, api_key: str, port: int = 0) -> None:
         self.api_key = api_key
         self.subscribers: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every API call
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.serve_on(port)
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> NotificationStandIn:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def authorized(self, headers: Mapping[str, str]) -> bool:
+        return headers.get("Authorization") == f"ApiKey {self.api_key}"
 
     # --- the API ------------------------------------------------------------------------
 
@@ -106,48 +96,3 @@ class NotificationStandIn:
             f"<h1>Subscribers: {len(self.subscribers)}</h1><p>Reload to refresh.</p>"
             f"<table border=1><tr><th>id</th><th>name</th><th>e-mail</th></tr>{rows}</table>"
         )
-
-
-def _handler(standin: NotificationStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:  # quiet: the demo's console is the portal's
-            return
-
-        def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
-            data = (body if isinstance(body, str) else json.dumps(body)).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _api(self, method: str) -> None:
-            parts = urlsplit(self.path)
-            if method == "GET" and parts.path == "/":
-                self._send(200, standin.page(), "text/html; charset=utf-8")
-                return
-            if self.headers.get("Authorization") != f"ApiKey {standin.api_key}":
-                self._send(401, {"message": "Invalid API key"})
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw.strip() else None
-            except ValueError:
-                self._send(400, {"message": "Invalid JSON"})
-                return
-            self._send(*standin.handle(method, parts.path, parse_qs(parts.query), body))
-
-        def do_GET(self) -> None:
-            self._api("GET")
-
-        def do_POST(self) -> None:
-            self._api("POST")
-
-        def do_PUT(self) -> None:
-            self._api("PUT")
-
-        def do_DELETE(self) -> None:
-            self._api("DELETE")
-
-    return Handler

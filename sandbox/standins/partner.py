@@ -29,18 +29,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from sandbox.standins.serving import JsonStandIn
 
 COLLECTION = "/api/contacts"
 FIELDS = ("firstName", "lastName", "email", "phone", "city")
 SIGNATURE_HEADER = "X-Partner-Signature"
 
 
-class PartnerStandIn:
+class PartnerStandIn(JsonStandIn):
     def __init__(
         self,
         api_key: str,
@@ -64,20 +65,10 @@ class PartnerStandIn:
         if self.state_file and self.state_file.exists():  # the demo's partner outlives a restart
             self.contacts = json.loads(self.state_file.read_text())
             self._next_id = 1 + max((int(i.lstrip("p")) for i in self.contacts), default=0)
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.serve_on(port)
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> PartnerStandIn:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def authorized(self, headers: Mapping[str, str]) -> bool:
+        return headers.get("X-API-Key") == self.api_key
 
     # --- the partner's own users --------------------------------------------------------
 
@@ -262,53 +253,3 @@ def _moment(text: str) -> datetime:
 
 def _position(contact: dict[str, Any]) -> tuple[datetime, str]:
     return _moment(contact["updatedAt"]), contact["id"]
-
-
-def _handler(standin: PartnerStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:  # quiet: the demo's console is the portal's
-            return
-
-        def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
-            data = b"" if body is None else (
-                body if isinstance(body, str) else json.dumps(body)
-            ).encode()  # fmt: skip
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _api(self, method: str) -> None:
-            parts = urlsplit(self.path)
-            if method == "GET" and parts.path == "/":
-                self._send(200, standin.page(), "text/html; charset=utf-8")
-                return
-            if self.headers.get("X-API-Key") != standin.api_key:
-                self._send(401, {"message": "Invalid API key"})
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw.strip() else None
-            except ValueError:
-                self._send(400, {"message": "Invalid JSON"})
-                return
-            self._send(*standin.handle(method, parts.path, parse_qs(parts.query), body))
-
-        def do_GET(self) -> None:
-            self._api("GET")
-
-        def do_POST(self) -> None:
-            self._api("POST")
-
-        def do_PUT(self) -> None:
-            self._api("PUT")
-
-        def do_PATCH(self) -> None:
-            self._api("PATCH")
-
-        def do_DELETE(self) -> None:
-            self._api("DELETE")
-
-    return Handler

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 
 from contacts.models import Appointment, Contact, MirrorModel, Task
 from portal.actors import Actor
+from portal.batch_memo import memoized
 from sync.automations.context import event_context, jsonable, record_context
 from sync.engine.outbox import fan_out_suppressed
 from sync.mapping.rules import RuleError, matches, record_values
@@ -47,7 +48,10 @@ def fire_for_change(
     object_type = TYPE_BY_MODEL.get(type(instance))
     if object_type is None or fan_out_suppressed():
         return []
-    candidates = live_automations(instance.workspace_id).filter(trigger__in=RECORD_TRIGGERS)
+    candidates = memoized(
+        ("record_automations", instance.workspace_id),
+        lambda: list(live_automations(instance.workspace_id).filter(trigger__in=RECORD_TRIGGERS)),
+    )
     runs = []
     for automation in candidates:
         if automation.object_type and automation.object_type != object_type:

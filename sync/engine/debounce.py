@@ -5,7 +5,7 @@ PATCHes) should reach a remote as one call carrying the latest state. So a new o
 not released to the push workers at commit but SYNC_PUSH_DEBOUNCE_SECONDS later, by a timer
 thread of the process that wrote it (`push_soon`). Releasing (`release_pushes`) marks the rows
 `enqueued_at` (the push workers claim only released rows) and wakes the push task through the
-queue (sync/engine/queue.py). Before a worker claims a row it asks `quiet_in(change_id)`: if
+queue (sync/engine/queue.py). Before a worker claims a batch it asks `quiet_periods(ids)`: if
 the record changed again meanwhile, the row goes back to this process's timer (`hold_again`);
 otherwise it pushes, and the push carries every waiting change of the record (coalescing).
 Sleeping in tasks instead would cost a worker for every fresh change.
@@ -16,8 +16,11 @@ within SYNC_SWEEP_MINUTES. Nothing is lost, a push is only later.
 """
 
 import logging
+import math
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.db.models import Max
@@ -33,30 +36,46 @@ logger = logging.getLogger(__name__)
 MAX_QUIET_PERIODS = 10
 
 
-def quiet_in(change_id: int) -> float:
-    """Seconds until this row's record is quiet (0.0: push now)."""
+def quiet_periods(change_ids: list[int]) -> dict[int, float]:
+    """Seconds until each row's record is quiet, for the rows that must wait (absent: push now).
+
+    A row that has waited MAX_QUIET_PERIODS is pushed whatever came after it (a backlog costs
+    one query); otherwise it waits a quiet period from its record's newest waiting change."""
     quiet = settings.SYNC_PUSH_DEBOUNCE_SECONDS
-    if quiet <= 0:
-        return 0.0
-    row = (
-        OutboundChange.objects.filter(pk=change_id, status__in=WAITING, operation=Operation.SYNC)
-        .values("connection_id", "object_type", "object_id", "created_at")
-        .first()
-    )
-    if row is None:
-        return 0.0  # finished, carried by another push, or a rule action: nothing to hold
-    created_at = row.pop("created_at")
+    if quiet <= 0 or not change_ids:
+        return {}
     now = timezone.now()
-    longest = _seconds(created_at, now) + quiet * MAX_QUIET_PERIODS
-    if longest <= 0:
-        return 0.0  # it has waited long enough, whatever came after it (a backlog: one query)
-    newest = _newest_waiting(row) or created_at
-    return max(min(_seconds(newest, now) + quiet, longest), 0.0)
+    rows = OutboundChange.objects.filter(
+        pk__in=change_ids, status__in=WAITING, operation=Operation.SYNC
+    ).values_list("pk", "connection_id", "object_type", "object_id", "created_at")
+    longest = {
+        (pk, (connection_id, object_type, object_id)): left
+        for pk, connection_id, object_type, object_id, created_at in rows
+        if (left := _seconds(created_at, now) + quiet * MAX_QUIET_PERIODS) > 0
+    }  # rows finished, carried by another push or rule actions: nothing to hold
+    if not longest:
+        return {}
+    newest = _newest_waiting({record for _pk, record in longest})
+    waits = {
+        pk: min(_seconds(newest[record], now) + quiet, left)
+        for (pk, record), left in longest.items()
+    }
+    return {pk: wait for pk, wait in waits.items() if wait > 0}
 
 
-def _newest_waiting(record: dict[str, Any]) -> datetime | None:
-    waiting = OutboundChange.objects.filter(**record, status__in=WAITING, operation=Operation.SYNC)
-    return waiting.aggregate(newest=Max("created_at"))["newest"]
+def _newest_waiting(records: set[tuple[int, str, int]]) -> dict[tuple[int, str, int], datetime]:
+    """The newest waiting change of each record (its own row included), one query."""
+    waiting = OutboundChange.objects.filter(
+        status__in=WAITING,
+        operation=Operation.SYNC,
+        connection_id__in={record[0] for record in records},
+        object_id__in={record[2] for record in records},
+    )
+    newest = waiting.values("connection_id", "object_type", "object_id").annotate(
+        newest=Max("created_at")
+    )
+    found = {(n["connection_id"], n["object_type"], n["object_id"]): n["newest"] for n in newest}
+    return {record: found[record] for record in records}
 
 
 def _seconds(moment: datetime, now: datetime) -> float:
@@ -70,13 +89,34 @@ _timer: Timer = shared_timer
 PUSH_TASK = "sync.tasks.push_due"  # by name: the engine never imports the task module
 
 
+# Rows whose quiet period ends within the same tick are released together: at a steady load a
+# process commits many changes per tick, and each release is an UPDATE and a wake-up.
+RELEASE_TICK_SECONDS = 0.02
+_clock: Callable[[], float] = time.monotonic
+_due: dict[int, list[int]] = {}  # tick number → rows released at its end
+_due_lock = threading.Lock()
+
+
 def push_soon(change_ids: list[int]) -> None:
-    """New outbox rows (after commit): released once the quiet period has passed."""
+    """New outbox rows (after commit): released once the quiet period has passed, at the end
+    of the tick it ends in (at most RELEASE_TICK_SECONDS later)."""
     delay = settings.SYNC_PUSH_DEBOUNCE_SECONDS
-    if delay > 0:
-        _timer.call_later(delay, release_pushes, change_ids)
-    else:
+    if delay <= 0:
         release_pushes(change_ids)
+        return
+    now = _clock()
+    tick = math.ceil((now + delay) / RELEASE_TICK_SECONDS)
+    with _due_lock:
+        first = tick not in _due
+        _due.setdefault(tick, []).extend(change_ids)
+    if first:
+        _timer.call_later(tick * RELEASE_TICK_SECONDS - now, _release_tick, tick)
+
+
+def _release_tick(tick: int) -> None:
+    with _due_lock:
+        change_ids = _due.pop(tick, [])
+    release_pushes(change_ids)
 
 
 def release_pushes(change_ids: list[int]) -> None:

@@ -20,6 +20,7 @@ from django.db import transaction
 
 from contacts.models import MirrorModel
 from portal.actors import Actor
+from portal.batch_memo import memoized
 from sync.engine.debounce import push_soon, release_pushes
 from sync.mapping.rules import passes_filters, triggered_actions
 from sync.models import Connection, Operation, OutboundChange
@@ -50,6 +51,14 @@ def fan_out_suppressed() -> bool:
 
 
 def target_connections(
+    workspace_id: int, object_type: str, origin_connection_id: int | None
+) -> list[Connection]:
+    """The connections a change fans out to, with their rules; read once per batch of work."""
+    key = ("target_connections", workspace_id, object_type, origin_connection_id)
+    return memoized(key, lambda: _senders(workspace_id, object_type, origin_connection_id))
+
+
+def _senders(
     workspace_id: int, object_type: str, origin_connection_id: int | None
 ) -> list[Connection]:
     connections = (

@@ -2,20 +2,28 @@
 
     push_due() -> dict                    the push task: claim released rows in fair batches
                                           (sync/engine/queue.py) and push them, until none is due
-    process_change(change_id) -> str      claim and push one row now (push_due, drain, tests)
+    push_batch(ids) -> dict               hold the rows whose record is still changing, claim the
+                                          others (claim_batch) and push them (push_claimed)
+    process_change(change_id) -> str      claim and push one row now (drain, tests)
     sweep() -> dict                       expired leases → retry/dead; lost rows → released
     drain(timeout) -> dict                process every due row in this process (ops, tests)
     replay(queryset) -> int               failed/dead rows → pending again, released
 
 Claiming is a conditional UPDATE (status waiting → in_flight, attempts + 1, a lease and a
-token); a partial unique index allows one in-flight row per (connection, record), so two pushes
-of one record to one connection never overlap. Attempts are counted at claim time, so a push
-that kills its worker still reaches DEAD after SYNC_MAX_ATTEMPTS claims (via the sweeper).
+token shared by the batch); a partial unique index allows one in-flight row per (connection,
+record), so two pushes of one record to one connection never overlap. Attempts are counted at
+claim time, so a push that kills its worker still reaches DEAD after SYNC_MAX_ATTEMPTS claims
+(via the sweeper).
+What a batch needs besides the calls (the rows, their records, coalescing, the connections'
+health, releasing the next rows) costs a few queries per batch, not per row; each row's
+outcome is still written as soon as its call returns.
 """
 
+import contextlib
 import logging
 import time
 import uuid
+from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
@@ -25,14 +33,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from portal.batch_memo import batch_scope
 from sync.connectors import connector_class, connector_for
 from sync.engine import leases, queue
-from sync.engine.debounce import PUSH_TASK, hold_again, quiet_in, release_pushes
+from sync.engine.debounce import PUSH_TASK, hold_again, quiet_periods, release_pushes
 from sync.mapping.mapper import MappingError, to_remote
 from sync.mapping.rules import RuleError
 from sync.models import (
     WAITING,
     ChangeStatus,
+    Connection,
     DeliveryAttempt,
     Operation,
     OutboundChange,
@@ -41,14 +51,15 @@ from sync.objects import COURSES_IMPORT
 from sync.transport.http import NotYet, RemoteError, excerpt
 
 logger = logging.getLogger(__name__)
+FINAL = (ChangeStatus.DONE, ChangeStatus.FAILED, ChangeStatus.DEAD)
 
 
 def push_due() -> dict[str, int]:
     """Push released, due rows, a fair batch at a time, for up to SYNC_BATCH_SECONDS.
 
     A batch of at least one connection's share wakes another worker first (so the cluster's
-    workers share a backlog); a row whose record is still changing goes back to its quiet
-    period instead of being pushed."""
+    workers share a backlog). Each batch reads the connections' configuration once
+    (portal/batch_memo.py)."""
     queue.woken(PUSH_TASK)
     deadline = time.monotonic() + settings.SYNC_BATCH_SECONDS
     counts = {"pushed": 0, "held": 0}
@@ -60,19 +71,24 @@ def push_due() -> dict[str, int]:
         )
         if len(ids) >= settings.SYNC_BATCH_PER_CONNECTION:  # more may be waiting
             queue.wake(PUSH_TASK, group="sync-push")
-        progressed = False
-        for change_id in ids:
-            wait = quiet_in(change_id)
-            if wait > 0:
-                hold_again(change_id, wait)
-                counts["held"] += 1
-                progressed = True
-            elif process_change(change_id) != "not claimed":
-                counts["pushed"] += 1
-                progressed = True
-        if not progressed:  # nothing left, or only rows whose record another worker pushes
-            break
+        with batch_scope():
+            done = push_batch(ids)
+        counts["pushed"] += done["pushed"]
+        counts["held"] += done["held"]
+        if not (done["pushed"] or done["held"]):
+            break  # nothing left, or only rows whose record another worker pushes
     return counts
+
+
+def push_batch(ids: list[int]) -> dict[str, int]:
+    """Push the rows `ids` whose record is quiet; a row whose record is still changing goes
+    back to its quiet period instead (sync/engine/debounce.py)."""
+    waits = quiet_periods(ids)
+    for change_id, wait in waits.items():
+        hold_again(change_id, wait)
+    changes = claim_batch([change_id for change_id in ids if change_id not in waits])
+    push_claimed(changes)
+    return {"pushed": len(changes), "held": len(waits)}
 
 
 def ready_changes(now=None) -> QuerySet:
@@ -83,66 +99,121 @@ def ready_changes(now=None) -> QuerySet:
 
 
 def process_change(change_id: int) -> str:
-    change = claim(change_id)
-    if change is None:
-        return "not claimed"
-    with leases.holding(OutboundChange, change.lease_token):
-        return execute(change)
+    """Claim and push one row now, whatever its quiet period."""
+    changes = claim_batch([change_id])
+    return push_claimed(changes)[0] if changes else "not claimed"
 
 
-def claim(change_id: int) -> OutboundChange | None:
-    now = timezone.now()
-    token = uuid.uuid4().hex
-    try:
-        with transaction.atomic():
-            claimed = OutboundChange.objects.filter(
-                pk=change_id,
-                status__in=WAITING,
-                available_at__lte=now,
-                attempts__lt=settings.SYNC_MAX_ATTEMPTS,
-            ).update(
-                status=ChangeStatus.IN_FLIGHT,
-                attempts=F("attempts") + 1,
-                lease_token=token,
-                lease_until=leases.lease_until(now),
-                updated_at=now,
-            )
-    except IntegrityError:
-        return None  # this record is being pushed to this connection: run after it
-    if not claimed:
-        return None
-    change = OutboundChange.objects.select_related("connection").get(pk=change_id)
-    if change.operation == Operation.SYNC:
-        _coalesce(change, now)
-    return change
+def claim_batch(ids: list[int]) -> list[OutboundChange]:
+    """Claim the rows `ids` that are still due, under one lease token; the claimed rows, in id
+    order, with their connection, their waiting siblings coalesced into them and their mirror
+    records read (one query per object type).
+
+    Per row (a conditional UPDATE): status waiting → in flight, attempts + 1. A row whose
+    record is already in flight to its connection (the partial unique index; or two rows of one
+    record in `ids`) is left waiting: it runs after that push, or rides along with it."""
+    if not ids:
+        return []
+    now, token = timezone.now(), uuid.uuid4().hex
+    claimable = OutboundChange.objects.filter(
+        pk__in=ids,
+        status__in=WAITING,
+        available_at__lte=now,
+        attempts__lt=settings.SYNC_MAX_ATTEMPTS,
+    )
+    claimed = {
+        "status": ChangeStatus.IN_FLIGHT,
+        "attempts": F("attempts") + 1,
+        "lease_token": token,
+        "lease_until": leases.lease_until(now),
+        "updated_at": now,
+    }
+    with transaction.atomic():
+        free = queue.unlocked(claimable)
+        try:
+            with transaction.atomic():
+                free.update(**claimed)
+        except IntegrityError:  # a record already in flight: claim row by row, skip it
+            for change_id in list(free.order_by("pk").values_list("pk", flat=True)):
+                with contextlib.suppress(IntegrityError), transaction.atomic():
+                    free.filter(pk=change_id).update(**claimed)
+    changes = list(
+        OutboundChange.objects.filter(lease_token=token).select_related("connection").order_by("id")
+    )
+    _coalesce([change for change in changes if change.operation == Operation.SYNC], now)
+    OutboundChange.preload_mirror_objects(changes)
+    return changes
 
 
-def _coalesce(change: OutboundChange, now) -> None:
+def _coalesce(changes: list[OutboundChange], now) -> None:
     """Waiting rows of the same record ride along: the push sends the latest state.
 
-    Their changed fields join this row's, so a field one of them cleared is still sent cleared
-    (and stays on this row across retries)."""
-    riding = _same_record(change).filter(status__in=WAITING, operation=Operation.SYNC)
-    rows = list(riding.values_list("pk", "changed_fields"))
-    if not rows:
+    Their changed fields join the claimed row's, so a field one of them cleared is still sent
+    cleared (and stays on that row across retries). One query finds the riders of the batch."""
+    by_record = {_record_key(change): change for change in changes}
+    if not by_record:
         return
-    OutboundChange.objects.filter(pk__in=[pk for pk, _ in rows], status__in=WAITING).update(
-        status=ChangeStatus.COALESCED, coalesced_into=change, completed_at=now, updated_at=now
-    )
-    fields = set(change.changed_fields).union(*(set(f or []) for _, f in rows))
-    change.changed_fields = sorted(fields)
-    OutboundChange.objects.filter(pk=change.pk).update(changed_fields=change.changed_fields)
+    riding = OutboundChange.objects.filter(
+        status__in=WAITING,
+        operation=Operation.SYNC,
+        connection_id__in={change.connection_id for change in changes},
+        object_id__in={change.object_id for change in changes},
+    ).values_list("pk", "connection_id", "object_type", "object_id", "changed_fields")
+    riders: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
+    for pk, connection_id, object_type, object_id, fields in riding:
+        change = by_record.get((connection_id, object_type, object_id))
+        if change is not None:
+            riders[change.pk].append((pk, fields or []))
+    for change in changes:
+        rows = riders.get(change.pk)
+        if not rows:
+            continue
+        OutboundChange.objects.filter(pk__in=[pk for pk, _ in rows], status__in=WAITING).update(
+            status=ChangeStatus.COALESCED, coalesced_into=change, completed_at=now, updated_at=now
+        )
+        change.changed_fields = sorted(set(change.changed_fields).union(*(f for _, f in rows)))
+        OutboundChange.objects.filter(pk=change.pk).update(changed_fields=change.changed_fields)
 
 
-def _same_record(change: OutboundChange) -> QuerySet:
-    return OutboundChange.objects.filter(
-        connection_id=change.connection_id,
-        object_type=change.object_type,
-        object_id=change.object_id,
-    ).exclude(pk=change.pk)
+def _record_key(change: OutboundChange) -> tuple[int, str, int]:
+    return (change.connection_id, change.object_type, change.object_id)
 
 
-def execute(change: OutboundChange) -> str:
+def push_claimed(changes: list[OutboundChange]) -> list[str]:
+    """Push claimed rows one by one, each outcome recorded as it comes (a crash loses at most
+    the row in hand); then, once for the batch, the connections' health and the release of
+    rows that waited for one of these records."""
+    if not changes:
+        return []
+    health = _BatchHealth()
+    with leases.holding(OutboundChange, changes[0].lease_token):
+        results = [execute(change, health) for change in changes]
+    health.record()
+    _release_next([change for change in changes if change.status in FINAL])
+    return results
+
+
+class _BatchHealth:
+    """A batch's effect on its connections' health: an error is recorded at once (operators
+    see it while the batch runs); a success once, at the end, for each connection whose last
+    push in the batch succeeded."""
+
+    def __init__(self) -> None:
+        self._succeeded: dict[int, Connection] = {}
+
+    def success(self, connection: Connection) -> None:
+        self._succeeded[connection.pk] = connection
+
+    def error(self, connection: Connection, message: str) -> None:
+        self._succeeded.pop(connection.pk, None)
+        connection.record_error(message)
+
+    def record(self) -> None:
+        for connection in self._succeeded.values():
+            connection.record_success()
+
+
+def execute(change: OutboundChange, health: _BatchHealth) -> str:
     connection = change.connection
     try:
         if not connection.active or connection.deleted_at:
@@ -154,15 +225,15 @@ def execute(change: OutboundChange) -> str:
             else connector_for(connection, change=change).push(change)
         )
     except RemoteError as exc:
-        return _failed(change, exc)
+        return _failed(change, exc, health)
     except (MappingError, RuleError, ValidationError, ObjectDoesNotExist) as exc:
-        return _failed(change, RemoteError(f"{type(exc).__name__}: {exc}", permanent=True))
+        error = RemoteError(f"{type(exc).__name__}: {exc}", permanent=True)
+        return _failed(change, error, health)
     except Exception as exc:
         logger.exception("Push of outbox row %s crashed", change.pk)
-        return _failed(change, RemoteError(f"{type(exc).__name__}: {exc}", permanent=False))
+        return _failed(change, RemoteError(f"{type(exc).__name__}: {exc}", permanent=False), health)
     _finish(change, status=ChangeStatus.DONE, last_error="", completed_at=timezone.now())
-    connection.record_success()
-    _enqueue_next(change)
+    health.success(connection)
     return result
 
 
@@ -183,19 +254,17 @@ def _dry_run(change: OutboundChange) -> str:
     return "dry run: nothing sent"
 
 
-def _failed(change: OutboundChange, error: RemoteError) -> str:
+def _failed(change: OutboundChange, error: RemoteError, health: _BatchHealth) -> str:
     if not isinstance(error, NotYet):
-        change.connection.record_error(error.message)
+        health.error(change.connection, error.message)
     common: dict[str, Any] = {"last_error": error.message[:2000], "last_status_code": error.status}
     if error.permanent:
         _finish(change, status=ChangeStatus.FAILED, completed_at=timezone.now(), **common)
-        _enqueue_next(change)
         return f"failed: {error.message}"
     schedule = connector_class(change.connection.provider).retry_schedule
     if change.attempts >= (len(schedule) if schedule else settings.SYNC_MAX_ATTEMPTS):
         logger.error("ALERT: outbox row %s is dead after %s attempts", change.pk, change.attempts)
         _finish(change, status=ChangeStatus.DEAD, completed_at=timezone.now(), **common)
-        _enqueue_next(change)
         return f"dead: {error.message}"
     delay = (
         max(schedule[change.attempts], error.retry_after or 0.0)
@@ -209,21 +278,35 @@ def _failed(change: OutboundChange, error: RemoteError) -> str:
 
 def _finish(change: OutboundChange, **fields: Any) -> bool:
     """Only the holder of the lease may move the row on (a stale worker changes nothing)."""
-    return bool(
-        OutboundChange.objects.filter(
-            pk=change.pk, status=ChangeStatus.IN_FLIGHT, lease_token=change.lease_token
-        ).update(
-            lease_token="", lease_until=None, enqueued_at=None, updated_at=timezone.now(), **fields
-        )
+    held = OutboundChange.objects.filter(
+        pk=change.pk, status=ChangeStatus.IN_FLIGHT, lease_token=change.lease_token
     )
+    moved = held.update(
+        lease_token="", lease_until=None, enqueued_at=None, updated_at=timezone.now(), **fields
+    )
+    if moved:
+        change.status = fields["status"]
+    return bool(moved)
 
 
-def _enqueue_next(change: OutboundChange) -> None:
-    """A row that waited for this one's lease is due now: hand it to a worker."""
-    waiting = _same_record(change).filter(status__in=WAITING, available_at__lte=timezone.now())
-    next_id = waiting.order_by("id").values_list("id", flat=True).first()
-    if next_id:
-        release_pushes([next_id])
+def _release_next(finished: list[OutboundChange]) -> None:
+    """Rows that waited for one of these records' lease are due now: hand them to a worker
+    (the oldest of each record; one query for the batch)."""
+    if not finished:
+        return
+    keys = {_record_key(change) for change in finished}
+    waiting = OutboundChange.objects.filter(
+        status__in=WAITING,
+        available_at__lte=timezone.now(),
+        connection_id__in={key[0] for key in keys},
+        object_id__in={key[2] for key in keys},
+    ).order_by("id")
+    first: dict[tuple[int, str, int], int] = {}
+    for pk, *key in waiting.values_list("pk", "connection_id", "object_type", "object_id"):
+        if tuple(key) in keys:
+            first.setdefault(tuple(key), pk)
+    if first:
+        release_pushes(list(first.values()))
 
 
 # --- sweeper, drain, replay ---------------------------------------------------------------

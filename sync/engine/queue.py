@@ -8,6 +8,7 @@
                                 look per SYNC_WAKE_INTERVAL_SECONDS in this process
     woken(task)                 the woken task started: the next wake enqueues again
     claim_fairly(due, ...)      the ids to claim next, round-robin over connections
+    unlocked(claimable)         the rows no other claimer holds (locked for this claim)
     backoff_seconds(attempts)   when a retryable failure is tried again
 
 Work is not handed to the broker row by row. A row (an outbox change, a received inbound event)
@@ -29,6 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django_q.tasks import async_task
@@ -144,6 +146,16 @@ def claim_fairly(due: QuerySet, *, limit: int, per_connection: int) -> list[int]
     )
     fair = ranked.filter(turn__lte=per_connection).order_by("turn", "id")
     return list(fair.values_list("id", flat=True)[:limit])
+
+
+def unlocked(claimable: QuerySet) -> QuerySet:
+    """`claimable` narrowed to the rows no other claimer holds, now locked by this transaction
+    (PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED), so concurrent claimers never wait for each
+    other or deadlock; SQLite, which serialises writers, as it is. Call inside `atomic()`."""
+    if not transaction.get_connection().features.has_select_for_update_skip_locked:
+        return claimable
+    free = claimable.select_for_update(skip_locked=True).values_list("pk", flat=True)
+    return claimable.filter(pk__in=list(free))
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:

@@ -59,12 +59,12 @@ def _apply(
         if _deleted_before(connection, parsed):
             return Outcome(InboundStatus.IGNORED, "deleted at the source earlier: not created")
         parsed = source.complete(parsed)
-        if _own_create_in_flight(parsed, source, connection):
+        values = source.values(parsed, None)
+        if _own_create_in_flight(parsed.object_type, values.get("email"), connection):
             raise CreateInFlight(
                 f"A create of a {parsed.object_type} to this connection has no answer yet: "
                 "this may be its echo, so it waits for the push to learn the remote id."
             )
-        values = source.values(parsed, None)
         if parsed.object_type in CHILD_TYPES:
             parent = lambda: source.contact(parsed, actor)  # noqa: E731 (resolved if permitted)
     change = RemoteChange(
@@ -73,30 +73,25 @@ def _apply(
     return apply_remote_change(connection, change, actor=actor, found=(obj, link), parent=parent)
 
 
-def _own_create_in_flight(
-    parsed: ParsedEvent, source: LinkedSource, connection: Connection
-) -> bool:
+def _own_create_in_flight(object_type: str, email: str | None, connection: Connection) -> bool:
     """A push still creating this type here (its Link has no remote id) and, for contacts,
     the same e-mail: the CRM announced our own create before the push read its answer (or the
     answer was lost to a timeout). Creating it again would be a duplicate."""
     unfinished = OutboundChange.objects.filter(
         connection=connection,
-        object_type=parsed.object_type,
+        object_type=object_type,
         status__in=[*WAITING, ChangeStatus.IN_FLIGHT],
     ).values("object_id")
-    creating = Link.objects.filter(
-        connection=connection,
-        object_type=parsed.object_type,
-        remote_id="",
-        object_id__in=unfinished,
+    creating = list(
+        Link.objects.filter(
+            connection=connection, object_type=object_type, remote_id="", object_id__in=unfinished
+        ).values_list("object_id", flat=True)
     )
-    email = source.values(parsed, None).get("email") if parsed.object_type == "contact" else None
-    if email:
-        same = mirror_model("contact").objects.filter(
-            workspace_id=connection.workspace_id, email__iexact=email
-        )
-        creating = creating.filter(object_id__in=same.values("pk"))
-    return creating.exists()
+    if not creating or object_type != "contact" or not email:
+        return bool(creating)
+    # Only the few records being created are compared (a case-blind e-mail match has no index).
+    same = mirror_model("contact").objects.filter(pk__in=creating, email__iexact=email)
+    return same.exists()
 
 
 def _deleted_before(connection: Connection, parsed: ParsedEvent) -> bool:

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from portal.batch_memo import batch_scope
 from sync.connectors import webhook_receiver
 from sync.engine import leases, queue
 from sync.inbound.delivery import CreateInFlight, Outcome, apply_event
@@ -70,10 +71,13 @@ def process_received() -> dict[str, int]:
 
 
 def process_batch(batch: list[InboundEvent]) -> list[str]:
-    """Apply claimed events in order, keeping their lease alive meanwhile; their outcomes."""
+    """Apply claimed events in order, keeping their lease alive meanwhile; their outcomes.
+
+    The batch reads each connection's configuration (mappings, fan-out targets, automations)
+    once (portal/batch_memo.py)."""
     if not batch:
         return []
-    with leases.holding(InboundEvent, batch[0].lease_token):
+    with leases.holding(InboundEvent, batch[0].lease_token), batch_scope():
         return [_process(event) for event in batch]
 
 
@@ -102,11 +106,7 @@ def claim_batch(limit: int | None = None) -> list[InboundEvent]:
 def _claim(ids: list[int], now) -> list[InboundEvent]:
     token = uuid.uuid4().hex
     with transaction.atomic():
-        free = due_events(now).filter(pk__in=ids)
-        if transaction.get_connection().features.has_select_for_update_skip_locked:
-            free = free.filter(
-                pk__in=list(free.select_for_update(skip_locked=True).values_list("pk", flat=True))
-            )
+        free = queue.unlocked(due_events(now).filter(pk__in=ids))
         claimed = free.update(
             lease_token=token, lease_until=leases.lease_until(now), attempts=F("attempts") + 1
         )
@@ -131,7 +131,14 @@ def claim(event_id: int) -> InboundEvent | None:
 
 def _process(event: InboundEvent) -> str:
     try:
-        outcome = apply_event(parse_event(event), event.connection)
+        # The change and the event's outcome commit together: one transaction per event, and
+        # a worker whose lease was taken over writes neither.
+        with transaction.atomic():
+            outcome = apply_event(parse_event(event), event.connection)
+            if not _record(event, outcome):
+                raise LeaseLost
+    except LeaseLost:
+        return "lease lost: another worker processes this event"
     except RemoteError as exc:
         return _remote_failure(event, exc)
     except Unresolvable as exc:
@@ -143,7 +150,7 @@ def _process(event: InboundEvent) -> str:
     except Exception as exc:
         logger.exception("Processing inbound event %s crashed", event.pk)
         return _retry_later(event, _describe(exc), None)
-    return _finish(event, outcome)
+    return _described(outcome)
 
 
 def parse_event(event: InboundEvent) -> ParsedEvent:
@@ -155,18 +162,32 @@ def parse_event(event: InboundEvent) -> ParsedEvent:
     return webhook_receiver(event.source).parse(payload, event.source_timestamp)
 
 
+class LeaseLost(Exception):
+    """The event's lease ran out and another worker claimed it: this one's work rolls back."""
+
+
 def _finish(event: InboundEvent, outcome: Outcome, *, error: str = "") -> str:
+    _record(event, outcome, error=error)
+    return _described(outcome, error)
+
+
+def _record(event: InboundEvent, outcome: Outcome, *, error: str = "") -> bool:
     """Only the lease holder records the outcome (a stale worker changes nothing)."""
-    InboundEvent.objects.filter(
-        pk=event.pk, status=InboundStatus.RECEIVED, lease_token=event.lease_token
-    ).update(
-        status=outcome.status,
-        result=outcome.result[:255],
-        error=error[:2000],
-        lease_token="",
-        lease_until=None,
-        processed_at=timezone.now(),
+    return bool(
+        InboundEvent.objects.filter(
+            pk=event.pk, status=InboundStatus.RECEIVED, lease_token=event.lease_token
+        ).update(
+            status=outcome.status,
+            result=outcome.result[:255],
+            error=error[:2000],
+            lease_token="",
+            lease_until=None,
+            processed_at=timezone.now(),
+        )
     )
+
+
+def _described(outcome: Outcome, error: str = "") -> str:
     return f"{outcome.status}: {outcome.result or error}"
 
 

@@ -33,6 +33,7 @@ from django.db import models
 
 from contacts.models import MirrorModel
 from contacts.normalize import normalize_phone
+from portal.batch_memo import memoized
 from sync.connectors import connector_class
 from sync.mapping.specs import CUSTOM_FIELDS, REFERENCE, FieldSpec
 from sync.models import Connection, Direction, FieldMapping, Link
@@ -64,7 +65,15 @@ ORIGINS = (DEFAULT, OVERRIDE, ADDED, DISABLED)
 
 
 def mapping_plan(connection: Connection, object_type: str) -> list[PlannedField]:
-    """The connector's defaults merged with the connection's rows, in order (defaults first)."""
+    """The connector's defaults merged with the connection's rows, in order (defaults first);
+    read once per batch of work (portal/batch_memo.py)."""
+    if connection.pk is None:
+        return _merged_plan(connection, object_type)
+    key = ("mapping_plan", connection.pk, object_type)
+    return memoized(key, lambda: _merged_plan(connection, object_type))
+
+
+def _merged_plan(connection: Connection, object_type: str) -> list[PlannedField]:
     defaults = connector_class(connection.provider).default_mappings.get(object_type, [])
     rows = [_row_spec(m) for m in connection.mappings.all() if m.object_type == object_type]
     plan, matched = [], set()

@@ -1,11 +1,13 @@
 """The transactional outbox (pending work, the source of truth) and one row per remote call."""
 
+from collections import defaultdict
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from sync.models.connections import Connection
-from sync.objects import ObjectType, mirror_model
+from sync.objects import MODEL_BY_TYPE, ObjectType, mirror_model
 
 
 class ChangeStatus(models.TextChoices):
@@ -88,8 +90,24 @@ class OutboundChange(models.Model):
         return f"{self.object_type} {self.object_id} → {self.connection_id} ({self.status})"
 
     def mirror_object(self):
-        """The mirror row this change is about (tombstoned rows included)."""
+        """The mirror row this change is about (tombstoned rows included): as the push engine
+        read it for this change's batch (`preload_mirror_objects`), or read now."""
+        preloaded = getattr(self, "_preloaded_object", None)
+        if preloaded is not None:
+            return preloaded
         return mirror_model(self.object_type).objects.get(pk=self.object_id)
+
+    @staticmethod
+    def preload_mirror_objects(changes: "list[OutboundChange]") -> None:
+        """Read the mirror rows of many changes with one query per object type."""
+        by_type: dict[str, list[OutboundChange]] = defaultdict(list)
+        for change in changes:
+            if change.object_type in MODEL_BY_TYPE:  # not a courses import
+                by_type[change.object_type].append(change)
+        for object_type, group in by_type.items():
+            found = mirror_model(object_type).objects.in_bulk({c.object_id for c in group})
+            for change in group:
+                change._preloaded_object = found.get(change.object_id)
 
 
 class DeliveryAttempt(models.Model):

@@ -14,7 +14,7 @@ from ops.models import PushAllRun, RunStatus
 from ops.push_all import PushAll, delivery
 from sync.connectors import connector_for
 from sync.engine.outbox import outbound_suppressed
-from sync.engine.push import claim, drain
+from sync.engine.push import claim_batch, drain
 from sync.models import ChangeStatus, DeliveryAttempt, Link, OutboundChange
 from tests.factories import TEST_ACTOR
 from tests.sync.factories import RuleFactory
@@ -66,7 +66,7 @@ def kill_on_checkpoint(monkeypatch, nth: int) -> None:
 def kill_workers_mid_push(conn, change_ids: list[int]) -> None:
     """Workers that claimed rows and called the CRM, then died before recording the outcome."""
     for change_id in change_ids:
-        change = claim(change_id)
+        [change] = claim_batch([change_id])
         connector_for(conn, change=change).push(change)
     past = timezone.now() - timedelta(seconds=1)
     OutboundChange.objects.filter(pk__in=change_ids).update(lease_until=past)

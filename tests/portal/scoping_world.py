@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from ops.models import PushAllRun
 from portal.apikeys import apikey_create
 from portal.models import Workspace, WorkspaceMembership, WorkspaceRole
 from sync.models import DeliveryAttempt, InboundEvent, Link, OutboundChange
@@ -73,6 +74,8 @@ def populate(workspace: Workspace, mark: str) -> None:
         automation=automation, workspace=workspace, event_key=f"{mark}-event",
         event_label=f"{mark} run",
     )  # fmt: skip
+    PushAllRun.objects.create(connection=conn, objects_requested=["contact"],
+                              started_by=f"{mark} operator")  # fmt: skip
 
 
 def staff_user(django_user_model, username: str, *memberships):

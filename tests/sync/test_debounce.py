@@ -3,22 +3,31 @@ changes becomes one call carrying the latest state."""
 
 import heapq
 import json
+import math
 import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts.services import contact_update
 from sync.engine import debounce
-from sync.engine.debounce import PUSH_TASK, Timer, quiet_in
+from sync.engine.debounce import PUSH_TASK, Timer, quiet_periods
 from sync.engine.push import push_due, sweep
 from sync.models import ChangeStatus, OutboundChange
+from tests.factories import ContactFactory
 from tests.sync.factories import CRM_BASE_URL as CRM
+from tests.sync.factories import ConnectionFactory
 
 
 def last_names_sent(crm) -> list[str]:
     return [json.loads(call.request.body)["lastName"] for call in crm.calls]
+
+
+def quiet_in(change_id: int) -> float:
+    return quiet_periods([change_id]).get(change_id, 0.0)
 
 
 def age(row: OutboundChange, seconds: float) -> None:
@@ -73,6 +82,27 @@ def test_a_record_that_never_stops_changing_waits_at_most_ten_quiet_periods(
 
 
 @pytest.mark.django_db
+def test_a_batch_learns_which_rows_wait_in_two_queries(
+    linked_contact, actor, settings, django_assert_max_num_queries
+):
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 2
+    contact_update(linked_contact, actor=actor, data={"last_name": "Quiet"})
+    quiet = OutboundChange.objects.get()
+    age(quiet, 3)
+    OutboundChange.objects.filter(pk=quiet.pk).update(status=ChangeStatus.DONE)
+    contact_update(linked_contact, actor=actor, data={"last_name": "Busy"})
+    busy = OutboundChange.objects.latest("id")
+    backlog = OutboundChange.objects.create(
+        connection=busy.connection, object_type="contact", object_id=10**9
+    )
+    age(backlog, 30)
+    with django_assert_max_num_queries(2):
+        waits = quiet_periods([quiet.pk, busy.pk, backlog.pk])
+    assert set(waits) == {busy.pk}  # finished and long-waiting rows go now
+    assert 1.5 < waits[busy.pk] <= 2
+
+
+@pytest.mark.django_db
 def test_a_held_row_is_left_to_the_sweeper_should_its_timer_die(
     linked_contact, actor, settings, enqueued, monkeypatch
 ):
@@ -89,6 +119,18 @@ def test_a_held_row_is_left_to_the_sweeper_should_its_timer_die(
     assert enqueued == [(PUSH_TASK,)]
 
 
+START = 1000.001  # the clock when a test's changes commit (not on a tick's edge)
+
+
+def released_after(committed: float, quiet: float = 0.2) -> float:
+    """The timer's delay for rows committed at `committed`: the quiet period, then the end of
+    the release tick it ends in."""
+    tick = debounce.RELEASE_TICK_SECONDS
+    delay = math.ceil((committed + quiet) / tick) * tick - committed
+    assert quiet <= delay < quiet + tick
+    return delay
+
+
 class ManualTimer(Timer):
     """The debounce timer without its thread: the test says when the quiet period is over."""
 
@@ -103,6 +145,8 @@ class ManualTimer(Timer):
 def timer(monkeypatch) -> ManualTimer:
     manual = ManualTimer()
     monkeypatch.setattr(debounce, "_timer", manual)
+    monkeypatch.setattr(debounce, "_clock", lambda: START)
+    monkeypatch.setattr(debounce, "_due", {})  # no tick of an earlier test
     return manual
 
 
@@ -114,11 +158,34 @@ def test_a_new_change_is_enqueued_after_the_quiet_period_not_at_commit(
     enqueued.clear()  # the fixture's own contact, created before the debounce was set
     contact_update(linked_contact, actor=actor, data={"last_name": "Soon"})  # commits
     row = OutboundChange.objects.get()
-    assert enqueued == [] and timer.delays() == [0.2]  # held for the quiet period
+    assert enqueued == [] and timer.delays() == pytest.approx([released_after(START)])  # quiet
     assert OutboundChange.objects.get(pk=row.pk).enqueued_at is None
     timer.flush()  # the quiet period is over: released, the workers woken
     assert enqueued == [(PUSH_TASK,)]
     assert OutboundChange.objects.get(pk=row.pk).enqueued_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_changes_of_one_tick_are_released_with_one_update_and_one_wake(
+    workspace, actor, settings, enqueued, timer, monkeypatch
+):
+    ConnectionFactory(workspace=workspace)
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 0.2
+    for number in range(5):  # five commits in the same tick
+        ContactFactory(workspace=workspace, email=f"tick{number}@example.com")
+    later = START + 3 * debounce.RELEASE_TICK_SECONDS  # its quiet period ends ticks later
+    monkeypatch.setattr(debounce, "_clock", lambda: later)
+    ContactFactory(workspace=workspace, email="later@example.com")
+    both = sorted([released_after(START), released_after(later)])
+    assert sorted(timer.delays()) == pytest.approx(both)  # two ticks
+    enqueued.clear()
+    _due, _order, release, args = min(timer._heap, key=lambda entry: entry[1])  # the first
+    with CaptureQueriesContext(connection) as queries:
+        release(*args)
+    updates = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 1 and "sync_outboundchange" in updates[0]["sql"]
+    assert OutboundChange.objects.filter(enqueued_at__isnull=False).count() == 5
+    assert enqueued == [(PUSH_TASK,)]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -131,7 +198,7 @@ def test_a_burst_is_held_then_pushed_once_with_the_latest_state(
     for name in ("A", "B", "C"):
         contact_update(linked_contact, actor=actor, data={"last_name": name})
     rows = list(OutboundChange.objects.order_by("id").values_list("pk", flat=True))
-    assert enqueued == [] and len(timer.delays()) == 3  # held while the record changes
+    assert enqueued == [] and timer.delays() == pytest.approx([released_after(START)])  # one tick
     for row in OutboundChange.objects.all():
         age(row, 1)  # the quiet period is over ...
     timer.flush()  # ... and the timer fires: all three released, the workers woken

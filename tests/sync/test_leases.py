@@ -10,12 +10,18 @@ from django.utils import timezone
 from sync.engine import leases
 from sync.engine.debounce import PUSH_TASK
 from sync.engine.leases import Keeper, holding, keeper
-from sync.engine.push import claim
+from sync.engine.push import claim_batch
 from sync.inbound import processing
 from sync.models import ChangeStatus, InboundEvent, OutboundChange
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def claim(change_id: int):
+    """One row claimed as a worker's batch would claim it (None: not claimable)."""
+    claimed = claim_batch([change_id])
+    return claimed[0] if claimed else None
 
 
 @pytest.fixture

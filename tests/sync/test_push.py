@@ -12,7 +12,14 @@ from django.utils import timezone
 
 from contacts.services import contact_create, contact_delete, contact_update
 from portal.actors import Actor
-from sync.engine.push import claim, drain, process_change, release_expired_leases, replay, sweep
+from sync.engine.push import (
+    claim_batch,
+    drain,
+    process_change,
+    release_expired_leases,
+    replay,
+    sweep,
+)
 from sync.models import ChangeStatus, DeliveryAttempt, Link, OutboundChange
 from tests.factories import ContactFactory
 from tests.sync.factories import CRM_BASE_URL as CRM
@@ -20,6 +27,12 @@ from tests.sync.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
 CREATED = {"contact": {"id": "R1", "locationId": "x"}}
+
+
+def claim(change_id: int):
+    """One row claimed as a worker's batch would claim it (None: not claimable)."""
+    claimed = claim_batch([change_id])
+    return claimed[0] if claimed else None
 
 
 @pytest.fixture

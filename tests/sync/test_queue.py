@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sync import tasks
-from sync.engine import queue
+from sync.engine import push, queue
 from sync.engine.debounce import PUSH_TASK
-from sync.engine.push import claim, push_due, ready_changes
+from sync.engine.push import push_due, ready_changes
 from sync.engine.timer import Timer
 from sync.inbound.processing import PROCESS_TASK, claim_batch
 from sync.inbound.tasks import sweep_inbound
@@ -140,10 +140,10 @@ def test_two_push_workers_at_once_never_claim_one_row_twice(settings):
     released_changes(conn, 40)
     ids = queue.claim_fairly(ready_changes(), limit=100, per_connection=100)
 
-    def claim_each() -> list[int]:
-        return [pk for pk in ids if claim(pk) is not None]
+    def claim_the_batch() -> list[int]:
+        return [change.pk for change in push.claim_batch(ids)]
 
-    first, second = in_parallel(claim_each)
+    first, second = in_parallel(claim_the_batch)
     assert not set(first) & set(second)
     assert len(first) + len(second) == OutboundChange.objects.count()
     assert set(OutboundChange.objects.values_list("attempts", flat=True)) == {1}

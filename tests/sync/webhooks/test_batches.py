@@ -1,0 +1,56 @@
+"""A worker's batch of inbound events: configuration read once per batch, and each event's
+change committed together with its outcome."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from contacts.models import Contact
+from sync.inbound.processing import claim_batch, process_batch
+from sync.models import InboundEvent, InboundStatus, OutboundChange
+from tests.sync.factories import ConnectionFactory
+from tests.sync.webhooks.conftest import example, post_crm
+
+pytestmark = pytest.mark.django_db
+
+
+def statements_on(queries: CaptureQueriesContext, table: str) -> int:
+    return sum(f'FROM "{table}"' in q["sql"] for q in queries.captured_queries)
+
+
+def deliver_creates(client, count: int) -> None:
+    for number in range(count):
+        body = example("ContactCreate", id=f"batch{number}", email=f"b{number}@example.com")
+        assert post_crm(client, body).status_code == 200
+
+
+def test_a_batch_reads_each_connections_configuration_once(client, crm_connection, workspace):
+    ConnectionFactory(workspace=workspace, name="Partner", slug="partner")  # a fan-out target
+    deliver_creates(client, 8)
+    batch = claim_batch()
+    with CaptureQueriesContext(connection) as queries:
+        results = process_batch(batch)
+    assert [result.split(":")[0] for result in results] == [InboundStatus.PROCESSED] * 8
+    assert Contact.objects.count() == 8 and OutboundChange.objects.count() == 8
+    assert statements_on(queries, "sync_fieldmapping") == 1  # the CRM's mappings, once
+    assert statements_on(queries, "sync_rule") == 1  # the fan-out targets' rules, once
+    assert statements_on(queries, "sync_automation") == 1
+
+
+def test_the_next_batch_reads_the_configuration_again(client, crm_connection):
+    deliver_creates(client, 2)
+    for _ in range(2):
+        [event, *_rest] = claim_batch(limit=1)
+        with CaptureQueriesContext(connection) as queries:
+            process_batch([event])
+        assert statements_on(queries, "sync_fieldmapping") == 1
+
+
+def test_a_worker_whose_lease_was_taken_over_writes_nothing(client, crm_connection):
+    deliver_creates(client, 1)
+    [event] = claim_batch()
+    InboundEvent.objects.filter(pk=event.pk).update(lease_token="another-worker")  # reclaimed
+    assert process_batch([event]) == ["lease lost: another worker processes this event"]
+    assert not Contact.objects.exists() and not OutboundChange.objects.exists()
+    event.refresh_from_db()
+    assert event.status == InboundStatus.RECEIVED and event.lease_token == "another-worker"
