@@ -92,11 +92,20 @@ def _increment(counter: str, lifetime: int) -> int:
     backend = caches[DEFAULT_CACHE_ALIAS]  # `cache` is a proxy to it
     if isinstance(backend, RedisCache):
         key = backend.make_and_validate_key(counter)
-        # The cache's own client and pool; an int is stored as a plain Redis integer, the way
-        # the cache itself stores one, so cache.get(counter) reads the same count.
-        client = backend._cache.get_client(key, write=True)
-        return int(client.eval(_INCREMENT_LUA, 1, key, lifetime))
+        # An int is stored as a plain Redis integer, the way the cache itself stores one, so
+        # cache.get(counter) reads the same count.
+        return int(_redis_client(backend).eval(_INCREMENT_LUA, 1, key, lifetime))
     try:
         return cache.incr(counter)  # the common case: the window's counter exists
     except ValueError:
         return 1 if cache.add(counter, 1, timeout=lifetime) else cache.incr(counter)
+
+
+def _redis_client(backend: RedisCache):
+    """A client on the cache's own connection pool, made once per cache object (the cache
+    makes a new client, ~170 response callbacks set up, for every operation)."""
+    client = getattr(backend, "_throttle_client", None)
+    if client is None:
+        client = backend._cache.get_client(None, write=True)
+        backend._throttle_client = client
+    return client

@@ -35,8 +35,10 @@ def test_a_cache_that_is_down_lets_requests_through(db, pinned_clock, monkeypatc
 
     monkeypatch.setattr(cache, "incr", down)
     monkeypatch.setattr(cache, "add", down)
-    if ON_REDIS:
-        monkeypatch.setattr(type(caches[DEFAULT_CACHE_ALIAS]._cache), "get_client", down)
+    if ON_REDIS:  # every command fails, whichever client sends it
+        import redis
+
+        monkeypatch.setattr(redis.Redis, "execute_command", down)
     window = throttle.count("test:c", "1/second")
     assert not window.exceeded and window.remaining == 1
     assert throttle.hit("test:c", "1/second") == 0.0
@@ -70,3 +72,21 @@ def test_on_redis_a_request_is_counted_in_one_round_trip(db, pinned_clock, monke
     assert [w.exceeded for w in windows] == [False, False, True]
     # Without Redis the database cache is used (its own statements; nothing goes to Redis).
     assert sent == (["EVAL"] * 3 if ON_REDIS else [])
+
+
+def test_on_redis_the_counter_reuses_one_client(db, pinned_clock, monkeypatch):
+    """The cache makes a new client (its callbacks set up) per operation; the counter does not."""
+    import redis
+
+    made = []
+    original = redis.Redis.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        original(self, *args, **kwargs)
+
+    throttle.count("test:f", "5/second")  # the first may make the process's client
+    monkeypatch.setattr(redis.Redis, "__init__", counting)
+    for _ in range(3):
+        throttle.count("test:f", "5/second")
+    assert made == [] and cache.get(f"throttle:test:f:{1_000_000}") == 4
