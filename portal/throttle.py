@@ -6,8 +6,10 @@ webhook endpoints (per client address and endpoint).
     count("api:<key id>", "600/minute") -> Window(limit, count, reset): for RateLimit-* headers
     hit("webhook:<address>", "100/second") -> 0.0 when allowed, else seconds until the window ends
 
-`incr` is atomic on Redis; on the embedded database cache it is read-then-write, so concurrent
-requests may undercount slightly (a limit there is a guard, not an exact quota).
+On Redis a request costs one round trip: a script increments the window's counter and sets
+its expiry when it creates it, atomically (the cache API's `incr` would be two: EXISTS, then
+INCRBY). On the embedded database cache it is the cache's incr/add, a read-then-write, so
+concurrent requests may undercount slightly (a limit there is a guard, not an exact quota).
 """
 
 import logging
@@ -15,7 +17,8 @@ import math
 import time
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 logger = logging.getLogger(__name__)
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -61,10 +64,7 @@ def count(name: str, rate: str) -> Window:
     counter = f"throttle:{name}:{start}"
     reset = max(start + period - now, 0.001)
     try:
-        try:
-            seen = cache.incr(counter)  # the common case: the window's counter exists
-        except ValueError:
-            seen = 1 if cache.add(counter, 1, timeout=period + 1) else cache.incr(counter)
+        seen = _increment(counter, period + 1)
     except Exception:
         # The shared cache is down: a limit guards the portal, it is no reason to refuse (a
         # webhook refused with a 5xx is never sent again).
@@ -77,3 +77,35 @@ def hit(name: str, rate: str) -> float:
     """Count one request under `name`; 0.0 if it is within `rate`, else the wait in seconds."""
     window = count(name, rate)
     return window.reset if window.exceeded else 0.0
+
+
+# KEYS: the window's counter; ARGV: its lifetime in seconds. Returns the count with this request.
+_INCREMENT_LUA = """
+local seen = redis.call('INCR', KEYS[1])
+if seen == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return seen
+"""
+
+
+def _increment(counter: str, lifetime: int) -> int:
+    """Count one request in `counter` (created with `lifetime`); the count including it."""
+    backend = caches[DEFAULT_CACHE_ALIAS]  # `cache` is a proxy to it
+    if isinstance(backend, RedisCache):
+        key = backend.make_and_validate_key(counter)
+        # An int is stored as a plain Redis integer, the way the cache itself stores one, so
+        # cache.get(counter) reads the same count.
+        return int(_redis_client(backend).eval(_INCREMENT_LUA, 1, key, lifetime))
+    try:
+        return cache.incr(counter)  # the common case: the window's counter exists
+    except ValueError:
+        return 1 if cache.add(counter, 1, timeout=lifetime) else cache.incr(counter)
+
+
+def _redis_client(backend: RedisCache):
+    """A client on the cache's own connection pool, made once per cache object (the cache
+    makes a new client, ~170 response callbacks set up, for every operation)."""
+    client = getattr(backend, "_throttle_client", None)
+    if client is None:
+        client = backend._cache.get_client(None, write=True)
+        backend._throttle_client = client
+    return client

@@ -1,9 +1,14 @@
 """The shared-cache counters behind the API's and the webhooks' rate limits."""
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from portal import throttle
+
+ON_REDIS = isinstance(
+    caches[DEFAULT_CACHE_ALIAS], RedisCache
+)  # the suite runs with and without REDIS_URL
 
 
 @pytest.fixture
@@ -30,7 +35,58 @@ def test_a_cache_that_is_down_lets_requests_through(db, pinned_clock, monkeypatc
 
     monkeypatch.setattr(cache, "incr", down)
     monkeypatch.setattr(cache, "add", down)
+    if ON_REDIS:  # every command fails, whichever client sends it
+        import redis
+
+        monkeypatch.setattr(redis.Redis, "execute_command", down)
     window = throttle.count("test:c", "1/second")
     assert not window.exceeded and window.remaining == 1
     assert throttle.hit("test:c", "1/second") == 0.0
     assert "unavailable; request allowed" in caplog.text
+
+
+def test_a_counter_lives_one_period_past_its_window_and_counts_from_one(db, pinned_clock):
+    for _ in range(2):
+        throttle.count("test:d", "5/minute")
+    counter = "throttle:test:d:999960"  # the window that starts at 999,960 s
+    assert cache.get(counter) == 2
+    if ON_REDIS:
+        backend = caches[DEFAULT_CACHE_ALIAS]
+        key = backend.make_and_validate_key(counter)
+        assert 0 < backend._cache.get_client(key).ttl(key) <= 61
+
+
+def test_on_redis_a_request_is_counted_in_one_round_trip(db, pinned_clock, monkeypatch):
+    """The cache API's incr is two (EXISTS, INCRBY), three or four in a window's first request."""
+    import redis
+
+    sent = []
+    original = redis.Redis.execute_command
+
+    def counting(self, *args, **kwargs):
+        sent.append(args[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    windows = [throttle.count("test:e", "2/second") for _ in range(3)]
+    assert [w.exceeded for w in windows] == [False, False, True]
+    # Without Redis the database cache is used (its own statements; nothing goes to Redis).
+    assert sent == (["EVAL"] * 3 if ON_REDIS else [])
+
+
+def test_on_redis_the_counter_reuses_one_client(db, pinned_clock, monkeypatch):
+    """The cache makes a new client (its callbacks set up) per operation; the counter does not."""
+    import redis
+
+    made = []
+    original = redis.Redis.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        original(self, *args, **kwargs)
+
+    throttle.count("test:f", "5/second")  # the first may make the process's client
+    monkeypatch.setattr(redis.Redis, "__init__", counting)
+    for _ in range(3):
+        throttle.count("test:f", "5/second")
+    assert made == [] and cache.get(f"throttle:test:f:{1_000_000}") == 4

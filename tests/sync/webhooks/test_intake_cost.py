@@ -1,0 +1,74 @@
+"""The intake's per-delivery cost cuts keep what they replace (issue 19, item 3).
+
+The InboundEvent INSERT is compiled once per database (sync/inbound/intake.py), yet each row is
+the one save() would write and post_save still fires.
+"""
+
+from datetime import datetime
+
+import pytest
+from django.db.models import signals
+from django.db.models.sql.compiler import SQLInsertCompiler
+from django.test import Client
+
+from sync.inbound import intake
+from sync.models import InboundEvent, InboundStatus
+from tests.sync.webhooks.conftest import LOCATION, example, post_crm
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def insert_compilations(monkeypatch):
+    """How many times the ORM compiled an InboundEvent INSERT."""
+    compiled = []
+    original = SQLInsertCompiler.as_sql
+
+    def counting(self, *args, **kwargs):
+        if self.query.model is InboundEvent:
+            compiled.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLInsertCompiler, "as_sql", counting)
+    monkeypatch.setattr(intake._INSERT, "statements", {})  # as in a fresh process
+    return compiled
+
+
+def test_the_insert_is_compiled_once_not_per_delivery(crm_connection, insert_compilations):
+    client = Client()
+    for _ in range(3):
+        assert post_crm(client, example("ContactCreate")).status_code == 200
+    assert InboundEvent.objects.count() == 3
+    assert len(insert_compilations) == 1
+
+
+def test_the_stored_row_is_what_save_would_write(crm_connection, insert_compilations):
+    body = example("ContactCreate")
+    response = post_crm(Client(), body, headers={"HTTP_USER_AGENT": "crm/1"})
+    event = InboundEvent.objects.get()
+    assert response.json() == {"status": "accepted", "id": event.pk}
+    assert event.connection_id == crm_connection.pk
+    assert event.workspace_id == crm_connection.workspace_id
+    assert (event.source, event.source_key, event.routing_key) == ("highlevel",) * 2 + (LOCATION,)
+    assert event.webhook_id == body["webhookId"] and event.event_type == "ContactCreate"
+    assert event.object_type == "contact" and event.remote_id == body["id"]
+    assert event.headers == {"content-type": "application/json", "user-agent": "crm/1"}
+    assert event.status == InboundStatus.RECEIVED and event.attempts == 0
+    assert isinstance(event.source_timestamp, datetime) and event.source_timestamp.tzinfo
+    assert event.received_at is not None and event.lease_token == ""
+
+
+def test_post_save_still_fires_once_per_stored_event(crm_connection):
+    seen = []
+
+    def receiver(sender, instance, created, **kwargs):
+        seen.append((instance.pk, created, instance._state.adding))
+
+    signals.post_save.connect(receiver, sender=InboundEvent, dispatch_uid="test-intake-cost")
+    try:
+        body = example("ContactCreate")
+        post_crm(Client(), body)
+        post_crm(Client(), body)  # the duplicate stores nothing and fires nothing
+    finally:
+        signals.post_save.disconnect(sender=InboundEvent, dispatch_uid="test-intake-cost")
+    assert seen == [(InboundEvent.objects.get().pk, True, False)]
