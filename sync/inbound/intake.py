@@ -124,17 +124,34 @@ def _store(event: InboundEvent, *, known: bool, parse) -> Receipt:
 
 
 def _insert(event: InboundEvent) -> bool:
-    """Store the event; False if this delivery is already stored (the unique constraint)."""
+    """Store the event; False if this delivery is already stored (the unique constraint).
+
+    The routing cache may still name a connection deleted a moment ago: its row refuses the
+    event (foreign key), which is then kept unmatched for an operator, never dropped."""
     try:
-        # Inside a caller's transaction, a savepoint keeps it usable after a duplicate.
-        if transaction.get_connection().in_atomic_block:
-            with transaction.atomic():
-                _INSERT.save(event)
-        else:  # autocommit: one statement, committed when it returns
-            _INSERT.save(event)
+        _save(event)
     except IntegrityError:
-        return False
+        if event.connection_id is None or _already_stored(event):
+            return False
+        event.connection_id = event.workspace_id = None
+        event.status, event.result = InboundStatus.UNMATCHED, "its connection was just deleted"
+        _save(event)
     return True
+
+
+def _save(event: InboundEvent) -> None:
+    # Inside a caller's transaction, a savepoint keeps it usable after a refusal.
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            _INSERT.save(event)
+    else:  # autocommit: one statement, committed when it returns
+        _INSERT.save(event)
+
+
+def _already_stored(event: InboundEvent) -> bool:
+    return InboundEvent.objects.filter(
+        source_key=event.source_key, routing_key=event.routing_key, webhook_id=event.webhook_id
+    ).exists()
 
 
 class _CompiledInsert:

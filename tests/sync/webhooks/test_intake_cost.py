@@ -12,6 +12,7 @@ from django.db.models.sql.compiler import SQLInsertCompiler
 from django.test import Client
 
 from sync.inbound import intake
+from sync.inbound.routing import Route
 from sync.models import InboundEvent, InboundStatus
 from tests.sync.webhooks.conftest import LOCATION, example, post_crm
 
@@ -72,3 +73,17 @@ def test_post_save_still_fires_once_per_stored_event(crm_connection):
     finally:
         signals.post_save.disconnect(sender=InboundEvent, dispatch_uid="test-intake-cost")
     assert seen == [(InboundEvent.objects.get().pk, True, False)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_routed_to_a_connection_deleted_meanwhile_is_kept_unmatched(
+    crm_connection, monkeypatch
+):
+    gone = Route(connection_id=crm_connection.pk + 1000, workspace_id=crm_connection.workspace_id)
+    monkeypatch.setattr(intake, "cached_route", lambda *args: gone)  # a stale routing cache
+    body = example("ContactCreate")
+    response = post_crm(Client(), body)
+    event = InboundEvent.objects.get(webhook_id=body["webhookId"])
+    assert response.status_code == 202 and response.json()["status"] == "unmatched"
+    assert event.status == InboundStatus.UNMATCHED and event.connection_id is None
+    assert post_crm(Client(), body).json()["status"] == "duplicate"  # still deduplicated
