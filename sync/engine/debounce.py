@@ -91,16 +91,19 @@ PUSH_TASK = "sync.tasks.push_due"  # by name: the engine never imports the task 
 
 # Rows whose quiet period ends within the same tick are released together: at a steady load a
 # process commits many changes per tick, and each release is an UPDATE and a wake-up.
-RELEASE_TICK_SECONDS = 0.02
+RELEASE_TICK_SECONDS = 0.01
 _clock: Callable[[], float] = time.monotonic
 _due: dict[int, list[int]] = {}  # tick number → rows released at its end
 _due_lock = threading.Lock()
 
 
-def push_soon(change_ids: list[int]) -> None:
-    """New outbox rows (after commit): released once the quiet period has passed, at the end
-    of the tick it ends in (at most RELEASE_TICK_SECONDS later)."""
+def push_soon(change_ids: list[int], created_at: datetime | None = None) -> None:
+    """New outbox rows (after commit): released once the quiet period has passed — counted
+    from `created_at`, the rows' creation in the transaction, as the claim's check counts it —
+    at the end of the tick it ends in (at most RELEASE_TICK_SECONDS later)."""
     delay = settings.SYNC_PUSH_DEBOUNCE_SECONDS
+    if created_at is not None:
+        delay -= _age(created_at)
     if delay <= 0:
         release_pushes(change_ids)
         return
@@ -111,6 +114,11 @@ def push_soon(change_ids: list[int]) -> None:
         _due.setdefault(tick, []).extend(change_ids)
     if first:
         _timer.call_later(tick * RELEASE_TICK_SECONDS - now, _release_tick, tick)
+
+
+def _age(created_at: datetime) -> float:
+    """Seconds since the rows were created (their transaction's time until its commit)."""
+    return max(_seconds(timezone.now(), created_at), 0.0)
 
 
 def _release_tick(tick: int) -> None:

@@ -107,7 +107,8 @@ def record_outbound_changes(
     if rows:
         created = OutboundChange.objects.bulk_create(rows)
         ids = [row.pk for row in created]
-        transaction.on_commit(lambda: push_soon(ids))
+        created_at = created[0].created_at
+        transaction.on_commit(lambda: push_soon(ids, created_at))
     return rows
 
 

@@ -147,6 +147,7 @@ def timer(monkeypatch) -> ManualTimer:
     monkeypatch.setattr(debounce, "_timer", manual)
     monkeypatch.setattr(debounce, "_clock", lambda: START)
     monkeypatch.setattr(debounce, "_due", {})  # no tick of an earlier test
+    monkeypatch.setattr(debounce, "_age", lambda created_at: 0.0)  # committed as created
     return manual
 
 
@@ -186,6 +187,16 @@ def test_the_changes_of_one_tick_are_released_with_one_update_and_one_wake(
     assert len(updates) == 1 and "sync_outboundchange" in updates[0]["sql"]
     assert OutboundChange.objects.filter(enqueued_at__isnull=False).count() == 5
     assert enqueued == [(PUSH_TASK,)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_quiet_period_counts_from_the_rows_creation_not_from_the_commit(
+    linked_contact, actor, settings, timer, monkeypatch
+):
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 0.2
+    monkeypatch.setattr(debounce, "_age", lambda created_at: 0.05)  # a 50 ms transaction
+    contact_update(linked_contact, actor=actor, data={"last_name": "Slow commit"})
+    assert timer.delays() == pytest.approx([released_after(START, quiet=0.15)])
 
 
 @pytest.mark.django_db(transaction=True)
