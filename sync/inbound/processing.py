@@ -130,15 +130,10 @@ def claim(event_id: int) -> InboundEvent | None:
 
 
 def _process(event: InboundEvent) -> str:
+    # Not in one transaction with its outcome: applying may read the record from the CRM
+    # first, and no transaction (on SQLite: the write lock) is held across a remote call.
     try:
-        # The change and the event's outcome commit together: one transaction per event, and
-        # a worker whose lease was taken over writes neither.
-        with transaction.atomic():
-            outcome = apply_event(parse_event(event), event.connection)
-            if not _record(event, outcome):
-                raise LeaseLost
-    except LeaseLost:
-        return "lease lost: another worker processes this event"
+        outcome = apply_event(parse_event(event), event.connection)
     except RemoteError as exc:
         return _remote_failure(event, exc)
     except Unresolvable as exc:
@@ -150,7 +145,7 @@ def _process(event: InboundEvent) -> str:
     except Exception as exc:
         logger.exception("Processing inbound event %s crashed", event.pk)
         return _retry_later(event, _describe(exc), None)
-    return _described(outcome)
+    return _finish(event, outcome)
 
 
 def parse_event(event: InboundEvent) -> ParsedEvent:
@@ -162,32 +157,18 @@ def parse_event(event: InboundEvent) -> ParsedEvent:
     return webhook_receiver(event.source).parse(payload, event.source_timestamp)
 
 
-class LeaseLost(Exception):
-    """The event's lease ran out and another worker claimed it: this one's work rolls back."""
-
-
 def _finish(event: InboundEvent, outcome: Outcome, *, error: str = "") -> str:
-    _record(event, outcome, error=error)
-    return _described(outcome, error)
-
-
-def _record(event: InboundEvent, outcome: Outcome, *, error: str = "") -> bool:
     """Only the lease holder records the outcome (a stale worker changes nothing)."""
-    return bool(
-        InboundEvent.objects.filter(
-            pk=event.pk, status=InboundStatus.RECEIVED, lease_token=event.lease_token
-        ).update(
-            status=outcome.status,
-            result=outcome.result[:255],
-            error=error[:2000],
-            lease_token="",
-            lease_until=None,
-            processed_at=timezone.now(),
-        )
+    InboundEvent.objects.filter(
+        pk=event.pk, status=InboundStatus.RECEIVED, lease_token=event.lease_token
+    ).update(
+        status=outcome.status,
+        result=outcome.result[:255],
+        error=error[:2000],
+        lease_token="",
+        lease_until=None,
+        processed_at=timezone.now(),
     )
-
-
-def _described(outcome: Outcome, error: str = "") -> str:
     return f"{outcome.status}: {outcome.result or error}"
 
 
