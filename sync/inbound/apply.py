@@ -103,12 +103,12 @@ def _create(
     reason = policy.refusal(connection, change.object_type, policy.CREATE, None, values)
     if reason:
         return refused(reason)
+    if parent is not None:
+        # Before the transaction: the parent may be read from the remote (and written first).
+        values["contact"] = parent()
+        if values["contact"] is None:
+            return Outcome(InboundStatus.IGNORED, "its contact is deleted here")
     with transaction.atomic():
-        if parent is not None:
-            contact = parent()
-            if contact is None:
-                return Outcome(InboundStatus.IGNORED, "its contact is deleted here")
-            values["contact"] = contact
         obj = mirror_create(
             mirror_model(change.object_type),
             workspace=connection.workspace,

@@ -1,8 +1,10 @@
 """Each documented CRM example, signed and delivered, does the right thing to the mirror."""
 
 import datetime
+import json
 
 import pytest
+from django.db import connection
 
 from contacts.models import Appointment, Contact, CrmUser, Note, Task
 from sync.models import InboundEvent, InboundStatus, Link
@@ -243,3 +245,20 @@ def test_a_create_in_flight_for_another_email_does_not_hold_a_new_crm_contact(
     Link.objects.create(connection=crm_connection, object_type="contact", object_id=other.pk)
     deliver(example("ContactCreate"))
     assert Contact.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_unknown_contact_of_a_task_is_read_from_the_crm_outside_any_transaction(
+    deliver, crm, crm_connection
+):
+    in_transaction = []
+
+    def contact(request):  # on SQLite a transaction holds the write lock: never during a call
+        in_transaction.append(connection.in_atomic_block)
+        record = {"id": "CWBf1PR9LvvBkcYqiXlc", "locationId": LOCATION, "firstName": "Fetched"}
+        return 200, {}, json.dumps({"contact": record})
+
+    crm.add_callback("GET", f"{CRM}/contacts/CWBf1PR9LvvBkcYqiXlc", callback=contact)
+    deliver(example("TaskCreate"))
+    assert in_transaction == [False]
+    assert Task.objects.get().contact.first_name == "Fetched"
