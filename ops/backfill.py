@@ -371,11 +371,7 @@ class Backfill:
         return tally
 
     def _count(self, tally: Tally) -> None:
-        run = self.run
-        run.pages += 1
-        for name, value in tally.as_dict().items():
-            setattr(run, name, getattr(run, name) + value)
-        run.errors = (run.errors + tally.errors)[:MAX_ERRORS_KEPT]
+        tally.count_page_into(self.run, newest_first=False, kept=MAX_ERRORS_KEPT)
 
     def _save_checkpoint(self, tally: Tally, position: tuple[str, Any]) -> None:
         self._count(tally)

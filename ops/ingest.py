@@ -75,6 +75,16 @@ class Tally:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors[: max(0, MAX_ERRORS - len(self.errors))])
 
+    def count_page_into(self, record: Any, *, newest_first: bool, kept: int) -> None:
+        """Add this page's counts to a run or checkpoint row (pages, counters, at most `kept`
+        errors: the newest first where the console lists them so)."""
+        record.pages += 1
+        for name, value in self.as_dict().items():
+            setattr(record, name, getattr(record, name) + value)
+        if self.errors:
+            merged = self.errors + record.errors if newest_first else record.errors + self.errors
+            record.errors = merged[:kept]
+
     @property
     def total(self) -> int:
         return self.created + self.updated + self.unchanged + self.failed

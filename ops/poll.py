@@ -217,11 +217,7 @@ class Poller:
             overlap = timedelta(seconds=settings.SYNC_POLL_OVERLAP_SECONDS)
             reached = min(checkpoint.seen_until, started) - overlap
             checkpoint.since = max(checkpoint.since, reached)
-        checkpoint.pages += 1
-        for name, value in tally.as_dict().items():
-            setattr(checkpoint, name, getattr(checkpoint, name) + value)
-        if tally.errors:
-            checkpoint.errors = (tally.errors + checkpoint.errors)[:MAX_ERRORS_KEPT]
+        tally.count_page_into(checkpoint, newest_first=True, kept=MAX_ERRORS_KEPT)
         PollCheckpoint.objects.filter(pk=checkpoint.pk).update(
             since=checkpoint.since,
             cursor=checkpoint.cursor,
