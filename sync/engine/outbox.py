@@ -8,6 +8,7 @@ the rows are released to the push workers once the record has been quiet for a m
 (sync/engine/debounce.py); if the broker is down, the sweeper releases them later.
 
     enqueue_pushes(ids)    release rows now (replays, repairs, erasure: no quiet period)
+    written_together()     the rows of many writes (a bulk create) in one INSERT at its end
 """
 
 import logging
@@ -48,6 +49,25 @@ def outbound_suppressed() -> Iterator[None]:
 def fan_out_suppressed() -> bool:
     """True inside `outbound_suppressed()` (automations fire no runs there either)."""
     return _suppressed.get()
+
+
+# --- One INSERT for many writes --------------------------------------------------------------
+# A bulk create announces each of its records; their outbox rows are collected and written
+# together when the block ends, still inside the caller's transaction.
+_collected: ContextVar[list[OutboundChange] | None] = ContextVar("sync_outbox_rows", default=None)
+
+
+@contextmanager
+def written_together() -> Iterator[None]:
+    """Outbox rows of the mirror writes inside this block: one INSERT as it ends (call it
+    inside the writes' transaction, so the rows commit or roll back with them)."""
+    rows: list[OutboundChange] = []
+    token = _collected.set(rows)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+    _insert(rows)
 
 
 def target_connections(
@@ -104,12 +124,22 @@ def record_outbound_changes(
                     connection=connection, operation=Operation.ACTION, action=action_spec, **common
                 )
             )
-    if rows:
-        created = OutboundChange.objects.bulk_create(rows)
-        ids = [row.pk for row in created]
-        created_at = created[0].created_at
-        transaction.on_commit(lambda: push_soon(ids, created_at))
+    collected = _collected.get()
+    if collected is not None:
+        collected.extend(rows)
+    else:
+        _insert(rows)
     return rows
+
+
+def _insert(rows: list[OutboundChange]) -> None:
+    """Write outbox rows; once committed, they are released after their quiet period."""
+    if not rows:
+        return
+    created = OutboundChange.objects.bulk_create(rows)
+    ids = [row.pk for row in created]
+    created_at = created[0].created_at
+    transaction.on_commit(lambda: push_soon(ids, created_at))
 
 
 def enqueue_pushes(change_ids: list[int]) -> None:

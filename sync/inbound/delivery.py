@@ -29,7 +29,8 @@ from sync.models import (
 )
 from sync.objects import mirror_model
 
-__all__ = ["CreateInFlight", "Outcome", "apply_event"]
+__all__ = ["CreateInFlight", "CreatesInFlight", "Outcome", "apply_event", "deleted_before"]
+NOT_CREATED_DELETED = Outcome(InboundStatus.IGNORED, "deleted at the source earlier: not created")
 
 
 class CreateInFlight(Exception):
@@ -56,15 +57,13 @@ def _apply(
     elif obj is not None:
         values = source.values(source.complete(parsed), obj)
     else:
-        if _deleted_before(connection, parsed):
-            return Outcome(InboundStatus.IGNORED, "deleted at the source earlier: not created")
+        if not parsed.remote_id:
+            raise EventError("The delivery carries no record id.")
+        if deleted_before(connection, parsed.object_type, [parsed.remote_id]):
+            return NOT_CREATED_DELETED
         parsed = source.complete(parsed)
         values = source.values(parsed, None)
-        if _own_create_in_flight(parsed.object_type, values.get("email"), connection):
-            raise CreateInFlight(
-                f"A create of a {parsed.object_type} to this connection has no answer yet: "
-                "this may be its echo, so it waits for the push to learn the remote id."
-            )
+        CreatesInFlight(connection, parsed.object_type).check(values.get("email"))
         if parsed.object_type in CHILD_TYPES:
             parent = lambda: source.contact(parsed, actor)  # noqa: E731 (resolved if permitted)
     change = RemoteChange(
@@ -73,35 +72,54 @@ def _apply(
     return apply_remote_change(connection, change, actor=actor, found=(obj, link), parent=parent)
 
 
-def _own_create_in_flight(object_type: str, email: str | None, connection: Connection) -> bool:
-    """A push still creating this type here (its Link has no remote id) and, for contacts,
-    the same e-mail: the CRM announced our own create before the push read its answer (or the
-    answer was lost to a timeout). Creating it again would be a duplicate."""
-    unfinished = OutboundChange.objects.filter(
-        connection=connection,
-        object_type=object_type,
-        status__in=[*WAITING, ChangeStatus.IN_FLIGHT],
-    ).values("object_id")
-    creating = list(
-        Link.objects.filter(
-            connection=connection, object_type=object_type, remote_id="", object_id__in=unfinished
-        ).values_list("object_id", flat=True)
+class CreatesInFlight:
+    """The connection's creates of one type still waiting for their answer (their Link has no
+    remote id yet). While one is, a create announced by the remote — for contacts, one with the
+    same e-mail — may be the echo of ours (the CRM announced it before the push read its answer,
+    or the answer was lost to a timeout): creating it again would be a duplicate."""
+
+    def __init__(self, connection: Connection, object_type: str) -> None:
+        self.object_type = object_type
+        unfinished = OutboundChange.objects.filter(
+            connection=connection,
+            object_type=object_type,
+            status__in=[*WAITING, ChangeStatus.IN_FLIGHT],
+        ).values("object_id")
+        self.creating = list(
+            Link.objects.filter(
+                connection=connection,
+                object_type=object_type,
+                remote_id="",
+                object_id__in=unfinished,
+            ).values_list("object_id", flat=True)
+        )
+        self._emails: set[str] | None = None
+
+    def check(self, email: str | None) -> None:
+        """Raise CreateInFlight if a create with these values may be the echo of ours."""
+        if self._may_be_ours(email):
+            raise CreateInFlight(
+                f"A create of a {self.object_type} to this connection has no answer yet: "
+                "this may be its echo, so it waits for the push to learn the remote id."
+            )
+
+    def _may_be_ours(self, email: str | None) -> bool:
+        if not self.creating or self.object_type != "contact" or not email:
+            return bool(self.creating)
+        if self._emails is None:  # the few records being created only: read once
+            contacts = mirror_model("contact").objects.filter(pk__in=self.creating)
+            self._emails = {e.casefold() for e in contacts.values_list("email", flat=True) if e}
+        return email.casefold() in self._emails
+
+
+def deleted_before(connection: Connection, object_type: str, remote_ids: list[str]) -> set[str]:
+    """The remote ids whose delete arrived before their create (out of order): not created."""
+    return set(
+        InboundEvent.objects.filter(
+            connection=connection,
+            object_type=object_type,
+            remote_id__in=remote_ids,
+            status=InboundStatus.PROCESSED,
+            result=DELETED_UNKNOWN,
+        ).values_list("remote_id", flat=True)
     )
-    if not creating or object_type != "contact" or not email:
-        return bool(creating)
-    # Only the few records being created are compared (a case-blind e-mail match has no index).
-    same = mirror_model("contact").objects.filter(pk__in=creating, email__iexact=email)
-    return same.exists()
-
-
-def _deleted_before(connection: Connection, parsed: ParsedEvent) -> bool:
-    """A delete for this remote id arrived before its create (out of order)."""
-    if not parsed.remote_id:
-        raise EventError("The delivery carries no record id.")
-    return InboundEvent.objects.filter(
-        connection=connection,
-        object_type=parsed.object_type,
-        remote_id=parsed.remote_id,
-        status=InboundStatus.PROCESSED,
-        result=DELETED_UNKNOWN,
-    ).exists()

@@ -26,6 +26,9 @@ class MappedPartnerSource:
     def find(self, object_type: str, remote_id: str) -> tuple[MirrorModel | None, Link | None]:
         return find(self.connection, RemoteChange(object_type, UPSERT, remote_id, {}))
 
+    def finds_by_link(self, object_type: str, remote_id: str) -> bool:
+        return True
+
     def complete(self, parsed: ParsedEvent) -> ParsedEvent:
         return parsed
 

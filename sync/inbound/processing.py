@@ -20,10 +20,8 @@ import json
 import logging
 import time
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -31,16 +29,14 @@ from django.utils import timezone
 from portal.batch_memo import batch_scope
 from sync.connectors import webhook_receiver
 from sync.engine import leases, queue
-from sync.inbound.delivery import CreateInFlight, Outcome, apply_event
-from sync.inbound.events import EventError, ParsedEvent, Unresolvable
+from sync.inbound import creates, outcomes
+from sync.inbound.delivery import apply_event
+from sync.inbound.events import ParsedEvent
 from sync.inbound.partner_formats import format_of
 from sync.inbound.routing import route
-from sync.mapping.mapper import MappingError
 from sync.models import InboundEvent, InboundSource, InboundStatus
-from sync.transport.http import RemoteError
 
 logger = logging.getLogger(__name__)
-PERMANENT_ERRORS = (EventError, ValidationError, MappingError, ObjectDoesNotExist, ValueError)
 PROCESS_TASK = "sync.inbound.tasks.process_received"  # by name: tasks.py imports this module
 
 
@@ -74,11 +70,20 @@ def process_batch(batch: list[InboundEvent]) -> list[str]:
     """Apply claimed events in order, keeping their lease alive meanwhile; their outcomes.
 
     The batch reads each connection's configuration (mappings, fan-out targets, automations)
-    once (portal/batch_memo.py)."""
+    once (portal/batch_memo.py); runs of new records are created together
+    (sync/inbound/creates.py), the rest one event at a time."""
     if not batch:
         return []
+    results: list[str] = []
     with leases.holding(InboundEvent, batch[0].lease_token), batch_scope():
-        return [_process(event) for event in batch]
+        for step in creates.steps(batch, parse_event):
+            if isinstance(step, creates.Run):
+                done, one_by_one = creates.create_together(step)
+                results += done
+            else:
+                one_by_one = [step]
+            results += [_process(event, parsed) for event, parsed in one_by_one]
+    return results
 
 
 def due_events(now=None) -> QuerySet:
@@ -129,23 +134,14 @@ def claim(event_id: int) -> InboundEvent | None:
     return claimed[0] if claimed else None
 
 
-def _process(event: InboundEvent) -> str:
+def _process(event: InboundEvent, parsed: ParsedEvent | None = None) -> str:
     # Not in one transaction with its outcome: applying may read the record from the CRM
     # first, and no transaction (on SQLite: the write lock) is held across a remote call.
     try:
-        outcome = apply_event(parse_event(event), event.connection)
-    except RemoteError as exc:
-        return _remote_failure(event, exc)
-    except Unresolvable as exc:
-        return _finish(event, Outcome(InboundStatus.IGNORED, str(exc)))
-    except CreateInFlight as exc:
-        return _retry_later(event, str(exc), None)
-    except PERMANENT_ERRORS as exc:
-        return _finish(event, Outcome(InboundStatus.FAILED, ""), error=_describe(exc))
+        outcome = apply_event(parsed or parse_event(event), event.connection)
     except Exception as exc:
-        logger.exception("Processing inbound event %s crashed", event.pk)
-        return _retry_later(event, _describe(exc), None)
-    return _finish(event, outcome)
+        return outcomes.failure(event, exc)
+    return outcomes.record(event, outcome)
 
 
 def parse_event(event: InboundEvent) -> ParsedEvent:
@@ -155,47 +151,6 @@ def parse_event(event: InboundEvent) -> ParsedEvent:
     if event.source == InboundSource.PARTNER:  # the partner's own format, or our API's
         return format_of(event.connection).parse(payload, event.source_timestamp)
     return webhook_receiver(event.source).parse(payload, event.source_timestamp)
-
-
-def _finish(event: InboundEvent, outcome: Outcome, *, error: str = "") -> str:
-    """Only the lease holder records the outcome (a stale worker changes nothing)."""
-    InboundEvent.objects.filter(
-        pk=event.pk, status=InboundStatus.RECEIVED, lease_token=event.lease_token
-    ).update(
-        status=outcome.status,
-        result=outcome.result[:255],
-        error=error[:2000],
-        lease_token="",
-        lease_until=None,
-        processed_at=timezone.now(),
-    )
-    return f"{outcome.status}: {outcome.result or error}"
-
-
-def _remote_failure(event: InboundEvent, exc: RemoteError) -> str:
-    if exc.permanent:
-        message = f"Fetching from the CRM failed: {exc.message}"
-        return _finish(event, Outcome(InboundStatus.FAILED, ""), error=message)
-    return _retry_later(event, exc.message, exc.retry_after)
-
-
-def _retry_later(event: InboundEvent, message: str, retry_after: float | None) -> str:
-    if event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
-        return _finish(event, Outcome(InboundStatus.FAILED, ""), error=message)
-    delay = queue.backoff_seconds(event.attempts, retry_after)
-    # The lease doubles as "not before": a reaper hands the event back once it has passed. The
-    # token goes, so the batch's renewals (one token for the batch) leave the time alone.
-    InboundEvent.objects.filter(pk=event.pk, lease_token=event.lease_token).update(
-        lease_token="", lease_until=timezone.now() + timedelta(seconds=delay), error=message[:2000]
-    )
-    return f"retry in {delay:.0f} s: {message}"
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-        return f"Invalid record: {detail}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 # --- sweeper and reprocessing -------------------------------------------------------------

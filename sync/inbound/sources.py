@@ -1,6 +1,7 @@
 """How each kind of sender's records become mirror field values (one class per sender kind).
 
 source.find(object_type, remote_id) -> (mirror object | None, Link | None)
+source.finds_by_link(object_type, remote_id) -> bool   whether find is by the Link alone
 source.complete(parsed) -> ParsedEvent        fetch what a delivery lacks
 source.values(parsed, instance) -> dict       field values for contacts.services
 source.contact(parsed, actor) -> Contact|None the parent of a task/note/appointment
@@ -35,6 +36,11 @@ class LinkedSource:
         obj = mirror_model(object_type).objects.filter(pk=link.object_id).first()
         return obj, link
 
+    def finds_by_link(self, object_type: str, remote_id: str) -> bool:
+        """Whether `find` looks for this record by its Link alone (so a batch may look up many
+        records' Links in one query: sync/inbound/creates.py)."""
+        return True
+
     def complete(self, parsed: ParsedEvent) -> ParsedEvent:
         return parsed
 
@@ -55,6 +61,9 @@ class PartnerSource(LinkedSource):
             ).first()
             return obj, link or _OWN_ID
         return super().find(object_type, remote_id)
+
+    def finds_by_link(self, object_type: str, remote_id: str) -> bool:
+        return not remote_id.startswith(f"{mirror_model(object_type).PUBLIC_ID_PREFIX}_")
 
     def values(self, parsed: ParsedEvent, instance: MirrorModel | None) -> dict[str, Any]:
         fields = writable_fields(mirror_model(parsed.object_type))
