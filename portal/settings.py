@@ -161,8 +161,9 @@ SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=30)
 SYNC_LEASE_RENEWAL = env.bool("SYNC_LEASE_RENEWAL", default=True)
 SYNC_SWEEP_MINUTES = env.int("SYNC_SWEEP_MINUTES", default=1)
 # Pushes and inbound events are claimed in batches (sync/engine/queue.py): at most
-# SYNC_BATCH_SIZE rows, at most SYNC_BATCH_PER_CONNECTION of one connection, round-robin, so a
-# busy connection's backlog never starves another's single change. A woken worker keeps
+# SYNC_BATCH_SIZE rows, round-robin, at most SYNC_BATCH_PER_CONNECTION of one connection in the
+# first round (the room left goes to busy ones), so a busy connection's backlog never starves
+# another's single change. A woken worker keeps
 # claiming for SYNC_BATCH_SECONDS, then hands its turn back: the broker serves wakes in order,
 # so pushes and inbound processing share the workers (a long turn would hold pushes back for
 # its whole length while inbound events keep coming). One wake waits in the broker at a time

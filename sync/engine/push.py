@@ -105,9 +105,9 @@ def process_change(change_id: int) -> str:
 
 
 def claim_batch(ids: list[int]) -> list[OutboundChange]:
-    """Claim the rows `ids` that are still due, under one lease token; the claimed rows, in id
-    order, with their connection, their waiting siblings coalesced into them and their mirror
-    records read (one query per object type).
+    """Claim the rows `ids` that are still due, under one lease token; the claimed rows, in the
+    order of `ids`, with their connection, their waiting siblings coalesced into them and their
+    mirror records read (one query per object type).
 
     Per row (a conditional UPDATE): status waiting → in flight, attempts + 1. A row whose
     record is already in flight to its connection (the partial unique index; or two rows of one
@@ -137,9 +137,8 @@ def claim_batch(ids: list[int]) -> list[OutboundChange]:
             for change_id in list(free.order_by("pk").values_list("pk", flat=True)):
                 with contextlib.suppress(IntegrityError), transaction.atomic():
                     free.filter(pk=change_id).update(**claimed)
-    changes = list(
-        OutboundChange.objects.filter(lease_token=token).select_related("connection").order_by("id")
-    )
+    held = OutboundChange.objects.filter(lease_token=token).select_related("connection")
+    changes = queue.in_claim_order(list(held), ids)
     _coalesce([change for change in changes if change.operation == Operation.SYNC], now)
     OutboundChange.preload_mirror_objects(changes)
     return changes

@@ -8,15 +8,16 @@
                                 look per SYNC_WAKE_INTERVAL_SECONDS in this process
     woken(task)                 the woken task started: the next wake enqueues again
     claim_fairly(due, ...)      the ids to claim next, round-robin over connections
+    in_claim_order(rows, ids)   claimed rows in the order to work through them
     unlocked(claimable)         the rows no other claimer holds (locked for this claim)
     backoff_seconds(attempts)   when a retryable failure is tried again
 
 Work is not handed to the broker row by row. A row (an outbox change, a received inbound event)
 is durable in the database; the broker only carries wake-ups of the batch tasks, which claim
 due rows fairly: every connection's first due row, then every connection's second, ... at most
-`per_connection` of each per batch, so one connection's 10,000-row backlog never sits in front
-of another connection's single change. The due queries are indexed and their cost follows the
-due rows, never the number of connections.
+`per_connection` of each in a batch's first round, so one connection's 10,000-row backlog never
+sits in front of another connection's single change; room left over goes to the busy ones. The
+due queries are indexed and their cost follows the due rows, never the number of connections.
 
 Leases (short, renewed while the worker lives, reaped when it dies) are sync/engine/leases.py;
 the sweepers (sync/tasks.py: sweep) are the backstop for a lost wake-up.
@@ -26,6 +27,7 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 from django.conf import settings
@@ -135,17 +137,49 @@ def _clear(task: str) -> None:
 
 
 def claim_fairly(due: QuerySet, *, limit: int, per_connection: int) -> list[int]:
-    """Ids of `due` rows to claim next: each connection's oldest first, round-robin.
+    """Ids of `due` rows to claim next (at most `limit`), in the order to work through them.
 
-    One query over the due rows (a window numbering each connection's rows by id): rank 1 of
-    every connection comes before rank 2 of any, and no connection gets more than
-    `per_connection` of the `limit`.
+    First round: each connection's oldest rows, round-robin (rank 1 of every connection before
+    rank 2 of any), at most `per_connection` of one connection. Room the first round leaves goes,
+    round-robin again, to the connections that had more: a connection alone fills the batch (a
+    backlog costs one claim per batch, not one per `per_connection` rows), and while others
+    wait none of them waits behind more than `per_connection` of another's rows. The ids come
+    grouped by connection (a connection's rows in id order, so runs of them can be applied
+    together), the first round before the rest.
     """
+    first = _round_robin(due, limit, per_connection)
+    taken = Counter(connection_id for _pk, connection_id in first)
+    busy = [connection_id for connection_id, count in taken.items() if count == per_connection]
+    room = limit - len(first)
+    rest = []
+    if busy and room > 0:
+        more = due.filter(connection_id__in=busy).exclude(pk__in=[pk for pk, _c in first])
+        rest = _round_robin(more, room, room)
+    return _grouped(first) + _grouped(rest)
+
+
+def _round_robin(due: QuerySet, limit: int, per_connection: int) -> list[tuple[int, int]]:
+    """(id, connection) of up to `limit` rows, round-robin: one query, a window numbering each
+    connection's rows by id."""
     ranked = due.annotate(
         turn=Window(RowNumber(), partition_by=[F("connection_id")], order_by=F("id").asc())
     )
     fair = ranked.filter(turn__lte=per_connection).order_by("turn", "id")
-    return list(fair.values_list("id", flat=True)[:limit])
+    return list(fair.values_list("id", "connection_id")[:limit])
+
+
+def _grouped(rows: list[tuple[int, int]]) -> list[int]:
+    """Ids grouped by connection, connections in the order of their first row."""
+    by_connection: dict[int, list[int]] = {}
+    for pk, connection_id in rows:
+        by_connection.setdefault(connection_id, []).append(pk)
+    return [pk for pks in by_connection.values() for pk in sorted(pks)]
+
+
+def in_claim_order(rows: list, ids: list[int]) -> list:
+    """Claimed rows in the order `claim_fairly` gave their ids."""
+    position = {pk: index for index, pk in enumerate(ids)}
+    return sorted(rows, key=lambda row: position.get(row.pk, len(position)))
 
 
 def unlocked(claimable: QuerySet) -> QuerySet:

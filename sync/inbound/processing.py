@@ -118,7 +118,7 @@ def _claim(ids: list[int], now) -> list[InboundEvent]:
     if not claimed:
         return []
     held = InboundEvent.objects.filter(lease_token=token).select_related("connection__workspace")
-    return list(held.order_by("id"))
+    return queue.in_claim_order(list(held), ids)
 
 
 def process_event(event_id: int) -> str:

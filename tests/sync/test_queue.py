@@ -66,10 +66,36 @@ def test_a_busy_connections_backlog_does_not_starve_another_connections_single_e
     received_events(busy, BACKLOG)
     (single,) = received_events(quiet, 1)  # arrives after the whole backlog
     batch = claim_batch()
-    assert single.pk in [event.pk for event in batch]  # in the very first batch
-    from_busy = [event for event in batch if event.connection_id == busy.pk]
-    assert len(from_busy) == settings.SYNC_BATCH_PER_CONNECTION
-    assert len(batch) == settings.SYNC_BATCH_PER_CONNECTION + 1
+    order = [event.pk for event in batch]
+    # In the very first batch, behind no more than the busy one's first-round share.
+    assert order.index(single.pk) == settings.SYNC_BATCH_PER_CONNECTION
+    # The room the first round left goes to the busy connection.
+    assert len(batch) == settings.SYNC_BATCH_SIZE
+    from_busy = [event.pk for event in batch if event.connection_id == busy.pk]
+    assert from_busy == sorted(from_busy)  # its own in order
+
+
+@pytest.mark.django_db
+def test_a_connection_alone_fills_the_batch(busy_and_quiet, settings):
+    busy, _quiet = busy_and_quiet
+    received_events(busy, BACKLOG)
+    batch = claim_batch()
+    assert len(batch) == settings.SYNC_BATCH_SIZE
+    assert [event.pk for event in batch] == sorted(event.pk for event in batch)
+
+
+@pytest.mark.django_db
+def test_room_left_over_is_shared_round_robin_by_the_busy_connections(busy_and_quiet):
+    busy, other_busy = busy_and_quiet
+    received_events(busy, 100)
+    received_events(other_busy, 100)
+    ids = queue.claim_fairly(
+        InboundEvent.objects.all(), limit=20, per_connection=3
+    )  # 3 + 3 in the first round, then 7 + 7
+    by_connection = dict(InboundEvent.objects.filter(pk__in=ids).values_list("pk", "connection_id"))
+    assert [by_connection[pk] for pk in ids] == [busy.pk] * 3 + [other_busy.pk] * 3 + [
+        busy.pk
+    ] * 7 + [other_busy.pk] * 7
 
 
 @pytest.mark.django_db
@@ -80,8 +106,8 @@ def test_a_busy_connections_backlog_does_not_starve_another_connections_single_p
     released_changes(busy, BACKLOG)
     (single,) = released_changes(quiet, 1)  # released after the whole backlog
     first = queue.claim_fairly(ready_changes(), limit=settings.SYNC_BATCH_SIZE, per_connection=3)
-    assert first[1] == single.pk  # round-robin: each connection's oldest first
-    assert len(first) == 4  # and at most 3 of the busy one's
+    assert first[3] == single.pk  # behind at most 3 of the busy one's (its first-round share)
+    assert len(first) == settings.SYNC_BATCH_SIZE  # the busy one takes the room left
 
 
 @pytest.mark.django_db
