@@ -24,10 +24,11 @@ Every rule of the one-by-one path (sync/inbound/delivery.py) holds, read once fo
 - a record the write path's validation refuses fails alone; the others are created.
 
 If the run's transaction fails (another worker linked one of its records meanwhile, or took one
-of its e-mails), nothing of it is kept and its events go the one-by-one way, which then sees the
-other's records.
+of its e-mails; or anything else), nothing of it is kept and its events go the one-by-one way,
+which then sees the other's records (and isolates whatever else broke the run).
 """
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ from sync.inbound.values import mirror_values
 from sync.models import Connection, InboundEvent, InboundStatus, Link
 from sync.objects import mirror_model
 
-Parsed = tuple[InboundEvent, ParsedEvent | None]
+logger = logging.getLogger(__name__)
 Finished = tuple[InboundEvent, Outcome, str]
 
 
@@ -147,6 +148,10 @@ def create_together(run: Run) -> tuple[list[str], list[tuple[InboundEvent, Parse
             summaries += outcomes.record_together(finished)
     except IntegrityError:
         # Another writer linked one of these records (or took an e-mail) meanwhile.
+        return summaries, one_by_one + _pending(run, decided, creates)
+    except Exception:
+        # Nothing of the run was kept: one by one, whatever broke it fails alone.
+        logger.warning("Creating %s new records together failed", len(creates), exc_info=True)
         return summaries, one_by_one + _pending(run, decided, creates)
     return summaries, one_by_one
 

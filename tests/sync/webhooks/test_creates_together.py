@@ -2,7 +2,7 @@
 one-by-one path still holds for each of them."""
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact
@@ -193,3 +193,14 @@ def test_a_record_linked_meanwhile_sends_the_run_the_one_by_one_way(
     assert Contact.objects.get(email="n1b@example.com").first_name == "Anna"
     assert {outcome(f"new{n}").status for n in (1, 2, 3)} == {InboundStatus.PROCESSED}
     assert Link.objects.filter(remote_id="new1").count() == 1
+
+
+def test_a_run_that_breaks_otherwise_is_applied_one_by_one(client, crm_connection, monkeypatch):
+    def broken(*args, **kwargs):
+        raise DataError("value out of range")
+
+    monkeypatch.setattr(creates, "mirror_bulk_create", broken)
+    deliver(client, new_contact(1), new_contact(2))
+    process_one_batch()
+    assert Contact.objects.count() == 2
+    assert {outcome(f"new{n}").status for n in (1, 2)} == {InboundStatus.PROCESSED}
