@@ -91,13 +91,20 @@ class Limiter(abc.ABC):
 
 class DatabaseLimiter(Limiter):
     def try_acquire(self) -> float:
-        RateLimitBucket.objects.get_or_create(key=self.key)
         with transaction.atomic():
-            bucket = RateLimitBucket.objects.select_for_update().get(key=self.key)
+            bucket = self._locked_bucket()
             now = time.time()
             wait = self._decide(bucket, now)
             bucket.save()
         return wait
+
+    def _locked_bucket(self) -> RateLimitBucket:
+        """The key's bucket, locked for this transaction (made on first use)."""
+        bucket = RateLimitBucket.objects.select_for_update().filter(key=self.key).first()
+        if bucket is not None:
+            return bucket
+        RateLimitBucket.objects.get_or_create(key=self.key)  # a concurrent first use may win
+        return RateLimitBucket.objects.select_for_update().get(key=self.key)
 
     def _decide(self, bucket: RateLimitBucket, now: float) -> float:
         bucket.hits = sorted(t for t in bucket.hits if t > now - self.interval)
@@ -125,9 +132,8 @@ class DatabaseLimiter(Limiter):
         self.ticket = None
 
     def pause(self, seconds: float) -> None:
-        RateLimitBucket.objects.get_or_create(key=self.key)
         with transaction.atomic():
-            bucket = RateLimitBucket.objects.select_for_update().get(key=self.key)
+            bucket = self._locked_bucket()
             bucket.paused_until = max(bucket.paused_until, time.time() + seconds)
             bucket.save(update_fields=["paused_until"])
 

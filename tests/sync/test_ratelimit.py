@@ -3,7 +3,8 @@ import time
 
 import pytest
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
 from sync.transport.ratelimit import (
     DatabaseLimiter,
@@ -106,3 +107,16 @@ def test_settle_counts_the_request_from_its_answer(backend, settings):
     limiter.settle()
     # The remote counted the request on arrival: the slot frees a full interval after the answer.
     assert 0.9 < limiter_for(conn).try_acquire() <= 1.0
+
+
+@pytest.mark.django_db
+def test_the_database_limiter_reads_its_bucket_once_per_request(settings):
+    """One locked read and one write per request once the bucket exists (embedded mode, where
+    every push asks it)."""
+    settings.REDIS_URL = ""
+    limiter = limiter_for(ConnectionFactory(rate_limit_requests=100))
+    assert limiter.try_acquire() == 0.0  # makes the bucket
+    with CaptureQueriesContext(connection) as queries:
+        assert limiter.try_acquire() == 0.0
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert [s for s in statements if s in ("SELECT", "INSERT", "UPDATE")] == ["SELECT", "UPDATE"]
