@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
-from django.db.models import signals
-from django.db.models.sql import InsertQuery
+from django.db import IntegrityError, transaction
 
+from portal.compiled_insert import CompiledInsert
 from sync.connectors import webhook_receiver
 from sync.connectors.receiving import Delivery
 from sync.inbound.events import EventError, clean_text
@@ -154,53 +153,7 @@ def _already_stored(event: InboundEvent) -> bool:
     ).exists()
 
 
-class _CompiledInsert:
-    """`event.save(force_insert=True)` with its INSERT compiled once per database.
-
-    Every delivery inserts the same columns, yet save() builds the same statement again each
-    time (a third of the intake's own CPU in the profile). The ORM's compiler builds it once
-    here; each event then only has its values prepared as the compiler prepares them (each
-    field's pre_save, then get_db_prep_save) and, like save(), sends pre_save and post_save
-    (the automations listen to it). A database that cannot return the new id from the
-    INSERT itself gets save().
-    """
-
-    def __init__(self, model: type[models.Model]) -> None:
-        self.model = model
-        self.fields = [f for f in model._meta.local_concrete_fields if not f.primary_key]
-        self.statements: dict[str, str] = {}  # per database alias
-
-    def save(self, instance: models.Model) -> None:
-        connection = transaction.get_connection()
-        if not connection.features.can_return_columns_from_insert:
-            instance.save(force_insert=True)
-            return
-        sql = self.statements.get(connection.alias) or self._compile(connection)
-        using = connection.alias
-        signals.pre_save.send(
-            sender=self.model, instance=instance, raw=False, using=using, update_fields=None
-        )
-        params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in self.fields]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            instance.pk = cursor.fetchone()[0]
-        instance._state.adding, instance._state.db = False, using
-        signals.post_save.send(
-            sender=self.model, instance=instance, created=True, update_fields=None, raw=False,
-            using=using,
-        )  # fmt: skip
-
-    def _compile(self, connection) -> str:
-        query = InsertQuery(self.model)
-        query.insert_values(self.fields, [self.model()])
-        compiler = query.get_compiler(connection=connection)
-        compiler.returning_fields = [self.model._meta.pk]
-        [(sql, _params)] = compiler.as_sql()
-        self.statements[connection.alias] = sql
-        return sql
-
-
-_INSERT = _CompiledInsert(InboundEvent)
+_INSERT = CompiledInsert(InboundEvent)
 
 
 def _describe_record(event: InboundEvent, parse) -> None:

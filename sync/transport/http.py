@@ -33,6 +33,7 @@ import requests
 from django.conf import settings
 
 from portal.audit import MASK, is_secret_field
+from portal.compiled_insert import CompiledInsert
 from sync.connectors import connector_class
 from sync.models import Connection, DeliveryAttempt, OutboundChange
 from sync.transport.pinned_http import guarded_session
@@ -145,6 +146,10 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(parsed.timestamp() - time.time(), 0.0)
+
+
+# Every call writes its attempt: the INSERT is compiled once (portal/compiled_insert.py).
+_INSERT_ATTEMPT = CompiledInsert(DeliveryAttempt)
 
 
 class HttpClient:
@@ -274,7 +279,7 @@ class HttpClient:
         exists, so then no row can point at it and it is only built."""
         attempt = self._attempt(*args, **kwargs)
         if self.connection.pk:
-            attempt.save()
+            _INSERT_ATTEMPT.save(attempt)
         return attempt
 
     def _attempt(
