@@ -20,6 +20,7 @@ class SyncConfig(AppConfig):
         register_sync_state_provider(sync_states)
         _register_dashboard_panels()
         _watch_webhook_routing()
+        _freeze_workers_at_spawn()
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="sync.engine.schedules")
         post_migrate.connect(
             _ensure_inbound_schedule, sender=self, dispatch_uid="sync.inbound.schedules"
@@ -46,6 +47,19 @@ def _watch_webhook_routing() -> None:
         for signal in (post_save, post_delete):
             signal.connect(routing_changed, sender=model, dispatch_uid=f"routing.{model.__name__}")
     connection_retired.connect(routing_changed, dispatch_uid="routing.retired")
+
+
+def _freeze_workers_at_spawn() -> None:
+    """A django-q2 worker process freezes the loaded app once spawned (portal/long_lived.py)."""
+    from django_q.signals import post_spawn
+
+    post_spawn.connect(_freeze_worker, dispatch_uid="sync.worker.freeze")
+
+
+def _freeze_worker(**kwargs) -> None:
+    from portal.long_lived import freeze_loaded_app
+
+    freeze_loaded_app("sync.tasks", "sync.inbound.tasks")
 
 
 def _register_dashboard_panels() -> None:
