@@ -17,7 +17,8 @@ may need their contact read from the CRM first), of the same connection and type
 nothing else in the batch names the same record (so the order of events of one record holds).
 Every rule of the one-by-one path (sync/inbound/delivery.py) holds, read once for the run:
 
-- a record we already have (by its Link) is no create: it goes the one-by-one way;
+- a record we already have (by its Link) is no create: it goes the one-by-one way, after the
+  run (no other event of the batch names it, so its order among them does not matter);
 - a delete that arrived before its create: not created (ignored);
 - our own create in flight: the event waits and is tried again (CreatesInFlight);
 - the policy's permission to create, the fields it may write (refused);
