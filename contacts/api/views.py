@@ -95,7 +95,11 @@ class MirrorViewSet(viewsets.GenericViewSet):
 
     def list(self, request: Request, **kwargs: str) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.output_serializer(page, many=True).data)
+        # Converted without binding the page to a serializer: DRF's serializers refer to their
+        # fields and back (a reference cycle), so a page held by one waited for the cyclic
+        # garbage collector; this way its objects are freed as soon as they are converted.
+        rows = self.output_serializer(many=True).to_representation(page)
+        return self.get_paginated_response(rows)
 
     def retrieve(self, request: Request, id: str) -> Response:
         obj = self.get_object()
