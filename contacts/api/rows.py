@@ -34,6 +34,9 @@ def row_converter(
             read = getter(field.source)
         else:
             return serializer.to_representation
+        if isinstance(field, serializers.DateTimeField) and not hasattr(field, "timezone"):
+            # The time zone each value would look up (the request's): looked up once.
+            field.timezone = field.default_timezone()
         steps.append((field.field_name, read, field.to_representation))
 
     def convert(obj: Any) -> dict:
