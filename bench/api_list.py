@@ -4,7 +4,8 @@ already holds many contacts (bench/run.py uses the one bench/backfill.py filled:
     python bench/api_list.py --database-url postgres://…/bench_backfill [--requests 300]
 
 Mixes what a partner does: the first page, a walk of following pages by cursor, and the
-`updated_since`, `email` and `tag` filters (limit 100). Not a test; bounded.
+`updated_since`, `email` and `tag` filters (limit 100), and the CPU each request cost the web
+workers and PostgreSQL (less noisy than wall times on a shared machine). Not a test; bounded.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def main() -> None:
         for _ in range(20):
             get(url, token)  # warm-up
         next_url = url
+        meter = harness.CpuMeter(args.database_url.rsplit("/", 1)[1])
         for n in range(args.requests):
             if n % 3 == 0:
                 elapsed, _ = get(url, token)
@@ -75,9 +77,10 @@ def main() -> None:
                 elapsed, body = get(next_url, token)
                 timings["next"].append(elapsed)
                 next_url = body.get("next") or url
-            else:
-                elapsed, _ = get(filtered[n % len(filtered)], token)
+            else:  # each filter in turn (n % 3 is always 2 here)
+                elapsed, _ = get(filtered[n // 3 % len(filtered)], token)
                 timings["filter"].append(elapsed)
+        cpu = meter.stop()
     finally:
         web.stop()
     every = [t for values in timings.values() for t in values]
@@ -86,6 +89,7 @@ def main() -> None:
         p50_ms=round(harness.percentile(every, 50), 1),
         p99_ms=round(harness.percentile(every, 99), 1),
         by_kind={k: round(harness.percentile(v, 99), 1) for k, v in timings.items()},
+        cpu_ms_per_request={k: round(v * 1000 / args.requests, 1) for k, v in cpu.items()},
     )  # fmt: skip
 
 

@@ -181,6 +181,8 @@ class Contact(MirrorModel):
             models.Index(fields=["workspace", "phone"], name="ct_ws_phone"),
             models.Index(fields=["workspace", "last_name", "first_name"], name="ct_ws_name"),
             models.Index(fields=["workspace", "business_id"], name="ct_ws_business"),
+            # And `ct_tags`, GIN on `tags` for the tag filter: PostgreSQL only, so it lives in
+            # migration 0004 alone, not here.
         ]
         constraints = [
             models.UniqueConstraint(

@@ -43,15 +43,17 @@ class KeysetPagination(BasePagination):
         after, self.sync_from = _decode(query.validated_data.get("cursor"), self.listing)
         limit = query.validated_data["limit"]
         rows = list(queryset.filter(id__gt=after).order_by("id")[: limit + 1])
-        self.has_next = len(rows) > limit
-        self.page = rows[:limit]
+        page = rows[:limit]
+        # The last id is kept, not the page: this paginator belongs to the view, which refers
+        # to its request and back (DRF), so what it holds waits for the cyclic garbage collector.
+        self.last_id = page[-1].id if len(rows) > limit else None
         self.request = request
-        return self.page
+        return page
 
     def get_paginated_response(self, data: list[Any]) -> Response:
-        next_cursor = (
-            _encode(self.page[-1].id, self.sync_from, self.listing) if self.has_next else None
-        )
+        next_cursor = None
+        if self.last_id is not None:
+            next_cursor = _encode(self.last_id, self.sync_from, self.listing)
         next_url = None
         if next_cursor:
             url = self.request.build_absolute_uri()
