@@ -227,7 +227,12 @@ class Backfill:
     ) -> None:
         self.run = run
         self.dry_run = dry_run
-        self.connection = Connection.objects.prefetch_related("mappings").get(pk=run.connection_id)
+        # The workspace and mappings loaded here: the fetch thread prepares pages with them.
+        self.connection = (
+            Connection.objects.select_related("workspace")
+            .prefetch_related("mappings")
+            .get(pk=run.connection_id)
+        )
         self.ingestor = Ingestor(
             self.connection, Actor.connection(self.connection, source="backfill")
         )
@@ -260,7 +265,8 @@ class Backfill:
     def _page_all(self, stop_at: float | None) -> None:
         if not self.run.phase:
             return
-        with Prefetcher(self.connection, self._plan, (self.run.phase, self.run.cursor)) as pages:
+        start = (self.run.phase, self.run.cursor)
+        with Prefetcher(self.connection, self._plan, start, prepare=self._prepare) as pages:
             for batch in pages:
                 self._commit(batch)
                 if stop_at is not None and self.clock() >= stop_at:
@@ -275,6 +281,12 @@ class Backfill:
             notes_known_until=self.notes_known_until,
             sleep=self.sleep,
         )
+
+    def _prepare(self, batch: Batch) -> dict[str, Any]:
+        """On the fetch thread: a contacts page's new records made ready to write."""
+        if batch.phase != "contact" or "contact" not in self.objects:
+            return {}
+        return self.ingestor.prepare("contact", batch.page.items)
 
     # --- the lease: one backfill per connection at a time --------------------------------
 
@@ -296,16 +308,19 @@ class Backfill:
         if batch.phase == "user":
             return lambda: self.ingestor.apply("user", items)
         if batch.phase == "contact":
-            return lambda: self._write_contacts(items, batch.notes)
+            return lambda: self._write_contacts(items, batch.notes, batch.prepared)
         pairs = [(str(item.get("contactId") or ""), item) for item in items]
         return lambda: self._write_children(batch.phase, pairs)
 
     def _write_contacts(
-        self, contacts: list[dict[str, Any]], notes: list[tuple[str, dict[str, Any]]]
+        self,
+        contacts: list[dict[str, Any]],
+        notes: list[tuple[str, dict[str, Any]]],
+        prepared: dict[str, Any],
     ) -> Tally:
         tally = Tally()
         if "contact" in self.objects:
-            tally.add(self.ingestor.apply("contact", contacts))
+            tally.add(self.ingestor.apply("contact", contacts, prepared=prepared))
         if notes:
             tally.add(self._write_children("note", notes))
         return tally
