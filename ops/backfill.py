@@ -353,16 +353,14 @@ class Backfill:
     # --- committing a page with its checkpoint ------------------------------------------
 
     def _commit(self, batch: Batch) -> None:
-        bulk_insert(DeliveryAttempt, batch.calls)  # the fetch thread's call log
-        write = self._writer(batch)
-        for attempt in (1, 2):
-            try:
-                tally = self._write_page(write, batch.position)
-                break
-            except IntegrityError:
-                # Another writer linked the same records first; the retry sees its Links.
-                if attempt == 2:
-                    raise
+        if self.dry_run:
+            bulk_insert(DeliveryAttempt, batch.calls)  # the page is rolled back, not its calls
+        try:
+            tally = self._write_page_or_retry(batch)
+        except Exception:
+            if not self.dry_run:
+                bulk_insert(DeliveryAttempt, batch.calls)  # rolled back with the page: kept
+            raise
         self.tally.add(tally)
         if self.dry_run:
             self._count(tally)
@@ -372,8 +370,22 @@ class Backfill:
         total = None if children or batch.phase == "user" else batch.page.total
         self.progress(tally.total, total)
 
-    def _write_page(self, write: Callable[[], Tally], position: tuple[str, Any]) -> Tally:
+    def _write_page_or_retry(self, batch: Batch) -> Tally:
+        write = self._writer(batch)
+        for attempt in (1, 2):
+            try:
+                return self._write_page(write, batch)
+            except IntegrityError:
+                # Another writer linked the same records first; the retry sees its Links.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _write_page(self, write: Callable[[], Tally], batch: Batch) -> Tally:
+        """The page, its calls' log (the fetch thread's) and the checkpoint: one transaction."""
         with transaction.atomic():
+            if not self.dry_run:
+                bulk_insert(DeliveryAttempt, batch.calls)
             if self.run.propagate and not self.dry_run:
                 tally = write()
             else:
@@ -382,7 +394,7 @@ class Backfill:
             if self.dry_run:
                 transaction.set_rollback(True)
             else:
-                self._save_checkpoint(tally, position)
+                self._save_checkpoint(tally, batch.position)
         return tally
 
     def _count(self, tally: Tally) -> None:

@@ -13,7 +13,7 @@ from ops.ingest import Ingestor
 from ops.models import BackfillRun, RunStatus
 from portal.models import AuditEntry
 from sandbox import directory
-from sync.models import Link
+from sync.models import DeliveryAttempt, Link
 from tests.ops.test_backfill import Killed, run_command
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +118,25 @@ def test_a_crash_inside_a_pages_write_resumes_from_the_last_checkpoint(crm, conn
     assert AuditEntry.objects.filter(action="create").count() == 450
     run.refresh_from_db()
     assert (run.status, run.pages, run.created) == (RunStatus.DONE, 5, 450)
+
+
+def test_a_page_that_fails_to_write_still_logs_its_calls(crm, conn, monkeypatch):
+    crm.seed_contacts(150)  # two pages
+    record_changes = services.record_changes
+    audits = {"n": 0}
+
+    def fail_second(entries):
+        audits["n"] += 1
+        if audits["n"] == 2:
+            raise RuntimeError("a bug in the page's write")
+        return record_changes(entries)
+
+    monkeypatch.setattr(services, "record_changes", fail_second)
+    run, _ = start_run(conn, ["contact"])
+    with pytest.raises(RuntimeError, match="a bug"):
+        Backfill(run).execute()
+    # The calls are committed with their page; a page rolled back still keeps its calls' log.
+    pages = DeliveryAttempt.objects.filter(connection=conn, path__startswith="/contacts/")
+    assert pages.count() == 2 and Contact.objects.count() == 100
+    run.refresh_from_db()
+    assert (run.pages, run.created) == (1, 100)
