@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
 
 from contacts import services
 from contacts.models import Contact, MirrorModel
 from contacts.normalize import email_key
+from ops.complete_records import CompleteRecords
 from portal.actors import Actor
 from portal.bulk_insert import insert_rows
 from sync.connectors import connector_for
@@ -40,9 +40,8 @@ from sync.inbound.apply import UPSERT, Outcome, RemoteChange, apply_remote_chang
 from sync.inbound.policy import clamped
 from sync.inbound.snapshot import with_fields
 from sync.inbound.values import comparable_values, mirror_values
-from sync.mapping.mapper import MappingError, from_remote, mappings_for, reads_database
-from sync.mapping.specs import FieldSpec
-from sync.models import Connection, FieldMapping, InboundStatus, Link
+from sync.mapping.mapper import MappingError, reads_database
+from sync.models import Connection, InboundStatus, Link
 from sync.objects import mirror_model
 
 MAX_ERRORS = 50
@@ -189,7 +188,7 @@ class Ingestor:
         ready = {}
         for item in items:
             remote_id = self._id(object_type, item)
-            if not remote_id or reads_database(item, records.specs):
+            if not remote_id or reads_database(item, records.references):
                 continue
             try:
                 values = records.values(item)
@@ -387,61 +386,6 @@ class Ingestor:
             "remote_updated_at": changed_at,
             "remote_snapshot": with_fields(None, seen, changed_at),
         }
-
-
-# --- comparing by content ---------------------------------------------------------------------
-
-
-def full_values(
-    item: dict[str, Any],
-    object_type: str,
-    connection: Connection,
-    instance: MirrorModel | None = None,
-) -> dict[str, Any]:
-    """`from_remote` for a complete record (a listing, not a partial webhook): every mapped
-    field the remote left out is empty, so a value cleared remotely is cleared here too."""
-    return CompleteRecords(connection, object_type).values(item, instance)
-
-
-class CompleteRecords:
-    """full_values for many records of one type: the mapping is merged once (per page), not
-    once per record."""
-
-    def __init__(self, connection: Connection, object_type: str) -> None:
-        self.connection = connection
-        self.object_type = object_type
-        self.specs = [spec for spec in mappings_for(connection, object_type) if _reads(spec)]
-        model = mirror_model(object_type)
-        self.listed = [(name, model._meta.get_field(name)) for name in _listed(self.specs)]
-
-    def values(self, item: dict[str, Any], instance: MirrorModel | None = None) -> dict[str, Any]:
-        values = from_remote(item, self.object_type, self.connection, instance, specs=self.specs)
-        for name, field_ in self.listed:
-            if name not in values:
-                values[name] = _empty(field_)
-        return values
-
-
-def _reads(spec: FieldSpec) -> bool:
-    """Whether from_remote reads this mapping (constants are outbound only)."""
-    return spec.inbound and spec.transform != FieldMapping.Transform.CONSTANT
-
-
-def _listed(specs: list[FieldSpec]) -> list[str]:
-    """The plain mirror fields the inbound mappings set (each once, in mapping order)."""
-    names: dict[str, None] = {}
-    for spec in specs:
-        for name in spec.mirror_field.split(","):
-            name = name.strip()
-            if name and "." not in name and name != "custom_fields":
-                names[name] = None
-    return list(names)
-
-
-def _empty(field_: models.Field) -> Any:
-    if field_.null:
-        return None
-    return field_.get_default()
 
 
 def _message(exc: Exception) -> str:
