@@ -242,6 +242,7 @@ class Backfill:
         self.tally = Tally()
         self.objects = set(run.objects_requested)
         self.notes_known_until = notes_known_until(self.connection)
+        self.creating = True  # whether the last contacts page was mostly new records
 
     @property
     def finished(self) -> bool:
@@ -283,8 +284,10 @@ class Backfill:
         )
 
     def _prepare(self, batch: Batch) -> dict[str, Any]:
-        """On the fetch thread: a contacts page's new records made ready to write."""
-        if batch.phase != "contact" or "contact" not in self.objects:
+        """On the fetch thread: a contacts page's new records made ready to write. Only while
+        pages bring mostly new records: a run over contacts the portal has (a second run, a
+        --since run) would prepare rows it never creates, at the writing thread's expense."""
+        if batch.phase != "contact" or "contact" not in self.objects or not self.creating:
             return {}
         return self.ingestor.prepare("contact", batch.page.items)
 
@@ -320,7 +323,9 @@ class Backfill:
     ) -> Tally:
         tally = Tally()
         if "contact" in self.objects:
-            tally.add(self.ingestor.apply("contact", contacts, prepared=prepared))
+            written = self.ingestor.apply("contact", contacts, prepared=prepared)
+            self.creating = written.created * 2 >= len(contacts)  # read by _prepare
+            tally.add(written)
         if notes:
             tally.add(self._write_children("note", notes))
         return tally

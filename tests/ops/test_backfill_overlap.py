@@ -140,3 +140,23 @@ def test_a_page_that_fails_to_write_still_logs_its_calls(crm, conn, monkeypatch)
     assert pages.count() == 2 and Contact.objects.count() == 100
     run.refresh_from_db()
     assert (run.pages, run.created) == (1, 100)
+
+
+def test_a_run_over_contacts_the_portal_has_stops_preparing_them(crm, conn, monkeypatch):
+    crm.seed_contacts(350)  # four pages
+    first, _ = start_run(conn, ["contact"])
+    assert Backfill(first).execute().created == 350
+    prepared: list[int] = []
+    prepare = Ingestor.prepare
+
+    def counted(self, object_type, items):
+        prepared.append(len(items))
+        return prepare(self, object_type, items)
+
+    monkeypatch.setattr(Ingestor, "prepare", counted)
+    again, _ = start_run(conn, ["contact"])
+    tally = Backfill(again).execute()
+    assert tally.as_dict() == {"created": 0, "updated": 0, "unchanged": 350, "failed": 0}
+    # The first page is prepared (and the second, if fetched before the first was written);
+    # once a page brings no new records, the rest are not.
+    assert 1 <= len(prepared) <= 2
