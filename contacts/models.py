@@ -17,19 +17,27 @@ _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 _ID_LENGTH = 20
-_ID_SPACE = len(_ID_ALPHABET) ** _ID_LENGTH
+_HALF = _ID_LENGTH // 2
+_HALF_SPACE = len(_ID_ALPHABET) ** _HALF  # < 2**60: small integers, cheap to divide
+_PAIRS = [a + b for a in _ID_ALPHABET for b in _ID_ALPHABET]  # two base62 digits at a time
 
 
 def new_public_id(prefix: str) -> str:
     """`ct_` + 20 base62 characters (~119 bits): unguessable and safe in URLs."""
-    # One uniform draw from the whole id space, written in base 62: the same distribution as
-    # twenty `secrets.choice` calls at a tenth of the cost (it is per row in bulk writes).
-    number = secrets.randbelow(_ID_SPACE)
-    digits = []
-    for _ in range(_ID_LENGTH):
-        number, digit = divmod(number, len(_ID_ALPHABET))
-        digits.append(_ID_ALPHABET[digit])
-    return f"{prefix}_" + "".join(digits)
+    # Two independent uniform draws of ten digits each are one uniform draw from the whole id
+    # space: the same distribution as twenty `secrets.choice` calls at a fraction of the cost
+    # (it is per row in bulk writes).
+    low, high = secrets.randbelow(_HALF_SPACE), secrets.randbelow(_HALF_SPACE)
+    return f"{prefix}_{_base62(low)}{_base62(high)}"
+
+
+def _base62(number: int) -> str:
+    """`number` (< 62**10) as ten base62 digits, least significant first."""
+    pairs = []
+    for _ in range(_HALF // 2):
+        number, pair = divmod(number, 3844)  # 62**2
+        pairs.append(_PAIRS[pair % 62 * 62 + pair // 62])
+    return "".join(pairs)
 
 
 class MirrorQuerySet(models.QuerySet):

@@ -74,8 +74,29 @@ class NewRow:
     source_updated_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class PreparedRow:
+    """A NewRow normalised and validated (prepare_new_row), not yet written."""
+
+    instance: MirrorModel
+    changes: dict[str, list[Any]]
+
+
+def prepare_new_row(model: type[M], workspace: Workspace, row: NewRow) -> PreparedRow:
+    """The part of mirror_create that needs no database: normalise, derive, validate (raises
+    ValidationError). A caller may prepare a page's rows ahead of writing them, e.g. while the
+    previous page is written; `workspace` must be loaded (its settings are read)."""
+    instance, changes = _new_instance(model, workspace, row.data, row.source_updated_at)
+    return PreparedRow(instance, changes)
+
+
 def mirror_bulk_create(
-    model: type[M], *, workspace: Workspace, actor: Actor, rows: Sequence[NewRow]
+    model: type[M],
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    rows: Sequence[NewRow],
+    prepared: Sequence[PreparedRow | ValidationError | None] | None = None,
 ) -> list[M | ValidationError]:
     """mirror_create for many rows at once: one bulk insert for the rows (COPY on PostgreSQL,
     portal.bulk_insert), one for their audit entries.
@@ -83,32 +104,37 @@ def mirror_bulk_create(
     Every row is normalised and validated exactly as mirror_create does; a refused row comes
     back as its ValidationError (in its place) and the others are still created. Each created
     row is announced with `mirror_changed`, so the outbox writes in this same transaction.
+    `prepared`: for each row, prepare_new_row's result for it (its PreparedRow or the
+    ValidationError it raised) when done beforehand, or None (prepared here).
     """
     results: list[M | ValidationError] = []
-    prepared: list[tuple[M, dict[str, list[Any]]]] = []
+    ready: list[tuple[M, dict[str, list[Any]]]] = []
     taken = taken_email_keys(model, workspace, rows)
-    for row in rows:
+    for row, early in zip(rows, prepared or [None] * len(rows), strict=True):
         try:
-            instance, changes = _new_instance(model, workspace, row.data, row.source_updated_at)
+            done = early if early is not None else prepare_new_row(model, workspace, row)
+            if isinstance(done, ValidationError):
+                raise done
+            instance, changes = done.instance, done.changes
             claim_email_key(instance, taken)
         except ValidationError as exc:
             results.append(exc)
             continue
-        prepared.append((instance, changes))
+        ready.append((instance, changes))
         results.append(instance)
-    if not prepared:
+    if not ready:
         return results
     with transaction.atomic():
-        for instance, _changes in prepared:
+        for instance, _changes in ready:
             instance.ensure_public_id()
-        bulk_insert(model, [instance for instance, _changes in prepared])
+        bulk_insert(model, [instance for instance, _changes in ready])
         record_changes(
             [
                 audit_values(actor=actor, action=AuditAction.CREATE, instance=i, changes=c)
-                for i, c in prepared
+                for i, c in ready
             ]
         )
-        for instance, changes in prepared:
+        for instance, changes in ready:
             _signal(instance, AuditAction.CREATE, changes, actor)
     return results
 

@@ -227,7 +227,12 @@ class Backfill:
     ) -> None:
         self.run = run
         self.dry_run = dry_run
-        self.connection = Connection.objects.prefetch_related("mappings").get(pk=run.connection_id)
+        # The workspace and mappings loaded here: the fetch thread prepares pages with them.
+        self.connection = (
+            Connection.objects.select_related("workspace")
+            .prefetch_related("mappings")
+            .get(pk=run.connection_id)
+        )
         self.ingestor = Ingestor(
             self.connection, Actor.connection(self.connection, source="backfill")
         )
@@ -237,6 +242,7 @@ class Backfill:
         self.tally = Tally()
         self.objects = set(run.objects_requested)
         self.notes_known_until = notes_known_until(self.connection)
+        self.creating = True  # whether the last contacts page was mostly new records
 
     @property
     def finished(self) -> bool:
@@ -260,7 +266,8 @@ class Backfill:
     def _page_all(self, stop_at: float | None) -> None:
         if not self.run.phase:
             return
-        with Prefetcher(self.connection, self._plan, (self.run.phase, self.run.cursor)) as pages:
+        start = (self.run.phase, self.run.cursor)
+        with Prefetcher(self.connection, self._plan, start, prepare=self._prepare) as pages:
             for batch in pages:
                 self._commit(batch)
                 if stop_at is not None and self.clock() >= stop_at:
@@ -275,6 +282,14 @@ class Backfill:
             notes_known_until=self.notes_known_until,
             sleep=self.sleep,
         )
+
+    def _prepare(self, batch: Batch) -> dict[str, Any]:
+        """On the fetch thread: a contacts page's new records made ready to write. Only while
+        pages bring mostly new records: a run over contacts the portal has (a second run, a
+        --since run) would prepare rows it never creates, at the writing thread's expense."""
+        if batch.phase != "contact" or "contact" not in self.objects or not self.creating:
+            return {}
+        return self.ingestor.prepare("contact", batch.page.items)
 
     # --- the lease: one backfill per connection at a time --------------------------------
 
@@ -296,16 +311,21 @@ class Backfill:
         if batch.phase == "user":
             return lambda: self.ingestor.apply("user", items)
         if batch.phase == "contact":
-            return lambda: self._write_contacts(items, batch.notes)
+            return lambda: self._write_contacts(items, batch.notes, batch.prepared)
         pairs = [(str(item.get("contactId") or ""), item) for item in items]
         return lambda: self._write_children(batch.phase, pairs)
 
     def _write_contacts(
-        self, contacts: list[dict[str, Any]], notes: list[tuple[str, dict[str, Any]]]
+        self,
+        contacts: list[dict[str, Any]],
+        notes: list[tuple[str, dict[str, Any]]],
+        prepared: dict[str, Any],
     ) -> Tally:
         tally = Tally()
         if "contact" in self.objects:
-            tally.add(self.ingestor.apply("contact", contacts))
+            written = self.ingestor.apply("contact", contacts, prepared=prepared)
+            self.creating = written.created * 2 >= len(contacts)  # read by _prepare
+            tally.add(written)
         if notes:
             tally.add(self._write_children("note", notes))
         return tally
@@ -338,16 +358,14 @@ class Backfill:
     # --- committing a page with its checkpoint ------------------------------------------
 
     def _commit(self, batch: Batch) -> None:
-        bulk_insert(DeliveryAttempt, batch.calls)  # the fetch thread's call log
-        write = self._writer(batch)
-        for attempt in (1, 2):
-            try:
-                tally = self._write_page(write, batch.position)
-                break
-            except IntegrityError:
-                # Another writer linked the same records first; the retry sees its Links.
-                if attempt == 2:
-                    raise
+        if self.dry_run:
+            bulk_insert(DeliveryAttempt, batch.calls)  # the page is rolled back, not its calls
+        try:
+            tally = self._write_page_or_retry(batch)
+        except Exception:
+            if not self.dry_run:
+                bulk_insert(DeliveryAttempt, batch.calls)  # rolled back with the page: kept
+            raise
         self.tally.add(tally)
         if self.dry_run:
             self._count(tally)
@@ -357,8 +375,22 @@ class Backfill:
         total = None if children or batch.phase == "user" else batch.page.total
         self.progress(tally.total, total)
 
-    def _write_page(self, write: Callable[[], Tally], position: tuple[str, Any]) -> Tally:
+    def _write_page_or_retry(self, batch: Batch) -> Tally:
+        write = self._writer(batch)
+        for attempt in (1, 2):
+            try:
+                return self._write_page(write, batch)
+            except IntegrityError:
+                # Another writer linked the same records first; the retry sees its Links.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _write_page(self, write: Callable[[], Tally], batch: Batch) -> Tally:
+        """The page, its calls' log (the fetch thread's) and the checkpoint: one transaction."""
         with transaction.atomic():
+            if not self.dry_run:
+                bulk_insert(DeliveryAttempt, batch.calls)
             if self.run.propagate and not self.dry_run:
                 tally = write()
             else:
@@ -367,7 +399,7 @@ class Backfill:
             if self.dry_run:
                 transaction.set_rollback(True)
             else:
-                self._save_checkpoint(tally, position)
+                self._save_checkpoint(tally, batch.position)
         return tally
 
     def _count(self, tally: Tally) -> None:

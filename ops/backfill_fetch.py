@@ -52,6 +52,7 @@ class Batch:
     notes: list[tuple[str, dict[str, Any]]]
     position: tuple[str, Any]
     calls: list[DeliveryAttempt] = field(default_factory=list)
+    prepared: dict[str, Any] = field(default_factory=dict)  # the Prefetcher's `prepare`
 
 
 class FetchPlan:
@@ -171,13 +172,18 @@ class _DeferredHttp(HttpClient):
 
 
 class Prefetcher:
-    """Yields the run's batches from `start` on; fetches the next while one is written."""
+    """Yields the run's batches from `start` on; fetches the next while one is written.
+
+    `prepare(batch)`, if given, runs on the fetch thread once a batch is fetched (no database
+    work): what it returns is the batch's `prepared`, so that work too overlaps the write of
+    the page before."""
 
     def __init__(
         self,
         connection: Connection,
         plan_for: Callable[[Connector], FetchPlan],
         start: tuple[str, Any],
+        prepare: Callable[[Batch], dict[str, Any]] | None = None,
     ) -> None:
         self.connection = connection
         self.main_connector = connector_for(connection)
@@ -186,6 +192,7 @@ class Prefetcher:
         connector.refresh_auth = lambda: False  # a 401 is the main thread's to refresh
         self.plan = plan_for(connector)
         self.start = start
+        self.prepare = prepare
         self.calls: list[DeliveryAttempt] = []  # the thread's, for the batch being fetched
         self._inbox: queue.Queue = queue.Queue()  # thread → main: batches, permit requests…
         self._permits: queue.Queue = queue.Queue()  # main → thread: granted limiters
@@ -201,6 +208,7 @@ class Prefetcher:
 
     def __enter__(self) -> "Prefetcher":
         self._auth = self.main_connector.auth_headers()
+        self._grant_ahead()  # the first page's call
         self._thread = threading.Thread(target=self._run, name="backfill-fetch", daemon=True)
         self._thread.start()
         return self
@@ -224,11 +232,12 @@ class Prefetcher:
             if kind == "batch":
                 # The next page of the same phase makes about as many calls as this one; a new
                 # phase or the end needs few (unused permits still count in the window).
+                # Granted before the page is written, so that the next is fetched meanwhile.
                 same_phase = value.position[0] == value.phase
                 self._ahead = max(1, len(value.calls)) if same_phase else 1
+                self._grant_ahead()
                 yield value
                 self._auth = self.main_connector.auth_headers()  # refreshed here if due
-                self._grant_ahead()
                 self._slot.release()
             elif kind == "permit":
                 self._grant(wait=True)
@@ -298,6 +307,8 @@ class Prefetcher:
                 self.calls = []
                 batch = self.plan.batch(phase, cursor)
                 batch.calls, self.calls = self.calls, []
+                if self.prepare is not None:
+                    batch.prepared = self.prepare(batch)
                 while not self._slot.acquire(timeout=POLL_SECONDS):
                     if self._stop.is_set():
                         return

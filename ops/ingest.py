@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
 
 from contacts import services
 from contacts.models import Contact, MirrorModel
 from contacts.normalize import email_key
+from ops.complete_records import CompleteRecords
 from portal.actors import Actor
 from portal.bulk_insert import insert_rows
 from sync.connectors import connector_for
@@ -40,9 +40,8 @@ from sync.inbound.apply import UPSERT, Outcome, RemoteChange, apply_remote_chang
 from sync.inbound.policy import clamped
 from sync.inbound.snapshot import with_fields
 from sync.inbound.values import comparable_values, mirror_values
-from sync.mapping.mapper import MappingError, from_remote, mappings_for
-from sync.mapping.specs import FieldSpec
-from sync.models import Connection, FieldMapping, InboundStatus, Link
+from sync.mapping.mapper import MappingError, reads_database
+from sync.models import Connection, InboundStatus, Link
 from sync.objects import mirror_model
 
 MAX_ERRORS = 50
@@ -98,6 +97,24 @@ class Tally:
         }
 
 
+# Types whose new rows need nothing from the database to be prepared (no parent contact).
+PREPARABLE = ("contact",)
+
+
+@dataclass
+class PreparedCreate:
+    """A listed record made ready to be created (Ingestor.prepare): its mapped values, its
+    NewRow, and the write path's prepared row (or the ValidationError it raised)."""
+
+    values: dict[str, Any]
+    row: services.NewRow
+    prepared: services.PreparedRow | ValidationError
+
+
+# A record of the page's bulk create: the listed item, its row, and its prepared row if any.
+Create = tuple[dict[str, Any], services.NewRow, services.PreparedRow | ValidationError | None]
+
+
 class Ingestor:
     """`connector`: reads a listed record's id and change time (the connection's by default:
     a partner's listing keeps them at its configured paths)."""
@@ -115,25 +132,33 @@ class Ingestor:
         items: list[dict[str, Any]],
         *,
         parents: Mapping[str, Contact] | None = None,
+        prepared: Mapping[str, PreparedCreate] | None = None,
     ) -> Tally:
         """Upsert one page (call inside a transaction).
 
         `parents`: for tasks, notes and appointments, item remote id → its mirror contact.
+        `prepared`: the page's records made ready beforehand (prepare); used for the records
+        that turn out to be new, the others are mapped here against their mirror row.
         """
         tally = Tally()
         if not items:
             return tally
-        parents = parents or {}
+        parents, prepared = parents or {}, prepared or {}
         records = CompleteRecords(self.connection, object_type)
         items = [item for item in items if self._id(object_type, item)]
         linked = self.linked_pairs(object_type, items)
         by_email = self._unlinked_contacts(items, linked) if object_type == "contact" else {}
         new_links: list[dict[str, Any]] = []
-        creates: list[tuple[dict[str, Any], services.NewRow]] = []
+        creates: list[Create] = []
         for item in items:
             remote_id = self._id(object_type, item)
             instance, link = linked.get(remote_id, (None, None))
+            new = instance is None and remote_id not in by_email
+            early = prepared.get(remote_id) if new and remote_id not in parents else None
             try:
+                if early is not None:
+                    self._queue_prepared(object_type, item, early, creates, tally)
+                    continue
                 values = records.values(item, instance or by_email.get(remote_id))
                 if instance is None and remote_id in by_email:
                     new_links.append(self._link(object_type, by_email[remote_id], item, values))
@@ -150,6 +175,33 @@ class Ingestor:
         insert_rows(Link, new_links)
         return tally
 
+    def prepare(self, object_type: str, items: list[dict[str, Any]]) -> dict[str, PreparedCreate]:
+        """Remote id → what creating the record would write, for a page's records that need
+        nothing from the database to map (no reference to resolve): mapped, normalised and
+        validated by the write path's rules. Does no database work, so it may run on another
+        thread while the previous page is written (the connection's workspace and mappings
+        must be loaded). A record that fails to map is left out: apply maps it and says why."""
+        if object_type not in PREPARABLE:
+            return {}
+        records = CompleteRecords(self.connection, object_type)
+        model = mirror_model(object_type)
+        ready = {}
+        for item in items:
+            remote_id = self._id(object_type, item)
+            if not remote_id or reads_database(item, records.references):
+                continue
+            try:
+                values = records.values(item)
+            except (ValidationError, MappingError, ValueError, TypeError):
+                continue
+            row = services.NewRow(values, clamped(self._updated_at(object_type, item)))
+            try:
+                done = services.prepare_new_row(model, self.connection.workspace, row)
+            except ValidationError as exc:
+                done = exc
+            ready[remote_id] = PreparedCreate(values, row, done)
+        return ready
+
     # --- internals ----------------------------------------------------------------------
 
     def _id(self, object_type: str, item: dict[str, Any]) -> str:
@@ -164,18 +216,36 @@ class Ingestor:
         item: dict[str, Any],
         values: dict[str, Any],
         parents: Mapping[str, Contact],
-        creates: list[tuple[dict[str, Any], services.NewRow]],
+        creates: list[Create],
         tally: Tally,
     ) -> None:
         """A new record joins the page's bulk create, if this connection may create it."""
-        reason = policy.refusal(self.connection, object_type, policy.CREATE, None, values)
-        if reason:
-            tally.fail(f"{object_type} {self._id(object_type, item)}: refused: {reason}")
+        if self._refused(object_type, item, values, tally):
             return
         contact = parents.get(self._id(object_type, item))
         data = {**values, "contact": contact} if contact is not None else values
         changed_at = clamped(self._updated_at(object_type, item))
-        creates.append((item, services.NewRow(data, changed_at)))
+        creates.append((item, services.NewRow(data, changed_at), None))
+
+    def _queue_prepared(
+        self,
+        object_type: str,
+        item: dict[str, Any],
+        early: PreparedCreate,
+        creates: list[Create],
+        tally: Tally,
+    ) -> None:
+        """_queue_create for a record prepared beforehand (same policy check)."""
+        if not self._refused(object_type, item, early.values, tally):
+            creates.append((item, early.row, early.prepared))
+
+    def _refused(
+        self, object_type: str, item: dict[str, Any], values: dict[str, Any], tally: Tally
+    ) -> bool:
+        reason = policy.refusal(self.connection, object_type, policy.CREATE, None, values)
+        if reason:
+            tally.fail(f"{object_type} {self._id(object_type, item)}: refused: {reason}")
+        return bool(reason)
 
     def _update(
         self,
@@ -220,7 +290,7 @@ class Ingestor:
     def _create(
         self,
         object_type: str,
-        creates: list[tuple[dict[str, Any], services.NewRow]],
+        creates: list[Create],
         tally: Tally,
     ) -> list[dict[str, Any]]:
         """The page's new records in one bulk write; their Links (a refused row is tallied)."""
@@ -228,10 +298,11 @@ class Ingestor:
             mirror_model(object_type),
             workspace=self.connection.workspace,
             actor=self.actor,
-            rows=[row for _item, row in creates],
+            rows=[row for _item, row, _early in creates],
+            prepared=[early for _item, _row, early in creates],
         )
         links = []
-        for (item, row), outcome in zip(creates, results, strict=True):
+        for (item, row, _early), outcome in zip(creates, results, strict=True):
             if isinstance(outcome, ValidationError):
                 tally.fail(f"{object_type} {self._id(object_type, item)}: {_message(outcome)}")
                 continue
@@ -315,61 +386,6 @@ class Ingestor:
             "remote_updated_at": changed_at,
             "remote_snapshot": with_fields(None, seen, changed_at),
         }
-
-
-# --- comparing by content ---------------------------------------------------------------------
-
-
-def full_values(
-    item: dict[str, Any],
-    object_type: str,
-    connection: Connection,
-    instance: MirrorModel | None = None,
-) -> dict[str, Any]:
-    """`from_remote` for a complete record (a listing, not a partial webhook): every mapped
-    field the remote left out is empty, so a value cleared remotely is cleared here too."""
-    return CompleteRecords(connection, object_type).values(item, instance)
-
-
-class CompleteRecords:
-    """full_values for many records of one type: the mapping is merged once (per page), not
-    once per record."""
-
-    def __init__(self, connection: Connection, object_type: str) -> None:
-        self.connection = connection
-        self.object_type = object_type
-        self.specs = [spec for spec in mappings_for(connection, object_type) if _reads(spec)]
-        model = mirror_model(object_type)
-        self.listed = [(name, model._meta.get_field(name)) for name in _listed(self.specs)]
-
-    def values(self, item: dict[str, Any], instance: MirrorModel | None = None) -> dict[str, Any]:
-        values = from_remote(item, self.object_type, self.connection, instance, specs=self.specs)
-        for name, field_ in self.listed:
-            if name not in values:
-                values[name] = _empty(field_)
-        return values
-
-
-def _reads(spec: FieldSpec) -> bool:
-    """Whether from_remote reads this mapping (constants are outbound only)."""
-    return spec.inbound and spec.transform != FieldMapping.Transform.CONSTANT
-
-
-def _listed(specs: list[FieldSpec]) -> list[str]:
-    """The plain mirror fields the inbound mappings set (each once, in mapping order)."""
-    names: dict[str, None] = {}
-    for spec in specs:
-        for name in spec.mirror_field.split(","):
-            name = name.strip()
-            if name and "." not in name and name != "custom_fields":
-                names[name] = None
-    return list(names)
-
-
-def _empty(field_: models.Field) -> Any:
-    if field_.null:
-        return None
-    return field_.get_default()
 
 
 def _message(exc: Exception) -> str:

@@ -36,7 +36,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Appointment, Contact, MirrorModel
-from ops.ingest import Ingestor, full_values
+from ops.complete_records import full_values
+from ops.ingest import Ingestor
 from ops.poll import local_contacts
 from portal.actors import Actor
 from sync.connectors import connector_for

@@ -22,8 +22,13 @@ def is_secret_field(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
+_SCALARS = frozenset({str, int, bool, float, type(None)})  # to_jsonable keeps them as they are
+
+
 def to_jsonable(value: Any) -> Any:
     """A JSON-safe copy of a field value: model instances by their public id, dates as ISO."""
+    if type(value) in _SCALARS:  # most values; checked first, by exact type
+        return value
     if isinstance(value, models.Model):
         return getattr(value, "public_id", None) or str(value.pk)
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):

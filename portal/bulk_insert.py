@@ -140,10 +140,23 @@ def _next_ids(cursor, model: type[models.Model], count: int) -> list[int]:
     if not count:
         return []
     cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-        [model._meta.db_table, model._meta.pk.column, count],
+        "SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
+        [_sequence(cursor, model._meta.db_table, model._meta.pk.column), count],
     )
     return [pk for (pk,) in cursor.fetchall()]
+
+
+_SEQUENCES: dict[tuple[str, str, str], str] = {}
+
+
+def _sequence(cursor, table: str, column: str) -> str:
+    """The column's sequence, looked up once per database and table: in the SELECT above,
+    pg_get_serial_sequence was evaluated again for every id (most of the statement's time)."""
+    key = (cursor.db.settings_dict["NAME"], table, column)
+    if key not in _SEQUENCES:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
+        _SEQUENCES[key] = cursor.fetchone()[0]
+    return _SEQUENCES[key]
 
 
 class _Column:

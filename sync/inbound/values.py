@@ -37,8 +37,15 @@ def differs(instance: MirrorModel, values: dict[str, Any]) -> bool:
     return incoming != mirror_values(instance, list(incoming))
 
 
+# Values canonical() returns as they are; checked first by exact type (a backfill asks about
+# every field of every row it creates, for the link's snapshot).
+_AS_IS = frozenset({str, int, bool, float, list, dict})
+
+
 def canonical(value: Any) -> Any:
     """A JSON-safe form in which equal stored values compare equal."""
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, models.Model):
         return value.pk
     if isinstance(value, datetime.datetime):

@@ -291,6 +291,18 @@ def from_remote(
     return values
 
 
+def reads_database(payload: dict[str, Any], specs: list[FieldSpec]) -> bool:
+    """Whether from_remote(payload, …, specs=specs) would query the database: a reference
+    (e.g. the assigned user) is resolved through its Link; every other transform is pure."""
+    return any(
+        spec.inbound
+        and spec.transform == REFERENCE
+        and not spec.mirror_field.startswith(CUSTOM_PREFIX)
+        and _read_remote(payload, spec.remote_path)[1]
+        for spec in specs
+    )
+
+
 def _read_remote(payload: dict[str, Any], path: str) -> tuple[bool, Any]:
     if REMOTE_CUSTOM_MARK in path:
         list_path, key = path.split(REMOTE_CUSTOM_MARK, 1)

@@ -122,7 +122,40 @@ def excerpt(body: Any, mask: Callable[[str], str] = str) -> str:
             body = json.loads(text)
         except ValueError:
             return mask(text)[:EXCERPT_LIMIT]
-    return mask(json.dumps(redact(body), default=str, ensure_ascii=False))[:EXCERPT_LIMIT]
+    text = json.dumps(_redacted_head(body, EXCERPT_BUDGET), default=str, ensure_ascii=False)
+    return mask(text)[:EXCERPT_LIMIT]
+
+
+# How much of a body's JSON text an excerpt redacts: well past the cut, so that masking a few
+# long credentials in it still leaves EXCERPT_LIMIT characters of the whole body's text.
+EXCERPT_BUDGET = 4 * EXCERPT_LIMIT
+
+
+def _redacted_head(value: Any, budget: int) -> Any:
+    """redact(value) without the list items and dict entries that begin after `budget`
+    characters of its JSON text: an excerpt of a 100-record page redacts a few records, not
+    all of them, and its first EXCERPT_LIMIT characters are the same."""
+    if isinstance(value, dict):
+        head, used = {}, 0
+        for key, item in value.items():
+            if used > budget:
+                break
+            head[key] = MASK if is_secret_field(str(key)) else _redacted_head(item, budget - used)
+            used += len(str(key)) + _json_length(head[key]) + 4
+        return head
+    if isinstance(value, list):
+        kept, used = [], 0
+        for item in value:
+            if used > budget:
+                break
+            kept.append(_redacted_head(item, budget - used))
+            used += _json_length(kept[-1]) + 2
+        return kept
+    return value
+
+
+def _json_length(value: Any) -> int:
+    return len(json.dumps(value, default=str, ensure_ascii=False))
 
 
 def _others_use_quota(limiter: Limiter) -> bool:

@@ -194,3 +194,28 @@ def test_the_read_timeout_is_a_setting(client, monkeypatch, settings):
     with pytest.raises(RemoteError):
         client.request("GET", "/contacts/abc")
     assert seen["timeout"][1] == 2.5
+
+
+def test_an_excerpt_of_a_long_page_redacts_only_its_head_and_reads_the_same():
+    import json
+
+    from sync.transport.http import EXCERPT_LIMIT, excerpt, redact
+
+    token = "tok_" + "Z" * 60
+
+    def mask(text: str) -> str:
+        return text.replace(token, "••••••")
+
+    records = [
+        {"id": f"c{n}", "email": f"p{n}@example.com", "apiKey": f"k{n}", "note": token, "n": n}
+        for n in range(300)
+    ]
+    page = {"contacts": records, "meta": {"total": 300, "password": "hunter2"}}
+
+    def whole(body) -> str:  # the whole body redacted, then masked and cut
+        return mask(json.dumps(redact(body), default=str, ensure_ascii=False))[:EXCERPT_LIMIT]
+
+    assert excerpt(page, mask) == excerpt(json.dumps(page), mask) == whole(page)
+    assert excerpt(records, mask) == whole(records)
+    short = excerpt(page, mask)
+    assert len(short) == EXCERPT_LIMIT and token not in short and "k0" not in short
