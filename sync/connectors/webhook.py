@@ -120,8 +120,10 @@ class Webhooks(PartnerConnector):
 def event_verb(change: OutboundChange, obj) -> str:
     if obj.is_deleted:
         return "deleted"
-    coalesced_create = OutboundChange.objects.filter(coalesced_into=change, audit_action="create")
-    return "created" if change.audit_action == "create" or coalesced_create.exists() else "updated"
+    if change.audit_action == "create":
+        return "created"
+    coalesced = OutboundChange.objects.filter(coalesced_into=change, audit_action="create")
+    return "created" if coalesced.exists() else "updated"
 
 
 def failing_since(connection):
