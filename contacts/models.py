@@ -150,7 +150,7 @@ class Contact(MirrorModel):
     email_key = models.CharField(max_length=254, blank=True, editable=False)
     # `email_key` again, only while the contact is live and its workspace does not allow
     # duplicate contacts (else NULL): a unique index on it makes the database refuse a second
-    # live contact with the same e-mail, also when two requests race (services._derive).
+    # live contact with the same e-mail, also when two requests race (row_values.derive).
     unique_email_key = models.CharField(max_length=254, null=True, editable=False)  # noqa: DJ001
     phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +15550100000")
     gender = models.CharField(max_length=20, blank=True)

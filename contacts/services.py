@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contacts.email_uniqueness import (  # noqa: F401 - DuplicateEmail, … are part of this API
@@ -28,8 +28,13 @@ from contacts.email_uniqueness import (  # noqa: F401 - DuplicateEmail, … are 
     workspace_set_allow_duplicate_contacts,
 )
 from contacts.models import Appointment, Contact, CrmUser, MirrorModel, Note, Task
-from contacts.normalize import email_key, normalize_email, normalize_phone
-from contacts.plain_fields import plainly_valid
+from contacts.normalize import email_key, normalize_email
+from contacts.row_values import (  # noqa: F401 - writable_fields is part of this API
+    derive,
+    normalized,
+    validate,
+    writable_fields,
+)
 from contacts.signals import mirror_changed
 from portal.actors import Actor
 from portal.audit import audit_values, record_change, record_changes
@@ -37,15 +42,6 @@ from portal.bulk_insert import bulk_insert
 from portal.models import AuditAction, Workspace
 
 M = TypeVar("M", bound=MirrorModel)
-
-
-def writable_fields(model: type[MirrorModel]) -> dict[str, models.Field]:
-    """The fields callers may set, by name."""
-    return {
-        field.name: field
-        for field in model._meta.concrete_fields
-        if field.editable and field.name not in MirrorModel.SYSTEM_FIELDS
-    }
 
 
 # --- Generic operations ---------------------------------------------------------------------
@@ -151,7 +147,7 @@ def mirror_update(
 
     `if_version`: the versions the caller read (HTTP If-Match); another current version raises
     VersionMismatch, checked under the row lock so two writers cannot both pass."""
-    values = _normalized(type(instance), data)
+    values = normalized(type(instance), data)
     with duplicate_email_refused(instance), transaction.atomic():
         current = _locked(instance, if_version)
         if current.is_deleted or _is_stale(current, source_updated_at):
@@ -161,8 +157,8 @@ def mirror_update(
             return current, False
         for name, (_before, after) in changes.items():
             setattr(current, name, after)
-        _derive(current)
-        _validate(current)
+        derive(current)
+        validate(current)
         current.version += 1
         current.source_updated_at = source_updated_at or timezone.now()
         current.save()
@@ -191,7 +187,7 @@ def mirror_delete(
                 mirror_delete(child, actor=actor, source_updated_at=source_updated_at)
         now = timezone.now()
         current.deleted_at = now
-        _derive(current)  # a tombstone frees its e-mail for a new contact
+        derive(current)  # a tombstone frees its e-mail for a new contact
         current.version += 1
         current.source_updated_at = max(source_updated_at or now, current.source_updated_at or now)
         current.save()
@@ -316,73 +312,13 @@ def _new_instance(
     source_updated_at: datetime | None,
 ) -> tuple[M, dict[str, list[Any]]]:
     """An unsaved, normalised and validated new row and its audit changes."""
-    values = _normalized(model, data)
+    values = normalized(model, data)
     instance = model(workspace=workspace, **values)
-    _derive(instance)
-    _validate(instance)
+    derive(instance)
+    validate(instance)
     instance.source_updated_at = source_updated_at or timezone.now()
     changes = {name: [None, getattr(instance, name)] for name in values if values[name]}
     return instance, changes
-
-
-def _normalized(model: type[MirrorModel], data: Mapping[str, Any]) -> dict[str, Any]:
-    fields = writable_fields(model)
-    errors = {name: ["Unknown field."] for name in sorted(set(data) - set(fields))}
-    values = {name: value for name, value in data.items() if name in fields}
-    for name, normalize in (("email", normalize_email), ("phone", normalize_phone)):
-        if name in values:
-            try:
-                values[name] = normalize(values[name])
-            except ValidationError as exc:
-                errors[name] = exc.messages
-    if isinstance(values.get("country"), str):
-        values["country"] = values["country"].strip().upper()
-    if "tags" in values:
-        values["tags"] = _clean_tags(values["tags"], errors)
-    for name in ("custom_fields", "permissions"):
-        if name in values and not isinstance(values[name] or {}, dict):
-            errors[name] = ["Expected an object of key: value pairs."]
-    if errors:
-        raise ValidationError(errors)
-    for name, field in fields.items():
-        if name in values and values[name] is None and not field.null:
-            values[name] = field.get_default()
-    return values
-
-
-def _clean_tags(tags: Any, errors: dict[str, list[str]]) -> list[str]:
-    if not isinstance(tags or [], list) or not all(isinstance(t, str) for t in tags or []):
-        errors["tags"] = ["Expected a list of strings."]
-        return []
-    cleaned = (t.strip() for t in tags or [])
-    return list(dict.fromkeys(t for t in cleaned if t))
-
-
-def _derive(instance: MirrorModel) -> None:
-    if hasattr(instance, "email_key"):
-        instance.email_key = email_key(instance.email)
-    if isinstance(instance, Contact):
-        instance.unique_email_key = unique_email_key(instance)
-
-
-def _validate(instance: MirrorModel) -> None:
-    relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
-    instance.full_clean(
-        exclude=relations + plainly_valid(instance),  # those full_clean would pass unchanged
-        validate_unique=False,
-        validate_constraints=False,
-    )
-    errors: dict[str, list[str]] = {}
-    for field in instance._meta.concrete_fields:
-        if not field.is_relation or field.name == "workspace":
-            continue
-        if getattr(instance, field.attname) is None:
-            if not field.null:
-                errors[field.name] = ["This field is required."]
-        elif getattr(instance, field.name).workspace_id != instance.workspace_id:
-            errors[field.name] = ["Belongs to another workspace."]
-    if errors:
-        raise ValidationError(errors)
 
 
 def _diff(current: MirrorModel, values: dict[str, Any]) -> dict[str, list[Any]]:

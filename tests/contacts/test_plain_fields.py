@@ -4,7 +4,7 @@ unchanged; every other value is still checked, with Django's own errors."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from contacts import services
+from contacts import row_values, services
 from contacts.models import Contact, CrmUser, Task
 from contacts.plain_fields import plainly_valid
 from tests.factories import TEST_ACTOR
@@ -36,7 +36,7 @@ def test_bad_values_are_not_skipped_and_get_djangos_errors(workspace):
     assert "email_key" not in plainly_valid(user)  # not blank=True: an empty one is refused
     assert {"email_key", "phone", "company_name"} <= set(plainly_valid(contact))
     with pytest.raises(ValidationError) as skipped:
-        services._validate(contact)
+        row_values.validate(contact)
     with pytest.raises(ValidationError) as full:
         contact.full_clean(exclude=["workspace", "assigned_user"], validate_unique=False,
                            validate_constraints=False)  # fmt: skip
