@@ -58,7 +58,8 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection as db  # noqa: E402
 
-from ops.backfill import Backfill, start_run  # noqa: E402
+from ops.backfill import Backfill  # noqa: E402
+from ops.backfill_runs import start_run  # noqa: E402
 from portal.models import Workspace  # noqa: E402
 from sandbox import DEFAULT_LOCATION_ID, DEFAULT_TOKEN, SandboxCRM  # noqa: E402
 from sandbox.util import iso_from_ms, new_id  # noqa: E402

@@ -36,7 +36,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact
-from ops.backfill import OBJECT_TYPES
+from ops.backfill_runs import OBJECT_TYPES
 from ops.ingest import Ingestor, Tally
 from ops.models import MAX_ERRORS_KEPT, PollCheckpoint
 from portal.actors import Actor

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ops.alerts import check_alerts as run_alert_check
-from ops.backfill import OBJECT_TYPES
+from ops.backfill_runs import OBJECT_TYPES
 from ops.due import POLL, RECONCILE, claim_due, set_due
 from ops.ingest import Tally
 from ops.poll import Poller, poll_types
@@ -135,7 +135,8 @@ def enqueue_backfill(connection: Connection, options: dict) -> str:
 def backfill_connection(connection_id: int, options: dict) -> str:
     """Backfill one connection for a slice, then queue the rest as a new task. Refused (the
     task fails with the reason, visible among failed tasks) while a run of it is running."""
-    from ops.backfill import Backfill, start_run
+    from ops.backfill import Backfill
+    from ops.backfill_runs import start_run
     from portal.timeparse import parse_since
 
     connection = Connection.objects.live().get(pk=connection_id)

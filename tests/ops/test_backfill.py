@@ -239,7 +239,8 @@ def test_a_permanent_remote_error_fails_the_run_with_a_clear_message(crm, conn):
 
 
 def test_progress_reports_records_per_page_with_the_remote_total(crm, conn):
-    from ops.backfill import Backfill, start_run
+    from ops.backfill import Backfill
+    from ops.backfill_runs import start_run
 
     crm.seed_contacts(250)
     calls = []

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from contacts.models import Appointment, Contact, Note, Task
 from ops import tasks
-from ops.backfill import Backfill, BackfillError, start_run
+from ops.backfill import Backfill
+from ops.backfill_runs import BackfillError, start_run
 from ops.models import BackfillRun, RunStatus
 from ops.reconcile import Reconciler
 from sandbox.util import new_id

@@ -8,7 +8,8 @@ import pytest
 from contacts import services
 from contacts.models import Contact, CrmUser
 from ops import backfill_fetch
-from ops.backfill import Backfill, start_run
+from ops.backfill import Backfill
+from ops.backfill_runs import start_run
 from ops.ingest import Ingestor
 from ops.models import BackfillRun, RunStatus
 from portal.models import AuditEntry

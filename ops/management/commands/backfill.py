@@ -10,8 +10,8 @@ from django.db import transaction
 from tqdm import tqdm
 
 from ops import tasks
-from ops.backfill import (
-    Backfill,
+from ops.backfill import Backfill
+from ops.backfill_runs import (
     BackfillError,
     OtherOptions,
     check_business_objects,

@@ -5,7 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ops.backfill import parse_objects
+from ops.backfill_runs import parse_objects
 from ops.reconcile import CATEGORIES, Reconciler
 from sync.services import find_connection
 from sync.transport.http import RemoteError
