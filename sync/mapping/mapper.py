@@ -28,24 +28,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import models
 
 from contacts.models import MirrorModel
-from contacts.normalize import normalize_phone
 from portal.batch_memo import memoized
 from sync.connectors import connector_class
+from sync.mapping.paths import append_at, set_path
 from sync.mapping.specs import CUSTOM_FIELDS, REFERENCE, FieldSpec
+from sync.mapping.transforms import MappingError, apply_transform
 from sync.models import Connection, Direction, FieldMapping, Link
 from sync.objects import TYPE_BY_MODEL, mirror_model, object_type_of
 
 Transform = FieldMapping.Transform
 CUSTOM_PREFIX = "custom_fields."
 REMOTE_CUSTOM_MARK = "#"
-
-
-class MappingError(ValueError):
-    """A mapping or a remote value that cannot be applied (bad argument, unparsable date)."""
 
 
 @dataclass(frozen=True)
@@ -134,12 +130,12 @@ def to_remote(
             continue
         if REMOTE_CUSTOM_MARK in spec.remote_path:
             list_path, key = spec.remote_path.split(REMOTE_CUSTOM_MARK, 1)
-            _append(payload, list_path, {"id": key, "field_value": value})
+            append_at(payload, list_path, {"id": key, "field_value": value})
         elif spec.transform == CUSTOM_FIELDS:
             for entry in value:
-                _append(payload, spec.remote_path, entry)
+                append_at(payload, spec.remote_path, entry)
         else:
-            _set_path(payload, spec.remote_path, value)
+            set_path(payload, spec.remote_path, value)
     return payload
 
 
@@ -172,9 +168,9 @@ def cleared_fields(
         value = clear_value(spec.remote_path)
         if REMOTE_CUSTOM_MARK in spec.remote_path:
             list_path, key = spec.remote_path.split(REMOTE_CUSTOM_MARK, 1)
-            _append(cleared, list_path, {"id": key, "field_value": value})
+            append_at(cleared, list_path, {"id": key, "field_value": value})
         else:
-            _set_path(cleared, spec.remote_path, value)
+            set_path(cleared, spec.remote_path, value)
     return cleared
 
 
@@ -228,7 +224,7 @@ def _outbound_value(obj: MirrorModel, spec: FieldSpec, connection: Connection) -
     value = _read_mirror(obj, spec.mirror_field)
     if spec.transform == CUSTOM_FIELDS:
         return [{"id": k, "field_value": v} for k, v in (value or {}).items()] or None
-    return _apply(value, spec, outbound=True)
+    return apply_transform(value, spec, outbound=True)
 
 
 def _remote_id_of(related: MirrorModel | None, connection: Connection) -> str | None:
@@ -274,7 +270,9 @@ def from_remote(
         if not found:
             continue
         if spec.mirror_field.startswith(CUSTOM_PREFIX):
-            custom[spec.mirror_field.removeprefix(CUSTOM_PREFIX)] = _apply(raw, spec, False)
+            custom[spec.mirror_field.removeprefix(CUSTOM_PREFIX)] = apply_transform(
+                raw, spec, False
+            )
         elif spec.transform == CUSTOM_FIELDS:
             entries = _custom_list_to_dict(raw)
             custom.update({k: v for k, v in entries.items() if k not in mapped_ids})
@@ -284,7 +282,7 @@ def from_remote(
             values[spec.mirror_field] = _mirror_of(model, spec.mirror_field, raw, connection)
         else:
             values[spec.mirror_field] = _to_field(
-                model, spec.mirror_field, _apply(raw, spec, False)
+                model, spec.mirror_field, apply_transform(raw, spec, False)
             )
     if custom != (getattr(instance, "custom_fields", None) or {}):
         values["custom_fields"] = custom
@@ -351,64 +349,3 @@ def _to_field(model: type[MirrorModel], name: str, value: Any) -> Any:
     if isinstance(value, datetime.datetime) and not isinstance(field, models.DateTimeField):
         return value.date() if isinstance(field, models.DateField) else value
     return value
-
-
-# --- transforms and paths -------------------------------------------------------------------
-
-
-def _apply(value: Any, spec: FieldSpec, outbound: bool) -> Any:
-    if value is None:
-        return None
-    transform = spec.transform
-    if transform == Transform.LOWER:
-        return str(value).lower()
-    if transform == Transform.STRIP:
-        return str(value).strip()
-    if transform == Transform.E164:
-        try:
-            return normalize_phone(str(value))
-        except ValidationError as exc:
-            raise MappingError(f"{spec.remote_path}: {exc.messages[0]}") from exc
-    if transform == Transform.VALUE_MAP:
-        return _value_map(value, spec, outbound)
-    if transform == Transform.DATE:
-        return _format_date(value, spec.argument) if outbound else _parse_date(value, spec)
-    return value
-
-
-def _value_map(value: Any, spec: FieldSpec, outbound: bool) -> Any:
-    if not isinstance(spec.argument, dict):
-        raise MappingError(f"{spec.remote_path}: a value map needs an object argument.")
-    table = spec.argument if outbound else {str(v): k for k, v in spec.argument.items()}
-    return table.get(str(value), value)
-
-
-def _format_date(value: Any, fmt: str | None) -> str:
-    if isinstance(value, str):
-        return value
-    return value.strftime(fmt) if fmt else value.isoformat()
-
-
-def _parse_date(value: Any, spec: FieldSpec) -> datetime.datetime | datetime.date:
-    text = str(value).strip()
-    try:
-        if spec.argument:
-            return datetime.datetime.strptime(text, spec.argument)
-        parsed = datetime.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise MappingError(f"{spec.remote_path}: {text!r} is not a valid date.") from exc
-    return parsed
-
-
-def _set_path(payload: dict[str, Any], path: str, value: Any) -> None:
-    *parents, leaf = path.split(".")
-    for part in parents:
-        payload = payload.setdefault(part, {})
-    payload[leaf] = value
-
-
-def _append(payload: dict[str, Any], path: str, item: dict[str, Any]) -> None:
-    *parents, leaf = path.split(".")
-    for part in parents:
-        payload = payload.setdefault(part, {})
-    payload.setdefault(leaf, []).append(item)

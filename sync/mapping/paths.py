@@ -1,4 +1,4 @@
-"""Reading a value out of a remote's JSON by a configured dotted path."""
+"""Reading a value out of a remote's JSON, and writing one into a payload, by a dotted path."""
 
 from typing import Any
 
@@ -13,3 +13,17 @@ def dig(data: Any, path: str) -> Any:
         else:
             return None
     return data
+
+
+def set_path(payload: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        payload = payload.setdefault(part, {})
+    payload[leaf] = value
+
+
+def append_at(payload: dict[str, Any], path: str, item: dict[str, Any]) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        payload = payload.setdefault(part, {})
+    payload.setdefault(leaf, []).append(item)
