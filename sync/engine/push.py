@@ -23,7 +23,6 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +36,7 @@ from portal.batch_memo import batch_scope
 from sync.connectors import connector_class, connector_for
 from sync.engine import leases, queue
 from sync.engine.debounce import PUSH_TASK, hold_again, quiet_periods, release_pushes
+from sync.engine.record_rows import coalesce, release_next
 from sync.mapping.mapper import MappingError, to_remote
 from sync.mapping.rules import RuleError
 from sync.models import (
@@ -139,43 +139,9 @@ def claim_batch(ids: list[int]) -> list[OutboundChange]:
                     free.filter(pk=change_id).update(**claimed)
     held = OutboundChange.objects.filter(lease_token=token).select_related("connection")
     changes = queue.in_claim_order(list(held), ids)
-    _coalesce([change for change in changes if change.operation == Operation.SYNC], now)
+    coalesce([change for change in changes if change.operation == Operation.SYNC], now)
     OutboundChange.preload_mirror_objects(changes)
     return changes
-
-
-def _coalesce(changes: list[OutboundChange], now) -> None:
-    """Waiting rows of the same record ride along: the push sends the latest state.
-
-    Their changed fields join the claimed row's, so a field one of them cleared is still sent
-    cleared (and stays on that row across retries). One query finds the riders of the batch."""
-    by_record = {_record_key(change): change for change in changes}
-    if not by_record:
-        return
-    riding = OutboundChange.objects.filter(
-        status__in=WAITING,
-        operation=Operation.SYNC,
-        connection_id__in={change.connection_id for change in changes},
-        object_id__in={change.object_id for change in changes},
-    ).values_list("pk", "connection_id", "object_type", "object_id", "changed_fields")
-    riders: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
-    for pk, connection_id, object_type, object_id, fields in riding:
-        change = by_record.get((connection_id, object_type, object_id))
-        if change is not None:
-            riders[change.pk].append((pk, fields or []))
-    for change in changes:
-        rows = riders.get(change.pk)
-        if not rows:
-            continue
-        OutboundChange.objects.filter(pk__in=[pk for pk, _ in rows], status__in=WAITING).update(
-            status=ChangeStatus.COALESCED, coalesced_into=change, completed_at=now, updated_at=now
-        )
-        change.changed_fields = sorted(set(change.changed_fields).union(*(f for _, f in rows)))
-        OutboundChange.objects.filter(pk=change.pk).update(changed_fields=change.changed_fields)
-
-
-def _record_key(change: OutboundChange) -> tuple[int, str, int]:
-    return (change.connection_id, change.object_type, change.object_id)
 
 
 def push_claimed(changes: list[OutboundChange]) -> list[str]:
@@ -188,7 +154,7 @@ def push_claimed(changes: list[OutboundChange]) -> list[str]:
     with leases.holding(OutboundChange, changes[0].lease_token):
         results = [execute(change, health) for change in changes]
     health.record()
-    _release_next([change for change in changes if change.status in FINAL])
+    release_next([change for change in changes if change.status in FINAL])
     return results
 
 
@@ -286,26 +252,6 @@ def _finish(change: OutboundChange, **fields: Any) -> bool:
     if moved:
         change.status = fields["status"]
     return bool(moved)
-
-
-def _release_next(finished: list[OutboundChange]) -> None:
-    """Rows that waited for one of these records' lease are due now: hand them to a worker
-    (the oldest of each record; one query for the batch)."""
-    if not finished:
-        return
-    keys = {_record_key(change) for change in finished}
-    waiting = OutboundChange.objects.filter(
-        status__in=WAITING,
-        available_at__lte=timezone.now(),
-        connection_id__in={key[0] for key in keys},
-        object_id__in={key[2] for key in keys},
-    ).order_by("id")
-    first: dict[tuple[int, str, int], int] = {}
-    for pk, *key in waiting.values_list("pk", "connection_id", "object_type", "object_id"):
-        if tuple(key) in keys:
-            first.setdefault(tuple(key), pk)
-    if first:
-        release_pushes(list(first.values()))
 
 
 # --- sweeper, drain, replay ---------------------------------------------------------------
