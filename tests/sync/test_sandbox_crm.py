@@ -490,6 +490,26 @@ def test_cursor_paging_returns_every_contact_exactly_once(api: Client, crm: Sand
     assert len(found) == len(set(found)) == 253 and set(found) == expected
 
 
+def test_paging_counts_a_listing_once_until_the_next_write(api: Client, crm: SandboxCRM) -> None:
+    """The stand-in's counts (total, rows before the cursor) are kept per listing until a
+    write: paging 100,000 records counted them all again for every page, on the machine the
+    backfill benchmark measures."""
+    crm.seed_contacts(250)
+    counts: list[str] = []
+    crm.core.store._db.set_trace_callback(
+        lambda sql: counts.append(sql) if sql.startswith("SELECT COUNT") else None
+    )
+    params: dict[str, Any] = {"locationId": LOC, "limit": 100}
+    for expected_page in (1, 2, 3):
+        meta = api("contacts", "GET", "/contacts/", 200, params=params)["meta"]
+        assert (meta["total"], meta["currentPage"]) == (250, expected_page)
+        params |= {"startAfter": meta.get("startAfter"), "startAfterId": meta.get("startAfterId")}
+    assert len(counts) == 1  # the total, once: each page's position follows from the last
+    api("contacts", "POST", "/contacts/", 201, json={"locationId": LOC, "email": "new@x.io"})
+    meta = api("contacts", "GET", "/contacts/", 200, params={"locationId": LOC, "limit": 100})
+    assert meta["meta"]["total"] == 251 and len(counts) == 2  # a write: counted again
+
+
 def test_the_page_after_a_last_full_page_is_empty_and_carries_no_cursor(
     api: Client, crm: SandboxCRM
 ) -> None:
