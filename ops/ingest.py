@@ -40,7 +40,8 @@ from sync.inbound.apply import UPSERT, Outcome, RemoteChange, apply_remote_chang
 from sync.inbound.policy import clamped
 from sync.inbound.snapshot import with_fields
 from sync.inbound.values import comparable_values, mirror_values
-from sync.mapping.mapper import MappingError, reads_database
+from sync.mapping.mapper import reads_database
+from sync.mapping.transforms import MappingError
 from sync.models import Connection, InboundStatus, Link
 from sync.objects import mirror_model
 

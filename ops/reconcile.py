@@ -44,8 +44,8 @@ from sync.connectors import connector_for
 from sync.engine.outbox import enqueue_pushes
 from sync.inbound.apply import DELETE, RemoteChange, apply_remote_change
 from sync.inbound.values import differs
-from sync.mapping.mapper import MappingError
 from sync.mapping.rules import passes_filters
+from sync.mapping.transforms import MappingError
 from sync.models import WAITING, ChangeStatus, Connection, InboundStatus, Link, OutboundChange
 from sync.objects import mirror_model
 

@@ -32,7 +32,7 @@ from sync.automations.templating import TemplateError, render
 from sync.connectors import connector_class, connector_for
 from sync.engine import queue
 from sync.engine.queue import backoff_seconds
-from sync.mapping.mapper import MappingError
+from sync.mapping.transforms import MappingError
 from sync.models import (
     STEP_WAITING,
     AutomationRun,

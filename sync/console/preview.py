@@ -13,8 +13,9 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
 from contacts.models import MirrorModel
-from sync.mapping.mapper import MappingError, mapping_plan, to_remote
+from sync.mapping.mapper import mapping_plan, to_remote
 from sync.mapping.rules import RuleError, matches, record_values
+from sync.mapping.transforms import MappingError
 from sync.models import Connection, Rule
 from sync.objects import ObjectType, mirror_model
 

@@ -37,8 +37,9 @@ from sync.connectors import connector_class, connector_for
 from sync.engine import leases, queue
 from sync.engine.debounce import PUSH_TASK, hold_again, quiet_periods, release_pushes
 from sync.engine.record_rows import coalesce, release_next
-from sync.mapping.mapper import MappingError, to_remote
+from sync.mapping.mapper import to_remote
 from sync.mapping.rules import RuleError
+from sync.mapping.transforms import MappingError
 from sync.models import (
     WAITING,
     ChangeStatus,

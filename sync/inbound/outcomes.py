@@ -18,7 +18,7 @@ from django.utils import timezone
 from sync.engine import queue
 from sync.inbound.delivery import CreateInFlight, Outcome
 from sync.inbound.events import EventError, Unresolvable
-from sync.mapping.mapper import MappingError
+from sync.mapping.transforms import MappingError
 from sync.models import InboundEvent, InboundStatus
 from sync.transport.http import RemoteError
 

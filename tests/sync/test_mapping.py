@@ -2,7 +2,8 @@ import datetime
 
 import pytest
 
-from sync.mapping.mapper import MappingError, from_remote, payload_hash, to_remote
+from sync.mapping.mapper import from_remote, payload_hash, to_remote
+from sync.mapping.transforms import MappingError
 from sync.models import FieldMapping
 from tests.factories import ContactFactory, CrmUserFactory, TaskFactory
 from tests.sync.factories import ConnectionFactory, FieldMappingFactory
