@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import DEFAULT_TOKEN, SandboxCRM
+from sandbox import DEFAULT_TOKEN, SandboxCRM, directory
 from sandbox.util import iso_from_ms, new_id
 from tests.sync.factories import CRM_BASE_URL, ConnectionFactory
 from tests.sync.highlevel_spec import assert_valid_crm_request
@@ -71,3 +71,20 @@ def sent(monkeypatch):
 
     monkeypatch.setattr(http._GUARDED_SESSION, "send", checked_send)
     return paths
+
+
+def crm_user(crm: SandboxCRM, location_id: str) -> dict[str, Any]:
+    """A user of the sandbox CRM with access to `location_id` (Uma User, uma@example.com)."""
+    return directory.create_user(
+        crm.core,
+        {
+            "companyId": "c1",
+            "firstName": "Uma",
+            "lastName": "User",
+            "email": "uma@example.com",
+            "password": "x" * 12,
+            "type": "account",
+            "role": "user",
+            "locationIds": [location_id],
+        },
+    )

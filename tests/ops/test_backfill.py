@@ -161,23 +161,11 @@ def test_without_propagate_no_connection_gets_outbox_rows(crm, conn, workspace):
 
 def test_users_appointments_and_matching_an_existing_contact_by_email(crm, conn, workspace):
     from contacts.services import contact_create
-    from sandbox import directory
     from tests.factories import TEST_ACTOR
+    from tests.ops.conftest import crm_user
 
     local = contact_create(workspace=workspace, actor=TEST_ACTOR, data={"email": "ann@example.com"})
-    user = directory.create_user(
-        crm.core,
-        {
-            "companyId": "c1",
-            "firstName": "Uma",
-            "lastName": "User",
-            "email": "uma@example.com",
-            "password": "x" * 12,
-            "type": "account",
-            "role": "user",
-            "locationIds": [workspace.location_id],
-        },
-    )
+    user = crm_user(crm, workspace.location_id)
     remote = crm.create_contact(firstName="Ann", email="ann@example.com", assignedTo=user["id"])
     crm.core.store.put(
         "appointment",

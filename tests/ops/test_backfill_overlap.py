@@ -13,8 +13,8 @@ from ops.backfill_runs import start_run
 from ops.ingest import Ingestor
 from ops.models import BackfillRun, RunStatus
 from portal.models import AuditEntry
-from sandbox import directory
 from sync.models import DeliveryAttempt, Link
+from tests.ops.conftest import crm_user
 from tests.ops.test_backfill import Killed, run_command
 
 pytestmark = pytest.mark.django_db
@@ -63,19 +63,7 @@ def test_the_next_page_is_fetched_and_prepared_while_a_page_is_written(crm, conn
 
 
 def test_a_contact_whose_mapping_reads_the_database_is_mapped_when_written(crm, conn, monkeypatch):
-    user = directory.create_user(
-        crm.core,
-        {
-            "companyId": "c1",
-            "firstName": "Uma",
-            "lastName": "User",
-            "email": "uma@example.com",
-            "password": "x" * 12,
-            "type": "account",
-            "role": "user",
-            "locationIds": [conn.location_id],
-        },
-    )
+    user = crm_user(crm, conn.location_id)
     crm.create_contact(firstName="Ann", email="ann@example.com", assignedTo=user["id"])
     crm.create_contact(firstName="Bob", email="bob@example.com")
     used_database = []
