@@ -38,7 +38,7 @@ from sync.connectors.base import Connector
 from sync.inbound import policy
 from sync.inbound.apply import UPSERT, Outcome, RemoteChange, apply_remote_change
 from sync.inbound.policy import clamped
-from sync.inbound.snapshot import with_fields
+from sync.inbound.snapshot import new_link, with_fields
 from sync.inbound.values import comparable_values, mirror_values
 from sync.mapping.mapper import reads_database
 from sync.mapping.transforms import MappingError
@@ -379,14 +379,8 @@ class Ingestor:
             if created
             else comparable_values(type(instance), {n: values[n] for n in names})
         )
-        return {
-            "connection_id": self.connection.pk,
-            "object_type": object_type,
-            "object_id": instance.pk,
-            "remote_id": self._id(object_type, item),
-            "remote_updated_at": changed_at,
-            "remote_snapshot": with_fields(None, seen, changed_at),
-        }
+        remote_id = self._id(object_type, item)
+        return new_link(self.connection, object_type, instance.pk, remote_id, seen, changed_at)
 
 
 def _message(exc: Exception) -> str:

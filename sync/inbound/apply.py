@@ -21,7 +21,7 @@ from contacts.models import Contact, MirrorModel
 from contacts.services import mirror_create, mirror_delete, mirror_update
 from portal.actors import Actor
 from sync.inbound import policy
-from sync.inbound.snapshot import known_fields, with_fields
+from sync.inbound.snapshot import known_fields, new_link, with_fields
 from sync.inbound.values import mirror_values
 from sync.mapping.mapper import payload_hash, to_remote
 from sync.models import Connection, InboundStatus, Link
@@ -118,12 +118,9 @@ def _create(
         )
         seen = mirror_values(obj, change.values)  # what it sent, as stored (normalised)
         Link.objects.create(
-            connection=connection,
-            object_type=change.object_type,
-            object_id=obj.pk,
-            remote_id=change.remote_id,
-            remote_updated_at=change.changed_at,
-            remote_snapshot=with_fields(None, seen, change.changed_at),
+            **new_link(
+                connection, change.object_type, obj.pk, change.remote_id, seen, change.changed_at
+            )
         )
     return Outcome(InboundStatus.PROCESSED, f"created {obj.public_id}")
 

@@ -47,7 +47,7 @@ from sync.inbound import outcomes, policy
 from sync.inbound.apply import UPSERT, Outcome, refused
 from sync.inbound.delivery import NOT_CREATED_DELETED, CreatesInFlight, deleted_before
 from sync.inbound.events import CHILD_TYPES, ParsedEvent
-from sync.inbound.snapshot import with_fields
+from sync.inbound.snapshot import new_link
 from sync.inbound.values import mirror_values
 from sync.models import Connection, InboundEvent, InboundStatus, Link
 from sync.objects import mirror_model
@@ -214,15 +214,11 @@ def _write(connection: Connection, object_type: str, creates: list[_Create]) -> 
 
 def _link(connection: Connection, object_type: str, create: _Create, obj) -> dict[str, Any]:
     """The new Link, with a snapshot of what the remote sent as stored (normalised)."""
-    changed_at = create.parsed.source_updated_at
-    return {
-        "connection_id": connection.pk,
-        "object_type": object_type,
-        "object_id": obj.pk,
-        "remote_id": create.parsed.remote_id,
-        "remote_updated_at": changed_at,
-        "remote_snapshot": with_fields(None, mirror_values(obj, create.values), changed_at),
-    }
+    seen = mirror_values(obj, create.values)
+    parsed = create.parsed
+    return new_link(
+        connection, object_type, obj.pk, parsed.remote_id, seen, parsed.source_updated_at
+    )
 
 
 def _linked(connection: Connection, object_type: str, remote_ids: list[str]) -> set[str]:

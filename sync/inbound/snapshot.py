@@ -47,6 +47,25 @@ def with_fields(link: Link | None, seen: dict[str, Any], at: datetime | None) ->
     return snapshot
 
 
+def new_link(
+    connection: Connection,
+    object_type: str,
+    object_id: int,
+    remote_id: str,
+    seen: dict[str, Any],
+    at: datetime | None,
+) -> dict[str, Any]:
+    """A new Link's values: the remote holds `seen` (canonical values) as of `at`."""
+    return {
+        "connection_id": connection.pk,
+        "object_type": object_type,
+        "object_id": object_id,
+        "remote_id": remote_id,
+        "remote_updated_at": at,
+        "remote_snapshot": with_fields(None, seen, at),
+    }
+
+
 def mapped_fields(connection: Connection, object_type: str) -> set[str]:
     """The mirror fields this connection's outbound mappings send."""
     names: set[str] = set()
