@@ -6,7 +6,6 @@ failure(event, exc)                 what an exception while applying it means: f
                                     good, ignored, or tried again later with backoff
 """
 
-import copy
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.utils import timezone
 
+from portal.bulk_update import update_rows
 from sync.engine import queue
 from sync.inbound.delivery import CreateInFlight, Outcome
 from sync.inbound.events import EventError, Unresolvable
@@ -24,7 +24,6 @@ from sync.transport.http import RemoteError
 
 logger = logging.getLogger(__name__)
 PERMANENT_ERRORS = (EventError, ValidationError, MappingError, ObjectDoesNotExist, ValueError)
-OUTCOME_FIELDS = ["status", "result", "error", "lease_token", "lease_until", "processed_at"]
 
 
 def record(event: InboundEvent, outcome: Outcome, *, error: str = "") -> str:
@@ -32,35 +31,31 @@ def record(event: InboundEvent, outcome: Outcome, *, error: str = "") -> str:
     held = InboundEvent.objects.filter(
         pk=event.pk, status=InboundStatus.RECEIVED, lease_token=event.lease_token
     )
-    held.update(**_outcome_fields(outcome, error))
+    held.update(**_outcome(outcome, error), **_released(timezone.now()))
     return _summary(outcome, error)
 
 
 def record_together(finished: Sequence[tuple[InboundEvent, Outcome, str]]) -> list[str]:
-    """`record` for many events of one lease (one UPDATE); their summaries, in order."""
+    """`record` for many events of one lease, in one UPDATE (they commit together: one
+    processed_at); their summaries, in order."""
     if not finished:
         return []
-    token = finished[0][0].lease_token
-    events = []
-    for event, outcome, error in finished:
-        row = copy.copy(event)  # the caller's event keeps its lease, should the UPDATE roll back
-        for name, value in _outcome_fields(outcome, error).items():
-            setattr(row, name, value)
-        events.append(row)
-    held = InboundEvent.objects.filter(status=InboundStatus.RECEIVED, lease_token=token)
-    held.bulk_update(events, OUTCOME_FIELDS)
+    update_rows(
+        InboundEvent,
+        [{"id": event.pk, **_outcome(outcome, error)} for event, outcome, error in finished],
+        where={"status": InboundStatus.RECEIVED, "lease_token": finished[0][0].lease_token},
+        same=_released(timezone.now()),
+    )
     return [_summary(outcome, error) for _event, outcome, error in finished]
 
 
-def _outcome_fields(outcome: Outcome, error: str) -> dict:
-    return {
-        "status": outcome.status,
-        "result": outcome.result[:255],
-        "error": error[:2000],
-        "lease_token": "",
-        "lease_until": None,
-        "processed_at": timezone.now(),
-    }
+def _outcome(outcome: Outcome, error: str) -> dict:
+    return {"status": outcome.status, "result": outcome.result[:255], "error": error[:2000]}
+
+
+def _released(now) -> dict:
+    """The event leaves its lease, processed."""
+    return {"lease_token": "", "lease_until": None, "processed_at": now}
 
 
 def _summary(outcome: Outcome, error: str) -> str:
