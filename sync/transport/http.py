@@ -36,6 +36,7 @@ from portal.audit import MASK, is_secret_field
 from portal.compiled_insert import CompiledInsert
 from sync.connectors import connector_class
 from sync.models import Connection, DeliveryAttempt, OutboundChange
+from sync.transport.lean_session import LeanSession
 from sync.transport.pinned_http import guarded_session
 from sync.transport.ratelimit import Limiter, RateLimited, limiter_for, seconds_to_next_utc_day
 from sync.transport.redaction import SecretMask, credential_values, header_secrets
@@ -50,7 +51,7 @@ EXCERPT_LIMIT = 2000
 OTHERS_USE_QUOTA_BELOW = 0.9
 RETRYABLE_4XX = frozenset({408, 409, 429})
 _SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|signature", re.I)
-_SESSION = requests.Session()
+_SESSION = LeanSession()
 # Partner connections with the SSRF guard on: connect only to the address the guard validated.
 _GUARDED_SESSION = guarded_session()
 
@@ -283,7 +284,7 @@ class HttpClient:
             raise UnsafeURL(f"The path {path!r} would leave the connection's host.")
         return url
 
-    def _session(self) -> requests.Session:
+    def _session(self) -> LeanSession:
         """Pinned and guarded for partner URLs, unless the operator allowed private networks."""
         guarded = getattr(connector_class(self.connection.provider), "guards_urls", False)
         allowed = bool((self.connection.options or {}).get(ALLOW_PRIVATE))

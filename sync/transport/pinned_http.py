@@ -13,7 +13,7 @@ exact IP. Only the TCP target changes; the request still names the host:
 
 `guarded_session()` is what sync/transport/http.py uses for partner connections whose guard is on;
 hosts in SSRF_ALLOWED_HOSTS are trusted and resolved as usual. The session ignores proxy variables
-(a proxy would resolve the name itself).
+(a proxy would resolve the name itself) and is lean (sync/transport/lean_session.py).
 """
 
 from typing import Any
@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from sync.transport.lean_session import LeanSession
 from sync.transport.ssrf import safe_address
 
 # The validated address travels from send() to the pool lookup on the request itself.
@@ -57,8 +58,8 @@ class PinnedAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
 
-def guarded_session() -> requests.Session:
-    session = requests.Session()
+def guarded_session() -> LeanSession:
+    session = LeanSession()
     session.trust_env = False
     adapter = PinnedAdapter()
     session.mount("http://", adapter)

@@ -217,11 +217,11 @@ def test_a_pinned_https_request_verifies_the_certificate_against_the_host_name(
     url = f"https://partner.example:{server.server_port}/ping"
     try:
         if verified:
-            assert guarded_session().get(url, verify=cert_file, timeout=5).status_code == 200
+            assert guarded_session().request("GET", url, verify=cert_file, timeout=5).status_code == 200
             assert server.hosts == [f"partner.example:{server.server_port}"]
         else:
             with pytest.raises(requests.exceptions.SSLError):
-                guarded_session().get(url, verify=cert_file, timeout=5)
+                guarded_session().request("GET", url, verify=cert_file, timeout=5)
     finally:
         server.shutdown()
         server.server_close()
