@@ -23,6 +23,7 @@ column of NULLs would otherwise be text). SQLite has UPDATE … FROM since 3.33.
 """
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from django.db import connections, models
@@ -61,10 +62,15 @@ def update_rows(
 
 
 def _field(model: type[models.Model], attname: str) -> models.Field:
-    for field in model._meta.concrete_fields:
-        if field.attname == attname:
-            return field
-    raise TypeError(f"{model.__name__} has no field {attname}")
+    field = _fields_by_attname(model).get(attname)
+    if field is None:
+        raise TypeError(f"{model.__name__} has no field {attname}")
+    return field
+
+
+@cache
+def _fields_by_attname(model: type[models.Model]) -> dict[str, models.Field]:
+    return {field.attname: field for field in model._meta.concrete_fields}
 
 
 def _values(fields: list[models.Field], rows: Sequence[Mapping[str, Any]], connection):
