@@ -3,8 +3,8 @@
 Sliding window (never more than `limit` requests in any `interval`) plus a per-UTC-day quota,
 and a pause the remote can impose (429 Retry-After, X-RateLimit-Remaining: 0).
 
-- With REDIS_URL: one Lua script per attempt, so check-and-record is atomic on the Redis server
-  and timed by the Redis clock (no skew between machines).
+- With REDIS_URL: one Lua script per attempt (run by its SHA1), so check-and-record is atomic
+  on the Redis server and timed by the Redis clock (no skew between machines).
 - Without: a RateLimitBucket row updated under SELECT … FOR UPDATE (PostgreSQL) or inside
   SQLite's IMMEDIATE transaction (which holds the database write lock). Django's DatabaseCache
   is not used: its incr is a read-then-write, not atomic across processes.
@@ -194,6 +194,17 @@ def _redis(url: str):
     return redis.Redis.from_url(url)
 
 
+@cache
+def _script(url: str, lua: str):
+    """The script, run by its SHA1 (EVALSHA; loaded again if the server lost it): Redis no
+    longer receives and hashes its text on every request."""
+    return _redis(url).register_script(lua)
+
+
+def _run(lua: str, keys: list[str], *args: object) -> int:
+    return int(_script(settings.REDIS_URL, lua)(keys=keys, args=args))
+
+
 class RedisLimiter(Limiter):
     def _keys(self) -> list[str]:
         day = _utc_day(time.time())
@@ -201,21 +212,17 @@ class RedisLimiter(Limiter):
         return [f"{prefix}:window", f"{prefix}:day:{day}", f"{prefix}:pause"]
 
     def try_acquire(self) -> float:
-        client = _redis(settings.REDIS_URL)
         member = uuid.uuid4().hex
-        result = client.eval(
-            _ACQUIRE_LUA, 3, *self._keys(), self.limit, self._interval_ms, self.daily, member
-        )
-        if int(result) < 0:
+        result = _run(_ACQUIRE_LUA, self._keys(), self.limit, self._interval_ms, self.daily, member)
+        if result < 0:
             return seconds_to_next_utc_day(time.time())
-        if int(result) == 0:
+        if result == 0:
             self.ticket = member
-        return int(result) / 1000
+        return result / 1000
 
     def settle(self) -> None:
         if self.ticket is not None:
-            client = _redis(settings.REDIS_URL)
-            client.eval(_SETTLE_LUA, 1, self._keys()[0], self.ticket, self._interval_ms)
+            _run(_SETTLE_LUA, self._keys()[:1], self.ticket, self._interval_ms)
         self.ticket = None
 
     @property
@@ -223,12 +230,10 @@ class RedisLimiter(Limiter):
         return int(self.interval * 1000)
 
     def pause(self, seconds: float) -> None:
-        _redis(settings.REDIS_URL).eval(_PAUSE_LUA, 1, self._keys()[2], int(seconds * 1000))
+        _run(_PAUSE_LUA, self._keys()[2:], int(seconds * 1000))
 
     def window_count(self) -> int:
-        return int(
-            _redis(settings.REDIS_URL).eval(_COUNT_LUA, 1, self._keys()[0], self._interval_ms)
-        )
+        return _run(_COUNT_LUA, self._keys()[:1], self._interval_ms)
 
 
 def limiter_key(connection: Connection) -> str:

@@ -120,3 +120,26 @@ def test_the_database_limiter_reads_its_bucket_once_per_request(settings):
         assert limiter.try_acquire() == 0.0
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
     assert [s for s in statements if s in ("SELECT", "INSERT", "UPDATE")] == ["SELECT", "UPDATE"]
+
+
+# Redis only: a test of the suite's run with REDIS_URL (the database limiter runs no script).
+if settings.REDIS_URL:
+
+    @pytest.mark.django_db
+    def test_the_redis_limiter_runs_its_scripts_by_their_sha1_even_after_a_script_flush():
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        limiter = limiter_for(ConnectionFactory(rate_limit_requests=100))
+        client.script_flush()  # as a restarted Redis would have it: loaded again, not failed
+
+        def calls(command: str) -> int:
+            return client.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0)
+
+        before = {command: calls(command) for command in ("eval", "evalsha")}
+        for _ in range(3):
+            assert limiter.try_acquire() == 0.0
+            limiter.settle()
+        assert calls("eval") == before["eval"]
+        assert calls("evalsha") >= before["evalsha"] + 6
+        assert limiter.window_count() == 3
