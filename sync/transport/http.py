@@ -33,9 +33,9 @@ import requests
 from django.conf import settings
 
 from portal.audit import MASK, is_secret_field
-from portal.compiled_insert import CompiledInsert
 from sync.connectors import connector_class
 from sync.models import Connection, DeliveryAttempt, OutboundChange
+from sync.transport import attempt_log
 from sync.transport.lean_session import LeanSession
 from sync.transport.pinned_http import guarded_session
 from sync.transport.ratelimit import Limiter, RateLimited, limiter_for, seconds_to_next_utc_day
@@ -182,10 +182,6 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(parsed.timestamp() - time.time(), 0.0)
 
 
-# Every call writes its attempt: the INSERT is compiled once (portal/compiled_insert.py).
-_INSERT_ATTEMPT = CompiledInsert(DeliveryAttempt)
-
-
 class HttpClient:
     def __init__(
         self,
@@ -212,6 +208,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         rate_limited: bool = True,
     ) -> Response:
+        attempt_log.save_held()  # the row held for the call before goes first
         auth_headers = self.auth() if self.auth else {}
         sent_headers = {**self.headers, **(headers or {}), **auth_headers}
         self.mask = SecretMask(
@@ -309,11 +306,12 @@ class HttpClient:
             limiter.pause(float(interval_ms) / 1000 if interval_ms else retry_after or 1.0)
 
     def _record(self, *args: Any, **kwargs: Any) -> DeliveryAttempt:
-        """The attempt's row (`_attempt`), saved; a connection being added is tested before it
-        exists, so then no row can point at it and it is only built."""
+        """The attempt's row (`_attempt`), saved (or held for the caller's outcome:
+        sync/transport/attempt_log.py); a connection being added is tested before it exists,
+        so then no row can point at it and it is only built."""
         attempt = self._attempt(*args, **kwargs)
         if self.connection.pk:
-            _INSERT_ATTEMPT.save(attempt)
+            attempt_log.record(attempt)
         return attempt
 
     def _attempt(

@@ -14,10 +14,10 @@ pytestmark = pytest.mark.django_db
 WHEN = timezone.now().replace(microsecond=0) - datetime.timedelta(days=2)
 
 
-def event(n: int, token: str = "lease") -> InboundEvent:
+def event(n: int, lease: str = "lease") -> InboundEvent:
     return InboundEvent.objects.create(
         source="highlevel", source_key="highlevel", event_type="ContactCreate",
-        webhook_id=f"w{n}", body="{}", lease_token=token, lease_until=WHEN,
+        webhook_id=f"w{n}", body="{}", lease_token=lease, lease_until=WHEN,
     )  # fmt: skip
 
 
@@ -62,7 +62,7 @@ def test_a_column_of_nulls_in_the_first_row_is_typed():
 
 
 def test_rows_that_do_not_meet_the_conditions_are_left_alone():
-    mine, theirs = event(1, token="mine"), event(2, token="theirs")
+    mine, theirs = event(1, lease="mine"), event(2, lease="theirs")
     rows = [{"id": e.pk, "result": "done"} for e in (mine, theirs)]
     assert update_rows(InboundEvent, rows, where={"lease_token": "mine"}) == 1
     mine.refresh_from_db()

@@ -217,7 +217,8 @@ def test_a_pinned_https_request_verifies_the_certificate_against_the_host_name(
     url = f"https://partner.example:{server.server_port}/ping"
     try:
         if verified:
-            assert guarded_session().request("GET", url, verify=cert_file, timeout=5).status_code == 200
+            response = guarded_session().request("GET", url, verify=cert_file, timeout=5)
+            assert response.status_code == 200
             assert server.hosts == [f"partner.example:{server.server_port}"]
         else:
             with pytest.raises(requests.exceptions.SSLError):
