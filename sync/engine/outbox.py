@@ -22,6 +22,7 @@ from django.db import transaction
 from contacts.models import MirrorModel
 from portal.actors import Actor
 from portal.batch_memo import memoized
+from portal.bulk_insert import bulk_insert
 from sync.engine.debounce import push_soon, release_pushes
 from sync.mapping.rules import passes_filters, triggered_actions
 from sync.models import Connection, Operation, OutboundChange
@@ -136,7 +137,7 @@ def _insert(rows: list[OutboundChange]) -> None:
     """Write outbox rows; once committed, they are released after their quiet period."""
     if not rows:
         return
-    created = OutboundChange.objects.bulk_create(rows)
+    created = bulk_insert(OutboundChange, rows)  # COPY on PostgreSQL (portal/bulk_insert.py)
     ids = [row.pk for row in created]
     created_at = created[0].created_at
     transaction.on_commit(lambda: push_soon(ids, created_at))
