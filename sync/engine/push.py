@@ -140,8 +140,7 @@ def claim_batch(ids: list[int]) -> list[OutboundChange]:
             for change_id in list(free.order_by("pk").values_list("pk", flat=True)):
                 with contextlib.suppress(IntegrityError), transaction.atomic():
                     free.filter(pk=change_id).update(**claimed)
-    held = OutboundChange.objects.filter(lease_token=token).select_related("connection")
-    changes = queue.in_claim_order(list(held), ids)
+    changes = queue.claimed(OutboundChange.objects.filter(lease_token=token), ids)
     coalesce([change for change in changes if change.operation == Operation.SYNC], now)
     OutboundChange.preload_mirror_objects(changes)
     return changes

@@ -8,7 +8,8 @@
                                 look per SYNC_WAKE_INTERVAL_SECONDS in this process
     woken(task)                 the woken task started: the next wake enqueues again
     claim_fairly(due, ...)      the ids to claim next, round-robin over connections
-    in_claim_order(rows, ids)   claimed rows in the order to work through them
+    claimed(held, ids)          claimed rows in the order to work through them, each
+                                connection read once per batch
     unlocked(claimable)         the rows no other claimer holds (locked for this claim)
     backoff_seconds(attempts)   when a retryable failure is tried again
 
@@ -39,6 +40,7 @@ from django_q.tasks import async_task
 
 from sync.engine.broker import shared_broker
 from sync.engine.timer import Timer, shared_timer
+from sync.models import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -176,8 +178,16 @@ def _grouped(rows: list[tuple[int, int]]) -> list[int]:
     return [pk for pks in by_connection.values() for pk in sorted(pks)]
 
 
-def in_claim_order(rows: list, ids: list[int]) -> list:
-    """Claimed rows in the order `claim_fairly` gave their ids."""
+def claimed(held: QuerySet, ids: list[int]) -> list:
+    """The rows `held` in the order `claim_fairly` gave their ids, each with its connection
+    (and the connection's workspace) read once per batch and shared by its rows: built again
+    for every row by select_related, they were about a tenth of the inbound worker's CPU."""
+    rows = list(held)
+    wanted = {row.connection_id for row in rows if row.connection_id}
+    connections = Connection.objects.select_related("workspace").in_bulk(wanted)
+    for row in rows:
+        if row.connection_id in connections:
+            row.connection = connections[row.connection_id]
     position = {pk: index for index, pk in enumerate(ids)}
     return sorted(rows, key=lambda row: position.get(row.pk, len(position)))
 

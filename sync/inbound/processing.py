@@ -117,8 +117,7 @@ def _claim(ids: list[int], now) -> list[InboundEvent]:
         )
     if not claimed:
         return []
-    held = InboundEvent.objects.filter(lease_token=token).select_related("connection__workspace")
-    return queue.in_claim_order(list(held), ids)
+    return queue.claimed(InboundEvent.objects.filter(lease_token=token), ids)
 
 
 def process_event(event_id: int) -> str:

@@ -141,6 +141,33 @@ def _one_batch(claim_fairly):
     return first_only
 
 
+@pytest.mark.django_db
+def test_a_batchs_rows_share_their_connection_read_once():
+    """One Connection (with its workspace) per connection in a batch, whatever its rows."""
+    first, second = ConnectionFactory(), ConnectionFactory()
+    received_events(first, 30)
+    received_events(second, 20)
+    with CaptureQueriesContext(connection) as few:
+        events = claim_batch(limit=50)
+    assert len(events) == 50
+    by_connection = {event.connection_id: event.connection for event in events}
+    assert all(event.connection is by_connection[event.connection_id] for event in events)
+    with CaptureQueriesContext(connection) as none:
+        assert {event.connection.workspace.pk for event in events} == {
+            first.workspace_id,
+            second.workspace_id,
+        }
+    assert len(none) == 0
+    received_events(first, 30, start=30)
+    received_events(second, 20, start=20)
+    for event in events:  # done: out of the next claim
+        event.status = InboundStatus.PROCESSED
+        event.save(update_fields=["status"])
+    with CaptureQueriesContext(connection) as again:
+        assert len(claim_batch(limit=50)) == 50
+    assert len(again) == len(few)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_claimers_at_once_never_claim_one_event_twice(settings):
     settings.SYNC_BATCH_SIZE, settings.SYNC_BATCH_PER_CONNECTION = 40, 40
