@@ -14,7 +14,7 @@ machines) exactly one wins a connection's run; the others' UPDATE matches nothin
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from sync.models import Connection
@@ -47,10 +47,16 @@ RECONCILE = DueWork(
 
 def due_connections(work: DueWork, now: datetime, limit: int = CLAIM_BATCH) -> list[tuple]:
     """(id, due time, interval) of the due connections, the longest waiting first."""
-    return list(
+    return list(due_query(work, now)[:limit])
+
+
+def due_query(work: DueWork, now: datetime) -> QuerySet:
+    """The due connections' (id, due time, interval), read through the partial index of
+    enabled connections by due time (conn_poll_due, conn_reconcile_due)."""
+    return (
         Connection.objects.filter(work.enabled, **{f"{work.due_field}__lte": now})
         .order_by(work.due_field)
-        .values_list("pk", work.due_field, work.interval_field)[:limit]
+        .values_list("pk", work.due_field, work.interval_field)
     )
 
 
