@@ -77,10 +77,6 @@ def _cached_keys(config: str) -> tuple[_Key, ...]:
     return tuple(_Key(key) for key in load_public_keys(config))
 
 
-def public_keys() -> tuple[PublicKey, ...]:
-    return tuple(key.key for key in _keys())
-
-
 def _keys() -> tuple[_Key, ...]:
     return _cached_keys(settings.HIGHLEVEL_WEBHOOK_PUBLIC_KEYS)
 
