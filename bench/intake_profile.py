@@ -3,6 +3,8 @@ portal's WSGI application in this process (no server, no network, no client), on
 Redis as bench/intake.py sets them up. Not a test.
 
     python bench/intake_profile.py [--batches 10] [--batch 300]
+    valgrind --tool=callgrind --instr-atstart=no python bench/intake_profile.py --instructions
+        # then: grep -H totals callgrind.out.*.*  (dumps "intake" and "bare", one batch each)
 
 Batches of intake and bare requests alternate, so a neighbour's load falls on both; each
 figure is the median over the batches of this process's CPU time (`time.process_time`) per
@@ -10,6 +12,11 @@ request. The intake's stages are timed by wrapping the functions that do them (t
 blocking waits for PostgreSQL or Redis included: a round trip costs its system calls and its
 context switches); the rest of the request (Django's handler, middleware, DRF's dispatch) is
 "outside the stages". Stages nest: `insert` is part of `store`.
+
+`--instructions` counts instead of timing: under callgrind, instrumentation is switched on for
+one batch of each kind and dumped under its name; the instructions a request executes in this
+process do not depend on the machine's other load, as its CPU time does (system calls and the
+PostgreSQL and Redis servers are not counted).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import functools
 import io
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -139,19 +147,42 @@ def _timing(function, spent: Counter, label: str):
     return timed
 
 
+def count_instructions(app, key, batch: int) -> None:
+    pid = str(os.getpid())
+
+    def callgrind_control(*options: str) -> None:
+        command = ["callgrind_control", *options, pid]  # valgrind's own tool, on this process
+        subprocess.run(command, check=True, capture_output=True)  # noqa: S603
+
+    for kind, requests in (
+        ("intake", bench_intake.webhook_requests(batch, key)),
+        ("bare", bench_intake.bare_requests(batch)),
+    ):
+        callgrind_control("-z")
+        callgrind_control("-i", "on")
+        serve(app, requests)
+        callgrind_control("-i", "off")
+        callgrind_control("-d", kind)
+    print(f"dumped 'intake' and 'bare' ({batch} requests each): instructions = totals / {batch}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--batch", type=int, default=300)
+    parser.add_argument("--instructions", action="store_true", help="under callgrind")
     args = parser.parse_args()
 
     key = prepared_database()
     from django.core.wsgi import get_wsgi_application
 
     app = get_wsgi_application()
-    spent = timed_stages()
     serve(app, bench_intake.webhook_requests(200, key))  # warm-up: imports, connections
     serve(app, bench_intake.bare_requests(200))
+    if args.instructions:
+        count_instructions(app, key, args.batch)
+        return
+    spent = timed_stages()
     spent.clear()
     intake_cpu, bare_cpu = [], []
     for _ in range(args.batches):
