@@ -75,7 +75,7 @@ def bulk_insert(model: type[M], instances: Sequence[M], *, using: str = "default
     fields = model._meta.concrete_fields
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         _draw_ids(cursor, model, [i for i in instances if i.pk is None])
-        plan = _Plan(fields)
+        plan = RowPlan(fields)
         rows = [plan.row(instance, connection) for instance in instances]
         with connection.wrap_database_errors:
             _copy(cursor.cursor, connection, model, fields, rows)
@@ -211,9 +211,10 @@ class _ValueColumn:
         return self.field.get_db_prep_save(value, connection)
 
 
-class _Plan:
+class RowPlan:
     """The values bulk_create would send for an instance (pre_save, then prepared): the
-    attributes read at once, then the columns that need more (auto_now, JSON, dates, ...)."""
+    attributes read at once, then the columns that need more (auto_now, JSON, dates, ...).
+    Also portal/compiled_insert.py's, for one row at a time."""
 
     def __init__(self, fields) -> None:
         columns = [_Column(field) for field in fields]

@@ -9,6 +9,9 @@ from portal.dashboard import dashboard_view
 from portal.views import favicon, healthz
 
 urlpatterns = [
+    # First: the webhook endpoints are resolved for every delivery, the console's pages for a
+    # person's clicks (sync's URLs share no prefix with the ones below).
+    path("", include("sync.urls")),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="dashboard"),
     # sync's page per mirror record (by name: portal imports neither app)
     path("admin/contacts/", include("sync.console.urls")),
@@ -19,7 +22,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("", include("sync.urls")),
     re_path(r"^api/", api_not_found),
     # The portal has no public site: its front door is the operator console.
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -7,6 +7,7 @@ from sync.connectors import connector_classes
 
 app_name = "sync"
 urlpatterns = [
+    path("webhooks/", include("sync.inbound.urls")),  # first: resolved for every delivery
     path("api/v1/catalog/", views_catalog.catalog_view, name="catalog"),
     path("api/v1/workflows/", partner_api.workflow_list_view, name="workflows"),
     path("api/v1/courses/import", partner_api.courses_import_view, name="courses-import"),
@@ -15,7 +16,6 @@ urlpatterns = [
         partner_api.courses_import_status_view,
         name="courses-import-status",
     ),
-    path("webhooks/", include("sync.inbound.urls")),
     # A connector's own pages (e.g. the CRM's OAuth install and callback).
     *(
         pattern

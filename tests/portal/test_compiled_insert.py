@@ -43,3 +43,19 @@ def test_rows_are_the_ones_save_writes_and_the_insert_is_compiled_once(monkeypat
 
     assert stored(rows[0].pk) == stored(saved.pk)
     assert DeliveryAttempt.objects.get(pk=rows[0].pk).created_at is not None
+
+
+def test_on_postgresql_the_values_are_bound_by_the_server_not_quoted_into_the_statement():
+    """Django's cursors quote every value into the statement's text in Python (psycopg's
+    client-side binding); the compiled INSERT sends them as parameters on PostgreSQL."""
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    row = attempt(ConnectionFactory(), "/hooks/bound-by-the-server")
+    with CaptureQueriesContext(db) as queries:
+        CompiledInsert(DeliveryAttempt).save(row)
+    [statement] = [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
+    on_postgresql = db.vendor == "postgresql"
+    assert ("$1" in statement) == on_postgresql  # the statement as the server received it
+    assert ("/hooks/bound-by-the-server" in statement) == (not on_postgresql)
+    assert DeliveryAttempt.objects.get(pk=row.pk).path == "/hooks/bound-by-the-server"

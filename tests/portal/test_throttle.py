@@ -35,10 +35,14 @@ def test_a_cache_that_is_down_lets_requests_through(db, pinned_clock, monkeypatc
 
     monkeypatch.setattr(cache, "incr", down)
     monkeypatch.setattr(cache, "add", down)
-    if ON_REDIS:  # every command fails, whichever client sends it
+    if ON_REDIS:  # every command fails, whichever client sends it; no connection is to be had
         import redis
 
+        def unreachable(*args, **kwargs):
+            raise redis.ConnectionError("Connection refused")
+
         monkeypatch.setattr(redis.Redis, "execute_command", down)
+        monkeypatch.setattr(redis.ConnectionPool, "get_connection", unreachable)
     window = throttle.count("test:c", "1/second")
     assert not window.exceeded and window.remaining == 1
     assert throttle.hit("test:c", "1/second") == 0.0
@@ -61,13 +65,13 @@ def test_on_redis_a_request_is_counted_in_one_round_trip(db, pinned_clock, monke
     import redis
 
     sent = []
-    original = redis.Redis.execute_command
+    original = redis.connection.AbstractConnection.send_command
 
     def counting(self, *args, **kwargs):
         sent.append(args[0])
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", counting)
     windows = [throttle.count("test:e", "2/second") for _ in range(3)]
     assert [w.exceeded for w in windows] == [False, False, True]
     # Without Redis the database cache is used (its own statements; nothing goes to Redis).
@@ -90,3 +94,35 @@ def test_on_redis_the_counter_reuses_one_client(db, pinned_clock, monkeypatch):
     for _ in range(3):
         throttle.count("test:f", "5/second")
     assert made == [] and cache.get(f"throttle:test:f:{1_000_000}") == 4
+
+
+def test_on_redis_the_counter_skips_the_clients_command_layer(db, pinned_clock, monkeypatch):
+    """The script goes straight to a pooled connection: redis-py's client dispatch, retries
+    and reply callbacks cost about as much CPU as the round trip, on every webhook."""
+    import redis
+
+    through_client = []
+    original = redis.Redis.execute_command
+
+    def counting(self, *args, **kwargs):
+        through_client.append(args[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    windows = [throttle.count("test:g", "2/second") for _ in range(3)]
+    assert [w.exceeded for w in windows] == [False, False, True]
+    assert through_client == []
+
+
+def test_on_redis_a_connection_the_server_closed_is_replaced_not_counted_as_down(
+    db, pinned_clock, caplog
+):
+    throttle.count("test:h", "5/second")
+    if ON_REDIS:  # the pooled connection's socket goes away, as when Redis restarts
+        import socket
+
+        pool = throttle._redis_pool(caches[DEFAULT_CACHE_ALIAS])
+        for connection in pool._available_connections:
+            connection._sock.shutdown(socket.SHUT_RDWR)
+    assert throttle.count("test:h", "5/second").count == 2
+    assert "unavailable" not in caplog.text

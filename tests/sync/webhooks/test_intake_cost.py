@@ -14,7 +14,7 @@ from django.test import Client
 from sync.inbound import intake
 from sync.inbound.routing import Route
 from sync.models import InboundEvent, InboundStatus
-from tests.sync.webhooks.conftest import LOCATION, example, post_crm
+from tests.sync.webhooks.conftest import LOCATION, URL, example, post_crm
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +87,44 @@ def test_an_event_routed_to_a_connection_deleted_meanwhile_is_kept_unmatched(
     assert response.status_code == 202 and response.json()["status"] == "unmatched"
     assert event.status == InboundStatus.UNMATCHED and event.connection_id is None
     assert post_crm(Client(), body).json()["status"] == "duplicate"  # still deduplicated
+
+
+def test_the_answer_is_rendered_at_once_in_drfs_bytes(crm_connection, monkeypatch):
+    """No template-response machinery per delivery: the bytes JSONRenderer writes, built
+    when the answer is; the same headers (Allow is DRF's) and status codes as before."""
+    from rest_framework.response import Response
+
+    rendered_late = []
+    original = Response.rendered_content
+
+    monkeypatch.setattr(
+        Response,
+        "rendered_content",
+        property(lambda self: rendered_late.append(1) or original.fget(self)),
+    )
+    body = example("ContactCreate")
+    accepted = post_crm(Client(), body)
+    duplicate = post_crm(Client(), body)
+    unsigned = Client().post(URL, b"{}", content_type="application/json")
+    stored = InboundEvent.objects.get()
+    assert accepted.content == b'{"status":"accepted","id":%d}' % stored.pk
+    assert (
+        duplicate.content
+        == b'{"status":"duplicate","webhook_id":"%s"}' % body["webhookId"].encode()
+    )
+    assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "missing_signature"
+    for response in (accepted, duplicate, unsigned):
+        assert response["Content-Type"] == "application/json"
+        assert response["Allow"] == "POST, OPTIONS"
+    assert rendered_late == []
+
+
+def test_the_webhook_urls_are_the_first_ones_tried():
+    """Resolved for every delivery: the console's and the API's patterns are not tried first."""
+    from django.urls import resolve
+
+    for path in (URL, "/webhooks/in/some-partner/"):
+        match = resolve(path)
+        assert match.url_name.startswith("webhooks-")
+        tried_first = [str(chain[1].pattern) if len(chain) > 1 else "" for chain in match.tried]
+        assert set(tried_first) == {"webhooks/"}, tried_first

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from standardwebhooks.webhooks import Webhook
 
+from sync.connectors.highlevel import signatures
 from sync.connectors.highlevel.signatures import DEFAULT_KEY_FILES, load_public_keys
 from sync.connectors.highlevel.signatures import verify as verify_highlevel
 from sync.transport.standard_webhooks import sign
@@ -149,3 +150,62 @@ def test_timestamps_beyond_the_tolerance_either_way_are_refused(settings):
 )
 def test_parse_timestamp(value, expected):
     assert parse_timestamp(value) == expected
+
+
+def _ed25519_signature_variants() -> dict[str, bytes]:
+    good = ED_KEY.sign(BODY)
+    flipped = bytes([good[0] ^ 1]) + good[1:]
+    return {
+        "good": good,
+        "a bit flipped": flipped,
+        "63 bytes": good[:-1],
+        "65 bytes": good + b"\0",
+        "another key's": OTHER_ED_KEY.sign(BODY),
+        "the body changed": ED_KEY.sign(BODY + b" "),
+        "all zeros": bytes(64),
+    }
+
+
+@pytest.mark.parametrize("variant", list(_ed25519_signature_variants()))
+def test_ed25519_verdicts_are_openssls(variant):
+    """Ed25519 is checked by libsodium (faster per delivery); its verdict on each signature is
+    the one OpenSSL (cryptography) gives."""
+    from cryptography.exceptions import InvalidSignature
+
+    signature = _ed25519_signature_variants()[variant]
+    try:
+        ED_KEY.public_key().verify(signature, BODY)
+        openssl_accepts = True
+    except InvalidSignature:
+        openssl_accepts = False
+    headers = {"x-ghl-signature": base64.b64encode(signature).decode()}
+    try:
+        verify_highlevel(BODY, headers)
+        accepted = True
+    except SignatureError as refused:
+        assert refused.code == "invalid_signature"
+        accepted = False
+    assert accepted == openssl_accepts
+    assert accepted == (variant == "good")
+
+
+def test_ed25519_is_checked_by_libsodium_with_the_key_prepared_once(monkeypatch):
+    import nacl.signing
+
+    made, checked = [], []
+    original_init, original_verify = nacl.signing.VerifyKey.__init__, nacl.signing.VerifyKey.verify
+
+    def counting_init(self, *args, **kwargs):
+        made.append(1)
+        original_init(self, *args, **kwargs)
+
+    def counting_verify(self, *args, **kwargs):
+        checked.append(1)
+        return original_verify(self, *args, **kwargs)
+
+    monkeypatch.setattr(nacl.signing.VerifyKey, "__init__", counting_init)
+    monkeypatch.setattr(nacl.signing.VerifyKey, "verify", counting_verify)
+    signatures._cached_keys.cache_clear()  # as in a fresh process
+    for _ in range(3):
+        assert verify_highlevel(BODY, {"x-ghl-signature": sign_ed25519(BODY)}) == "x-ghl-signature"
+    assert checked == [1, 1, 1] and made == [1]  # one configured Ed25519 key
