@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
 
+from portal.redis_script import RedisScript
+
 logger = logging.getLogger(__name__)
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 clock = time.time  # tests pin it, so a window never ends mid-test
@@ -80,11 +82,11 @@ def hit(name: str, rate: str) -> float:
 
 
 # KEYS: the window's counter; ARGV: its lifetime in seconds. Returns the count with this request.
-_INCREMENT_LUA = """
+_INCREMENT = RedisScript("""
 local seen = redis.call('INCR', KEYS[1])
 if seen == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return seen
-"""
+""")
 
 
 def _increment(counter: str, lifetime: int) -> int:
@@ -94,27 +96,11 @@ def _increment(counter: str, lifetime: int) -> int:
         key = backend.make_and_validate_key(counter)
         # An int is stored as a plain Redis integer, the way the cache itself stores one, so
         # cache.get(counter) reads the same count.
-        return _eval_increment(_redis_pool(backend), key, lifetime)
+        return int(_INCREMENT(_redis_pool(backend), keys=[key], args=[lifetime]))
     try:
         return cache.incr(counter)  # the common case: the window's counter exists
     except ValueError:
         return 1 if cache.add(counter, 1, timeout=lifetime) else cache.incr(counter)
-
-
-def _eval_increment(pool, key: str, lifetime: int) -> int:
-    """The script's one round trip on a connection of the cache's own pool, without redis-py's
-    client around it (its command dispatch, retry and reply callbacks were about 40 % of the
-    call's CPU, on every webhook). The pool hands out a live connection (it replaces one the
-    server closed); one that fails here is dropped, never handed out again half-read."""
-    connection = pool.get_connection()
-    try:
-        connection.send_command("EVAL", _INCREMENT_LUA, 1, key, lifetime)
-        return int(connection.read_response())
-    except BaseException:
-        connection.disconnect()
-        raise
-    finally:
-        pool.release(connection)
 
 
 def _redis_pool(backend: RedisCache):

@@ -31,6 +31,7 @@ from functools import cache
 from django.conf import settings
 from django.db import transaction
 
+from portal.redis_script import RedisScript
 from sync.models import Connection, RateLimitBucket
 
 
@@ -145,7 +146,7 @@ class DatabaseLimiter(Limiter):
 
 # KEYS: window zset, day counter, pause; ARGV: limit, interval ms, daily, member.
 # Returns milliseconds to wait (0 = granted), or -1 when the daily quota is used up.
-_ACQUIRE_LUA = """
+_ACQUIRE = RedisScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit, interval, daily = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -162,29 +163,29 @@ redis.call('PEXPIRE', KEYS[1], interval + 1000)
 redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], 90000)
 return 0
-"""
-_COUNT_LUA = """
+""")
+_COUNT = RedisScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZCOUNT', KEYS[1], '(' .. (now - tonumber(ARGV[1])), '+inf')
-"""
+""")
 # KEYS: window zset; ARGV: member, interval ms. Re-scores a counted request to the server's now.
-_SETTLE_LUA = """
+_SETTLE = RedisScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1]) == 1 then
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000)
 end
 return 0
-"""
-_PAUSE_LUA = """
+""")
+_PAUSE = RedisScript("""
 local t = redis.call('TIME')
 local until_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 if tonumber(redis.call('GET', KEYS[1]) or '0') < until_ms then
   redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 1000)
 end
 return 0
-"""
+""")
 
 
 @cache
@@ -194,15 +195,9 @@ def _redis(url: str):
     return redis.Redis.from_url(url)
 
 
-@cache
-def _script(url: str, lua: str):
-    """The script, run by its SHA1 (EVALSHA; loaded again if the server lost it): Redis no
-    longer receives and hashes its text on every request."""
-    return _redis(url).register_script(lua)
-
-
-def _run(lua: str, keys: list[str], *args: object) -> int:
-    return int(_script(settings.REDIS_URL, lua)(keys=keys, args=args))
+def _run(script: RedisScript, keys: list[str], *args: object) -> int:
+    """The script on a connection of the process's pool (portal/redis_script.py)."""
+    return int(script(_redis(settings.REDIS_URL).connection_pool, keys=keys, args=args))
 
 
 class RedisLimiter(Limiter):
@@ -213,7 +208,7 @@ class RedisLimiter(Limiter):
 
     def try_acquire(self) -> float:
         member = uuid.uuid4().hex
-        result = _run(_ACQUIRE_LUA, self._keys(), self.limit, self._interval_ms, self.daily, member)
+        result = _run(_ACQUIRE, self._keys(), self.limit, self._interval_ms, self.daily, member)
         if result < 0:
             return seconds_to_next_utc_day(time.time())
         if result == 0:
@@ -222,7 +217,7 @@ class RedisLimiter(Limiter):
 
     def settle(self) -> None:
         if self.ticket is not None:
-            _run(_SETTLE_LUA, self._keys()[:1], self.ticket, self._interval_ms)
+            _run(_SETTLE, self._keys()[:1], self.ticket, self._interval_ms)
         self.ticket = None
 
     @property
@@ -230,10 +225,10 @@ class RedisLimiter(Limiter):
         return int(self.interval * 1000)
 
     def pause(self, seconds: float) -> None:
-        _run(_PAUSE_LUA, self._keys()[2:], int(seconds * 1000))
+        _run(_PAUSE, self._keys()[2:], int(seconds * 1000))
 
     def window_count(self) -> int:
-        return _run(_COUNT_LUA, self._keys()[:1], self._interval_ms)
+        return _run(_COUNT, self._keys()[:1], self._interval_ms)
 
 
 def limiter_key(connection: Connection) -> str:
