@@ -1,4 +1,4 @@
-"""RedisScript: by SHA1 on a pooled connection, the text once after the server lost it, and a
+"""RedisScript: by SHA1 on a pooled connection, the text once after the server lost it, and an
 error reply leaves the pool serving (runs with the suite's REDIS_URL)."""
 
 import pytest
