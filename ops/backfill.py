@@ -39,10 +39,12 @@ from ops.ingest import Ingestor, Tally
 from ops.models import MAX_ERRORS_KEPT, BackfillRun, RunStatus
 from portal.actors import Actor
 from portal.bulk_insert import bulk_insert
+from portal.planner_statistics import analyze, grew_past_a_step
 from sync.connectors.base import Connector
 from sync.engine.leases import holding
 from sync.engine.outbox import outbound_suppressed
 from sync.models import Connection, DeliveryAttempt, Link
+from sync.objects import mirror_model
 from sync.transport.http import RemoteError
 
 
@@ -197,14 +199,23 @@ class Backfill:
             if not self.dry_run:
                 bulk_insert(DeliveryAttempt, batch.calls)  # rolled back with the page: kept
             raise
+        before = self.tally.created
         self.tally.add(tally)
         if self.dry_run:
             self._count(tally)
             self.run.phase, self.run.cursor = batch.position
+        elif grew_past_a_step(before, self.tally.created):
+            self._analyze(batch.phase)
         # The remote's total counts contacts only: no ETA when their children are counted too.
         children = self.objects & set(CHILD_TYPES)
         total = None if children or batch.phase == "user" else batch.page.total
         self.progress(tally.total, total)
+
+    def _analyze(self, phase: str) -> None:
+        """The tables this phase fills, analysed as they grow (portal.planner_statistics):
+        their per-page look-ups would otherwise read every row of the workspace."""
+        types = [phase, "note"] if phase == "contact" and "note" in self.objects else [phase]
+        analyze([Link, *(mirror_model(object_type) for object_type in types)])
 
     def _write_page_or_retry(self, batch: Batch) -> Tally:
         write = self._writer(batch)

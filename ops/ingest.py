@@ -38,7 +38,7 @@ from sync.connectors.base import Connector
 from sync.inbound import policy
 from sync.inbound.apply import UPSERT, Outcome, RemoteChange, apply_remote_change
 from sync.inbound.policy import clamped
-from sync.inbound.snapshot import new_link, with_fields
+from sync.inbound.snapshot import known_values, new_link, with_fields
 from sync.inbound.values import comparable_values, mirror_values
 from sync.mapping.mapper import reads_database
 from sync.mapping.transforms import MappingError
@@ -283,8 +283,8 @@ class Ingestor:
         """An unchanged record still tells what the remote holds (written only if news)."""
         if link is None or instance.is_deleted:
             return
-        known = link.remote_snapshot or {}
-        if any(known.get(name, [None])[0] != value for name, value in seen.items()):
+        known = known_values(link)
+        if any(known.get(name) != value for name, value in seen.items()):
             snapshot = with_fields(link, seen, clamped(self._updated_at(object_type, item)))
             Link.objects.filter(pk=link.pk).update(remote_snapshot=snapshot)
 

@@ -49,7 +49,7 @@ from contacts.models import MirrorModel
 from portal.actors import Actor
 from portal.models import Workspace
 from sync.connectors.receiving import ProviderWebhooks
-from sync.inbound.snapshot import after_push, mapped_fields, unpushed_fields
+from sync.inbound.snapshot import after_push, known_values, mapped_fields, unpushed_fields
 from sync.inbound.sources import LinkedSource, PartnerSource
 from sync.mapping.mapper import (
     cleared_fields,
@@ -232,7 +232,7 @@ class Connector:
         if not changed and not link.remote_snapshot:
             return None  # a replay or repair of a link older than snapshots: the whole state
         mapped = mapped_fields(self.connection, object_type)
-        known = set(link.remote_snapshot)
+        known = set(known_values(link))
         return ((changed & mapped) - known) | unpushed_fields(link, obj, mapped)
 
     def _push_create(

@@ -205,8 +205,8 @@ class Link(models.Model):
     remote_snapshot = models.JSONField(
         default=dict,
         blank=True,
-        help_text="The remote's last known mapped fields: {mirror field: [value, as of]} "
-        "(field-level merge, sync/inbound/snapshot.py).",
+        help_text="The remote's last known mapped fields, each with the time it was known as "
+        "of (field-level merge; the stored form: sync/inbound/snapshot.py).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
