@@ -48,13 +48,17 @@ def update_rows(
     values, values_params = _values(varying, rows, connection)
     assignments = [f"{quote(f.column)} = v.column{n + 1}" for n, f in enumerate(varying) if n]
     assignments += [f"{quote(_field(model, name).column)} = %s" for name in same]
+    # The ids again as a list: joined only to the VALUES, PostgreSQL planned the UPDATE as a
+    # scan of every row meeting `where` (a whole backlog of received events), not by the key.
+    ids = [row[pk.attname] for row in rows]
     conditions = [f"{table}.{quote(pk.column)} = v.column1"]
+    conditions += [f"{table}.{quote(pk.column)} IN ({', '.join(['%s'] * len(ids))})"]
     conditions += [f"{table}.{quote(_field(model, name).column)} = %s" for name in where]
     sql = (
         f"UPDATE {table} SET {', '.join(assignments)} "  # noqa: S608 - names quoted, values bound
         f"FROM (VALUES {values}) AS v WHERE {' AND '.join(conditions)}"
     )
-    params = _prepared(model, same, connection) + values_params
+    params = _prepared(model, same, connection) + values_params + ids
     params += _prepared(model, where, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
