@@ -49,8 +49,12 @@ def start_install(client, conn) -> str:
     return query["state"][0]
 
 
+# Long enough never to turn up by chance in a page (its CSRF token is random letters and digits).
+ACCESS_TOKEN = "access-token-never-shown-7c1e"
+
+
 def token_reply(crm, **fields):
-    body = {"access_token": "A1", "refresh_token": "R1", **fields}
+    body = {"access_token": ACCESS_TOKEN, "refresh_token": "R1", **fields}
     crm.post(CRM + "/oauth/token", json=body)
 
 
@@ -58,7 +62,7 @@ def test_install_then_callback_stores_encrypted_tokens(admin_client, crm, oauth_
     state = start_install(admin_client, oauth_conn)
     token_reply(crm, locationId=workspace.location_id)
     done = admin_client.get(CALLBACK, {"code": "c1", "state": state})
-    assert done.status_code == 200 and "A1" not in done.content.decode()
+    assert done.status_code == 200 and ACCESS_TOKEN not in done.content.decode()
     assert "Connected" in done.content.decode()
     assert Connection.objects.get(pk=oauth_conn.pk).credentials["refresh_token"] == "R1"
 
