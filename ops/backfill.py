@@ -129,7 +129,7 @@ class Backfill:
     def _leased(self) -> Any:
         if self.dry_run or not self.run.lease_token:
             return nullcontext()
-        return holding(BackfillRun, self.run.lease_token)
+        return holding(BackfillRun, self.run.lease_token, [self.run.pk])
 
     def _release(self) -> None:
         if not self.dry_run and self.run.pk and self.run.lease_token:

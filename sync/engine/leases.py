@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -52,15 +52,17 @@ class Keeper:
     """
 
     def __init__(self, sleep: Callable[[float], Any] = time.sleep) -> None:
-        self._held: dict[type[Model], dict[str, int]] = defaultdict(dict)
+        # model → lease token → (how many holders, the rows' keys)
+        self._held: dict[type[Model], dict[str, tuple[int, frozenset[int]]]] = defaultdict(dict)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._sleep = sleep
 
-    def add(self, model: type[Model], token: str) -> None:
+    def add(self, model: type[Model], token: str, pks: Iterable[int]) -> None:
         with self._lock:
             held = self._held[model]
-            held[token] = held.get(token, 0) + 1
+            count, keys = held.get(token, (0, frozenset()))
+            held[token] = (count + 1, keys | frozenset(pks))
             if not settings.SYNC_LEASE_RENEWAL:
                 return
             if self._thread is None or not self._thread.is_alive():
@@ -70,22 +72,29 @@ class Keeper:
     def discard(self, model: type[Model], token: str) -> None:
         with self._lock:
             held = self._held[model]
-            held[token] -= 1
-            if held[token] <= 0:
+            count, keys = held[token]
+            if count > 1:
+                held[token] = (count - 1, keys)
+            else:
                 del held[token]
 
-    def tokens(self) -> dict[type[Model], list[str]]:
+    def leases(self) -> dict[type[Model], tuple[list[str], set[int]]]:
+        """model → (the tokens held, the keys of their rows)."""
         with self._lock:
-            return {model: list(held) for model, held in self._held.items() if held}
+            return {
+                model: (list(held), {pk for _count, keys in held.values() for pk in keys})
+                for model, held in self._held.items()
+                if held
+            }
 
     def renew(self, now=None) -> int:
         """Extend every lease this process holds (never shorten one: a retry's "not before")."""
         until = lease_until(now)
         renewed = 0
-        for model, tokens in self.tokens().items():
-            renewed += model.objects.filter(lease_token__in=tokens, lease_until__lt=until).update(
-                lease_until=until
-            )
+        for model, (tokens, pks) in self.leases().items():
+            # by key as well as token: the token has no index, and the table keeps its history
+            held = model.objects.filter(pk__in=pks, lease_token__in=tokens, lease_until__lt=until)
+            renewed += held.update(lease_until=until)
         return renewed
 
     def cycle(self) -> None:
@@ -108,9 +117,9 @@ keeper = Keeper()
 
 
 @contextmanager
-def holding(model: type[Model], token: str) -> Iterator[None]:
-    """Keep the lease `token` of a `model` row alive while the block runs."""
-    keeper.add(model, token)
+def holding(model: type[Model], token: str, pks: Iterable[int]) -> Iterator[None]:
+    """Keep the lease `token` of the `model` rows `pks` alive while the block runs."""
+    keeper.add(model, token, pks)
     try:
         yield
     finally:

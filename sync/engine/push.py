@@ -140,7 +140,7 @@ def claim_batch(ids: list[int]) -> list[OutboundChange]:
             for change_id in list(free.order_by("pk").values_list("pk", flat=True)):
                 with contextlib.suppress(IntegrityError), transaction.atomic():
                     free.filter(pk=change_id).update(**claimed)
-    changes = queue.claimed(OutboundChange.objects.filter(lease_token=token), ids)
+    changes = queue.claimed(OutboundChange, ids, token)
     coalesce([change for change in changes if change.operation == Operation.SYNC], now)
     OutboundChange.preload_mirror_objects(changes)
     return changes
@@ -153,7 +153,7 @@ def push_claimed(changes: list[OutboundChange]) -> list[str]:
     if not changes:
         return []
     health = _BatchHealth()
-    with leases.holding(OutboundChange, changes[0].lease_token):
+    with leases.holding(OutboundChange, changes[0].lease_token, [change.pk for change in changes]):
         results = [execute(change, health) for change in changes]
     health.record()
     release_next([change for change in changes if change.status in FINAL])

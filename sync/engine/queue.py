@@ -8,7 +8,7 @@
                                 look per SYNC_WAKE_INTERVAL_SECONDS in this process
     woken(task)                 the woken task started: the next wake enqueues again
     claim_fairly(due, ...)      the ids to claim next, round-robin over connections
-    claimed(held, ids)          claimed rows in the order to work through them, each
+    claimed(model, ids, token)  claimed rows in the order to work through them, each
                                 connection read once per batch
     unlocked(claimable)         the rows no other claimer holds (locked for this claim)
     backoff_seconds(attempts)   when a retryable failure is tried again
@@ -34,7 +34,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, QuerySet, Window
+from django.db.models import F, Model, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django_q.tasks import async_task
 
@@ -178,11 +178,15 @@ def _grouped(rows: list[tuple[int, int]]) -> list[int]:
     return [pk for pks in by_connection.values() for pk in sorted(pks)]
 
 
-def claimed(held: QuerySet, ids: list[int]) -> list:
-    """The rows `held` in the order `claim_fairly` gave their ids, each with its connection
-    (and the connection's workspace) read once per batch and shared by its rows: built again
-    for every row by select_related, they were about a tenth of the inbound worker's CPU."""
-    rows = list(held)
+def claimed(model: type[Model], ids: list[int], token: str) -> list:
+    """The rows of `ids` that this claim holds (lease `token`), in the order `claim_fairly`
+    gave them, each with its connection (and the connection's workspace) read once per batch
+    and shared by its rows: built again for every row by select_related, they were about a
+    tenth of the inbound worker's CPU.
+
+    Read by key: `lease_token` has no index (one would cost every claim its in-place update),
+    so a look-up by the token alone scanned the whole table, growing with its retention."""
+    rows = list(model.objects.filter(pk__in=ids, lease_token=token))
     wanted = {row.connection_id for row in rows if row.connection_id}
     connections = Connection.objects.select_related("workspace").in_bulk(wanted)
     for row in rows:

@@ -75,7 +75,10 @@ def process_batch(batch: list[InboundEvent]) -> list[str]:
     if not batch:
         return []
     results: list[str] = []
-    with leases.holding(InboundEvent, batch[0].lease_token), batch_scope():
+    with (
+        leases.holding(InboundEvent, batch[0].lease_token, [event.pk for event in batch]),
+        batch_scope(),
+    ):
         for step in creates.steps(batch, parse_event):
             if isinstance(step, creates.Run):
                 done, one_by_one = creates.create_together(step)
@@ -117,14 +120,14 @@ def _claim(ids: list[int], now) -> list[InboundEvent]:
         )
     if not claimed:
         return []
-    return queue.claimed(InboundEvent.objects.filter(lease_token=token), ids)
+    return queue.claimed(InboundEvent, ids, token)
 
 
 def process_event(event_id: int) -> str:
     event = claim(event_id)
     if event is None:
         return "not claimed"
-    with leases.holding(InboundEvent, event.lease_token):
+    with leases.holding(InboundEvent, event.lease_token, [event.pk]):
         return _process(event)
 
 

@@ -61,7 +61,7 @@ def test_a_claim_leases_the_row_for_the_short_lease(row, settings):
 
 def test_a_live_worker_keeps_its_lease_past_its_first_term(row, enqueued):
     claimed = claim(row.pk)
-    with holding(OutboundChange, claimed.lease_token):
+    with holding(OutboundChange, claimed.lease_token, [claimed.pk]):
         expire_in(OutboundChange, row.pk, 2)  # a long push, near the end of its first term
         keeper.cycle()  # its keeper renews it
     row.refresh_from_db()
@@ -103,7 +103,7 @@ def test_renewal_never_shortens_a_retrys_not_before(conn):
     waiting = event(conn, attempts=1, lease_token="retry")
     expire_in(InboundEvent, waiting.pk, 600)  # "retry in 10 minutes"
     before = InboundEvent.objects.get(pk=waiting.pk).lease_until
-    with holding(InboundEvent, "retry"):
+    with holding(InboundEvent, "retry", [waiting.pk]):
         keeper.cycle()
     assert InboundEvent.objects.get(pk=waiting.pk).lease_until == before
 
@@ -123,14 +123,14 @@ def test_the_keeper_thread_renews_what_its_process_holds(row, settings):
     own = Keeper(sleep=sleep)
     claimed = claim(row.pk)
     expire_in(OutboundChange, row.pk, 2)
-    own.add(OutboundChange, claimed.lease_token)
+    own.add(OutboundChange, claimed.lease_token, [claimed.pk])
     assert woke.wait(timeout=30), "the keeper thread never ran a cycle"
     assert calls[0] == pytest.approx(settings.SYNC_LEASE_SECONDS / 3)
     assert OutboundChange.objects.get(pk=row.pk).lease_until > timezone.now() + timedelta(
         seconds=25
     )
     own.discard(OutboundChange, claimed.lease_token)
-    assert own.tokens() == {}
+    assert own.leases() == {}
 
 
 def test_each_queue_registered_its_reaper():

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sync import tasks
-from sync.engine import push, queue
+from sync.engine import leases, push, queue
 from sync.engine.debounce import PUSH_TASK
 from sync.engine.push import push_due, ready_changes
 from sync.engine.timer import Timer
@@ -278,3 +278,29 @@ def test_an_event_waiting_for_its_retry_time_is_not_claimed(settings):
     InboundEvent.objects.filter(pk=waiting.pk).update(lease_until=timezone.now())
     assert [event.pk for event in claim_batch()] == [waiting.pk]
     assert InboundEvent.objects.get(pk=waiting.pk).status == InboundStatus.RECEIVED
+
+
+def _looked_up_by_token(sql: str) -> bool:
+    return '"lease_token"' in sql.partition(" WHERE ")[2]
+
+
+@pytest.mark.django_db
+def test_claimed_rows_and_their_lease_renewals_are_found_by_key_not_token_alone():
+    """The lease token has no index and the tables keep their history: a look-up by the token
+    alone scanned every event or change ever received, once per batch."""
+    conn = ConnectionFactory(workspace=WorkspaceFactory())
+    received_events(conn, 5)
+    released_changes(conn, 5)
+    with CaptureQueriesContext(connection) as queries:
+        events = claim_batch(limit=5)
+        changes = push.claim_batch(queue.claim_fairly(ready_changes(), limit=5, per_connection=5))
+        with (
+            leases.holding(InboundEvent, events[0].lease_token, [e.pk for e in events]),
+            leases.holding(OutboundChange, changes[0].lease_token, [c.pk for c in changes]),
+        ):
+            InboundEvent.objects.update(lease_until=timezone.now())  # due for renewal
+            OutboundChange.objects.update(lease_until=timezone.now())
+            assert leases.keeper.renew() == 10
+    by_token = [query["sql"] for query in queries if _looked_up_by_token(query["sql"])]
+    assert len(by_token) >= 4  # the two claims' reads and the two renewals
+    assert all('"id" IN' in sql.partition(" WHERE ")[2] for sql in by_token), by_token
