@@ -34,15 +34,24 @@ class CompiledInsert:
         if not connection.features.can_return_columns_from_insert:
             instance.save(force_insert=True)
             return
-        sql = self.statements.get(connection.alias) or self._compile(connection)
-        using = connection.alias
-        signals.pre_save.send(
-            sender=self.model, instance=instance, raw=False, using=using, update_fields=None
-        )
-        params = self.plan.row(instance, connection)
+        sql, params = self.statement(instance, connection)
         with _bound_cursor(connection) as cursor:
             cursor.execute(sql, params)
-            instance.pk = cursor.fetchone()[0]
+            self.inserted(instance, cursor.fetchone()[0], connection.alias)
+
+    def statement(self, instance: models.Model, connection) -> tuple[str, list]:
+        """The INSERT … RETURNING id of `instance` and its parameters (pre_save sent), for a
+        caller that sends it itself, e.g. inside a larger statement; then call `inserted`."""
+        sql = self.statements.get(connection.alias) or self._compile(connection)
+        signals.pre_save.send(
+            sender=self.model, instance=instance, raw=False, using=connection.alias,
+            update_fields=None,
+        )  # fmt: skip
+        return sql, self.plan.row(instance, connection)
+
+    def inserted(self, instance: models.Model, pk: int, using: str) -> None:
+        """`instance` was stored with the key `pk`: it is saved (post_save sent)."""
+        instance.pk = pk
         instance._state.adding, instance._state.db = False, using
         signals.post_save.send(
             sender=self.model, instance=instance, created=True, update_fields=None, raw=False,
