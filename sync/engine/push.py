@@ -51,6 +51,7 @@ from sync.models import (
 from sync.objects import COURSES_IMPORT
 from sync.transport import attempt_log
 from sync.transport.http import NotYet, RemoteError, excerpt
+from sync.transport.ratelimit import settles_deferred
 
 logger = logging.getLogger(__name__)
 FINAL = (ChangeStatus.DONE, ChangeStatus.FAILED, ChangeStatus.DEAD)
@@ -152,7 +153,8 @@ def push_claimed(changes: list[OutboundChange]) -> list[str]:
     if not changes:
         return []
     health = _BatchHealth()
-    with leases.holding(OutboundChange, changes[0].lease_token, [change.pk for change in changes]):
+    held = leases.holding(OutboundChange, changes[0].lease_token, [change.pk for change in changes])
+    with held, settles_deferred():
         results = [execute(change, health) for change in changes]
     health.record()
     release_next([change for change in changes if change.status in FINAL])

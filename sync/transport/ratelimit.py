@@ -14,6 +14,7 @@ and a pause the remote can impose (429 Retry-After, X-RateLimit-Remaining: 0).
     limiter_for(connection).pause(seconds)      nobody sends before then
     limiter_for(connection).window_count()      -> requests counted in the current window
     limiter.settle()                            the granted request was answered: count it from now
+    with settles_deferred(): ...                a settle rides on the next acquire (Redis)
 
 A request is counted when it is allowed, and counted again from the moment it is answered
 (settle): the remote counted it on arrival, after we allowed it, so counting from the answer
@@ -25,6 +26,9 @@ import abc
 import datetime
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -144,12 +148,16 @@ class DatabaseLimiter(Limiter):
         return sum(1 for t in hits or [] if t > start)
 
 
-# KEYS: window zset, day counter, pause; ARGV: limit, interval ms, daily, member.
+# KEYS: window zset, day counter, pause; ARGV: limit, interval ms, daily, member, and the member
+# of a request answered meanwhile to settle first ('' for none: see `settles_deferred`).
 # Returns milliseconds to wait (0 = granted), or -1 when the daily quota is used up.
 _ACQUIRE = RedisScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit, interval, daily = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if ARGV[5] and ARGV[5] ~= '' and redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[5]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], interval + 1000)
+end
 local pause = tonumber(redis.call('GET', KEYS[3]) or '0')
 if pause > now then return pause - now end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
@@ -200,6 +208,28 @@ def _run(script: RedisScript, keys: list[str], *args: object) -> int:
     return int(script(_redis(settings.REDIS_URL).connection_pool, keys=keys, args=args))
 
 
+# Inside `settles_deferred`: limiter key → (the limiter, the member of its answered request).
+_deferred: ContextVar[dict[str, tuple["RedisLimiter", str]] | None] = ContextVar(
+    "deferred_settles", default=None
+)
+
+
+@contextmanager
+def settles_deferred() -> Iterator[None]:
+    """Within the block, a Redis limiter's settle rides on the next acquire of its key, one
+    round trip per call instead of two (a push worker's calls to one remote follow each other);
+    settles still waiting when the block ends are sent then. A settle sent later only counts
+    the request from a later moment: longer, never shorter than the remote counts it."""
+    token = _deferred.set({})
+    try:
+        yield
+    finally:
+        waiting = _deferred.get() or {}
+        _deferred.reset(token)
+        for limiter, member in waiting.values():
+            limiter.settle_now(member)
+
+
 class RedisLimiter(Limiter):
     def _keys(self) -> list[str]:
         day = _utc_day(time.time())
@@ -208,7 +238,11 @@ class RedisLimiter(Limiter):
 
     def try_acquire(self) -> float:
         member = uuid.uuid4().hex
-        result = _run(_ACQUIRE, self._keys(), self.limit, self._interval_ms, self.daily, member)
+        deferred = _deferred.get()
+        _, answered = deferred.pop(self.key, (None, "")) if deferred is not None else (None, "")
+        result = _run(
+            _ACQUIRE, self._keys(), self.limit, self._interval_ms, self.daily, member, answered
+        )
         if result < 0:
             return seconds_to_next_utc_day(time.time())
         if result == 0:
@@ -216,9 +250,20 @@ class RedisLimiter(Limiter):
         return result / 1000
 
     def settle(self) -> None:
-        if self.ticket is not None:
-            _run(_SETTLE, self._keys()[:1], self.ticket, self._interval_ms)
-        self.ticket = None
+        member, self.ticket = self.ticket, None
+        if member is None:
+            return
+        deferred = _deferred.get()
+        if deferred is None:
+            self.settle_now(member)
+            return
+        earlier = deferred.pop(self.key, None)
+        if earlier is not None:  # answered before this one, and no acquire came between
+            earlier[0].settle_now(earlier[1])
+        deferred[self.key] = (self, member)
+
+    def settle_now(self, member: str) -> None:
+        _run(_SETTLE, self._keys()[:1], member, self._interval_ms)
 
     @property
     def _interval_ms(self) -> int:

@@ -144,3 +144,36 @@ if settings.REDIS_URL:
         assert calls("eval") - before["eval"] <= 2
         assert calls("evalsha") - before["evalsha"] == 6
         assert limiter.window_count() == 3
+
+    @pytest.mark.django_db
+    def test_a_deferred_settle_rides_on_the_next_acquire_and_the_last_is_sent_at_the_end():
+        import redis
+
+        from sync.transport.ratelimit import settles_deferred
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        conn = ConnectionFactory(rate_limit_requests=100)
+        window = f"portal:ratelimit:{limiter_for(conn).key}:window"
+
+        def evalsha_calls() -> int:
+            return client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+
+        def score(member: str) -> float:
+            return client.zscore(window, member)
+
+        limiter_for(conn).try_acquire()  # the scripts loaded
+        before, members = evalsha_calls(), []
+        with settles_deferred():
+            for _ in range(3):
+                limiter = limiter_for(conn)
+                assert limiter.try_acquire() == 0.0
+                if members:  # the request before was settled by this acquire: counted from now
+                    assert score(members[-1]) == score(limiter.ticket)
+                members.append(limiter.ticket)
+                limiter.settle()
+                client.zadd(window, {members[-1]: 1}, xx=True)  # as if granted long ago
+                assert score(members[-1]) == 1  # not settled yet: it waits for the next acquire
+            assert evalsha_calls() - before == 3  # one round trip per call
+        assert evalsha_calls() - before == 4  # the last settle, sent as the block ends
+        assert score(members[-1]) > 1
+        assert limiter_for(conn).window_count() == 4
