@@ -4,7 +4,7 @@ webhook endpoints (per client address and endpoint).
 
     parse_rate("600/minute") -> (600, 60)
     count("api:<key id>", "600/minute") -> Window(limit, count, reset): for RateLimit-* headers
-    hit("api:<key id>", "100/second") -> 0.0 when allowed, else seconds until the window ends
+    hit("<name>", "100/second") -> 0.0 when allowed, else seconds until the window ends
     hit_in_batches("webhook:<address>", "100/second") -> the same, the shared counter told in
                                        batches (below)
 
