@@ -122,6 +122,12 @@ def hit_in_batches(name: str, rate: str) -> float:
     return reset if seen > limit else 0.0
 
 
+def forget_local_counts() -> None:
+    """Drop what this process counted (tests: the shared cache is emptied between them)."""
+    with _local_lock:
+        _local.clear()
+
+
 def _local_state(name: str, start: int) -> _Local:
     state = _local.get(name)
     if state is None or state.start != start:

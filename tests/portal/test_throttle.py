@@ -132,20 +132,12 @@ def test_on_redis_a_connection_the_server_closed_is_replaced_not_counted_as_down
 # --- hit_in_batches: the webhooks' counter, told to the shared cache a batch at a time ------
 
 
-@pytest.fixture
-def fresh_process(monkeypatch):
-    """This process has counted nothing yet (another process's counts are in the cache)."""
-    monkeypatch.setattr(throttle, "_local", {})
-
-
 def shared_count(name: str, period: int = 1) -> int | None:
     start = int(1_000_000.5 // period) * period
     return cache.get(f"throttle:{name}:{start}")
 
 
-def test_a_process_tells_the_shared_counter_a_tenth_of_the_limit_at_a_time(
-    db, pinned_clock, fresh_process
-):
+def test_a_process_tells_the_shared_counter_a_tenth_of_the_limit_at_a_time(db, pinned_clock):
     waits = [throttle.hit_in_batches("test:i", "100/second") for _ in range(9)]
     assert waits == [0.0] * 9 and shared_count("test:i") is None  # nothing sent yet
     assert throttle.hit_in_batches("test:i", "100/second") == 0.0
@@ -155,7 +147,7 @@ def test_a_process_tells_the_shared_counter_a_tenth_of_the_limit_at_a_time(
     assert shared_count("test:i") == 20
 
 
-def test_on_redis_a_batch_costs_one_round_trip(db, pinned_clock, fresh_process, monkeypatch):
+def test_on_redis_a_batch_costs_one_round_trip(db, pinned_clock, monkeypatch):
     import redis
 
     sent = []
@@ -174,7 +166,7 @@ def test_on_redis_a_batch_costs_one_round_trip(db, pinned_clock, fresh_process, 
 
 
 def test_once_the_shared_count_is_past_the_limit_a_process_refuses_without_asking_again(
-    db, pinned_clock, fresh_process, monkeypatch
+    db, pinned_clock, monkeypatch
 ):
     for _ in range(9):
         throttle.hit_in_batches("test:k", "100/second")
@@ -189,7 +181,7 @@ def test_once_the_shared_count_is_past_the_limit_a_process_refuses_without_askin
     assert shared_count("test:k") == 105
 
 
-def test_a_new_window_starts_from_nothing_in_the_process_too(db, fresh_process, monkeypatch):
+def test_a_new_window_starts_from_nothing_in_the_process_too(db, monkeypatch):
     now = [2_000_000.2]
     monkeypatch.setattr(throttle, "clock", lambda: now[0])
     waits = [throttle.hit_in_batches("test:l", "20/second") for _ in range(20)]  # batches of 2
@@ -202,7 +194,7 @@ def test_a_new_window_starts_from_nothing_in_the_process_too(db, fresh_process, 
     assert cache.get("throttle:test:l:2000001") == 2
 
 
-def test_a_small_limit_is_counted_exactly_request_by_request(db, pinned_clock, fresh_process):
+def test_a_small_limit_is_counted_exactly_request_by_request(db, pinned_clock):
     waits = [throttle.hit_in_batches("test:m", "19/second") for _ in range(20)]
     assert waits == [0.0] * 19 + [pytest.approx(0.5)]
     assert shared_count("test:m") == 20
@@ -210,7 +202,7 @@ def test_a_small_limit_is_counted_exactly_request_by_request(db, pinned_clock, f
 
 
 def test_batched_counting_with_the_cache_down_lets_requests_through(
-    db, pinned_clock, fresh_process, monkeypatch, caplog
+    db, pinned_clock, monkeypatch, caplog
 ):
     def down(*args):
         raise ConnectionError("cache unreachable")
