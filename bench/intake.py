@@ -14,9 +14,11 @@ the same server, client and concurrency; the maximum rates are measured in `--ro
 alternating pairs (intake, then bare) so a neighbour's load on a shared machine falls on both,
 and the ratio is the median of the pairs' ratios (each pair in the same conditions). Each
 figure also gives the web workers' CPU per request (from /proc), less sensitive to such load
-than a rate. The per-source rate limit stays on as shipped (its shared-cache counter is part
-of every delivery's cost), at a limit this one-address load never reaches; `--no-rate-limit`
-measures without the counter, as the figures before 2026-11-29 14:00 UTC did.
+than a rate. The per-source rate limit stays on as shipped (its counting is part of every
+delivery's cost), at a limit this one-address load never reaches; `--no-rate-limit` measures
+without the counter, as the figures before 2026-11-29 14:00 UTC did. Since round 6 each web
+process tells the shared counter a batch at a time (portal/throttle.py): at this limit one
+round trip per 100 deliveries per process, at the default 100/second one per 10.
 """
 
 from __future__ import annotations

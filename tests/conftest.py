@@ -3,6 +3,7 @@ import socket
 import pytest
 from django.core.cache import cache
 
+from portal import throttle
 from sync.connectors.highlevel.client import API_HOST
 from sync.inbound.routing import forget_routes
 from tests.factories import TEST_ACTOR, WorkspaceFactory
@@ -27,6 +28,7 @@ def _clear_cache(request):
         request.getfixturevalue("transactional_db" if transactional else "db")
         cache.clear()
         forget_routes()  # webhook routes this process cached (they trust the shared cache)
+        throttle.forget_local_counts()  # and the webhook counts it has not told the cache yet
 
 
 @pytest.fixture

@@ -153,15 +153,16 @@ class PartnerWebhookView(WebhookView):
 
 
 def _throttle(request: Request) -> None:
-    """WEBHOOK_RATE_LIMIT per client address and endpoint, counted in the shared cache. A flood
-    is refused before any parsing or signature check; the CRM retries a 429, so a genuine
-    delivery refused here arrives again later instead of being lost."""
+    """WEBHOOK_RATE_LIMIT per client address and endpoint, counted in the shared cache (told a
+    batch at a time by each process: portal/throttle.py). A flood is refused before any parsing
+    or signature check; the CRM retries a 429, so a genuine delivery refused here arrives again
+    later instead of being lost."""
     rate = settings.WEBHOOK_RATE_LIMIT
     if not rate:
         return
     source = f"{request.META.get('REMOTE_ADDR', '')} {request.path}"
     name = "webhook:" + hashlib.sha256(source.encode()).hexdigest()[:32]
-    wait = throttle.hit(name, rate)
+    wait = throttle.hit_in_batches(name, rate)
     if wait:
         retry_after = max(1, math.ceil(wait))
         message = f"Too many deliveries from this address; retry in {retry_after} s."

@@ -127,3 +127,87 @@ def test_on_redis_a_connection_the_server_closed_is_replaced_not_counted_as_down
             connection._sock.shutdown(socket.SHUT_RDWR)
     assert throttle.count("test:h", "5/second").count == 2
     assert "unavailable" not in caplog.text
+
+
+# --- hit_in_batches: the webhooks' counter, told to the shared cache a batch at a time ------
+
+
+def shared_count(name: str, period: int = 1) -> int | None:
+    start = int(1_000_000.5 // period) * period
+    return cache.get(f"throttle:{name}:{start}")
+
+
+def test_a_process_tells_the_shared_counter_a_tenth_of_the_limit_at_a_time(db, pinned_clock):
+    waits = [throttle.hit_in_batches("test:i", "100/second") for _ in range(9)]
+    assert waits == [0.0] * 9 and shared_count("test:i") is None  # nothing sent yet
+    assert throttle.hit_in_batches("test:i", "100/second") == 0.0
+    assert shared_count("test:i") == 10  # the batch of ten, in one increment
+    for _ in range(10):
+        throttle.hit_in_batches("test:i", "100/second")
+    assert shared_count("test:i") == 20
+
+
+def test_on_redis_a_batch_costs_one_round_trip(db, pinned_clock, monkeypatch):
+    import redis
+
+    sent = []
+    original = redis.connection.AbstractConnection.send_command
+
+    def counting(self, *args, **kwargs):
+        sent.append(args[0])
+        return original(self, *args, **kwargs)
+
+    throttle.count("test:warm", "2/second")  # the server has the script from now on
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", counting)
+    for _ in range(30):
+        throttle.hit_in_batches("test:j", "100/second")
+    assert sent == (["EVALSHA"] * 3 if ON_REDIS else [])
+    assert shared_count("test:j") == 30
+
+
+def test_once_the_shared_count_is_past_the_limit_a_process_refuses_without_asking_again(
+    db, pinned_clock, monkeypatch
+):
+    for _ in range(9):
+        throttle.hit_in_batches("test:k", "100/second")
+    cache.set("throttle:test:k:1000000", 95)  # the other processes' requests this second
+    # Its batch brings the window to 105: that request is refused, and so is every later one
+    # (the batch's first nine were admitted before anyone knew: the bounded overshoot).
+    assert throttle.hit_in_batches("test:k", "100/second") == pytest.approx(0.5)
+    told = []
+    monkeypatch.setattr(throttle, "_increment", lambda *args: told.append(args) or 0)
+    assert throttle.hit_in_batches("test:k", "100/second") == pytest.approx(0.5)
+    assert told == []  # refused here, nothing sent
+    assert shared_count("test:k") == 105
+
+
+def test_a_new_window_starts_from_nothing_in_the_process_too(db, monkeypatch):
+    now = [2_000_000.2]
+    monkeypatch.setattr(throttle, "clock", lambda: now[0])
+    waits = [throttle.hit_in_batches("test:l", "20/second") for _ in range(20)]  # batches of 2
+    assert waits == [0.0] * 20
+    assert throttle.hit_in_batches("test:l", "20/second") == pytest.approx(0.8)
+    now[0] += 1  # the next second
+    assert throttle.hit_in_batches("test:l", "20/second") == 0.0
+    assert cache.get("throttle:test:l:2000001") is None  # one request: its batch is not full
+    assert throttle.hit_in_batches("test:l", "20/second") == 0.0
+    assert cache.get("throttle:test:l:2000001") == 2
+
+
+def test_a_small_limit_is_counted_exactly_request_by_request(db, pinned_clock):
+    waits = [throttle.hit_in_batches("test:m", "19/second") for _ in range(20)]
+    assert waits == [0.0] * 19 + [pytest.approx(0.5)]
+    assert shared_count("test:m") == 20
+    assert throttle._local == {}
+
+
+def test_batched_counting_with_the_cache_down_lets_requests_through(
+    db, pinned_clock, monkeypatch, caplog
+):
+    def down(*args):
+        raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr(throttle, "_increment", down)
+    waits = [throttle.hit_in_batches("test:n", "100/second") for _ in range(25)]
+    assert waits == [0.0] * 25
+    assert caplog.text.count("unavailable; request allowed") == 2  # once per batch

@@ -113,6 +113,19 @@ def test_a_flood_from_one_address_is_429_with_retry_after(
     assert partner.status_code == 404  # counted separately: reaches the (unknown) connection
 
 
+def test_at_the_default_limit_a_process_tells_the_shared_counter_every_tenth_delivery(
+    client, crm_connection, settings, frozen_window, monkeypatch
+):
+    settings.WEBHOOK_RATE_LIMIT = "100/second"
+    told, increment = [], throttle._increment
+    monkeypatch.setattr(
+        throttle, "_increment", lambda *args: told.append(args[2]) or increment(*args)
+    )
+    answers = [post_crm(client, example("ContactCreate")).status_code for _ in range(25)]
+    assert answers == [200] * 25
+    assert told == [10, 10]  # two round trips for 25 deliveries; the last 5 wait for 5 more
+
+
 def test_the_default_limit_is_generous_and_can_be_turned_off(client, crm_connection, settings):
     assert settings.WEBHOOK_RATE_LIMIT == "100/second"
     settings.WEBHOOK_RATE_LIMIT = ""
