@@ -23,7 +23,8 @@ class AnyOf(Lookup):
 
     def as_sql(self, compiler, connection) -> tuple[str, list]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        values = list(dict.fromkeys(self.rhs))  # as __in: each value once, in order
+        # as __in: each value once, in order, and no NULL (it would make a NOT IN unknown)
+        values = [value for value in dict.fromkeys(self.rhs) if value is not None]
         if not values:
             raise EmptyResultSet  # as __in: no query at all
         if connection.vendor == "postgresql":

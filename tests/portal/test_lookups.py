@@ -17,7 +17,7 @@ def emails(queryset) -> list[str]:
 def test_any_of_finds_the_rows_in_finds(workspace):
     for n in range(5):
         ContactFactory(workspace=workspace, email=f"p{n}@example.com")
-    wanted = ["p1@example.com", "p3@example.com", "p3@example.com", "nobody@example.com"]
+    wanted = ["p1@example.com", "p3@example.com", "p3@example.com", "nobody@example.com", None]
     found = Contact.objects.filter(workspace=workspace, email_key__any_of=wanted)
     assert emails(found) == ["p1@example.com", "p3@example.com"]
     assert emails(found) == emails(Contact.objects.filter(email_key__in=wanted))
@@ -29,6 +29,7 @@ def test_any_of_nothing_runs_no_query(workspace):
     ContactFactory(workspace=workspace, email="p@example.com")
     with CaptureQueriesContext(connection) as queries:
         assert list(Contact.objects.filter(email_key__any_of=[])) == []
+        assert list(Contact.objects.filter(email_key__any_of=[None])) == []
     assert len(queries) == 0
 
 
