@@ -60,7 +60,7 @@ def taken_email_keys(model: type[MirrorModel], workspace: Workspace, rows: Seque
             keys.add(email_key(normalize_email(row.data.get("email"))))
         except ValidationError:
             continue
-    existing = Contact.objects.filter(workspace=workspace, unique_email_key__in=keys - {""})
+    existing = Contact.objects.filter(workspace=workspace, unique_email_key__any_of=keys - {""})
     return set(existing.values_list("unique_email_key", flat=True))
 
 

@@ -1,5 +1,7 @@
 """E-mail and phone normalisation: what the mirror stores, and what lookups compare."""
 
+import collections
+import contextlib
 import functools
 
 import idna
@@ -20,6 +22,24 @@ def normalize_email(value: str | None) -> str:
     return _normalized_email(value)
 
 
+def is_valid_normalized_email(value: str) -> bool:
+    """Whether `value` came out of normalize_email lately: it passed Django's validate_email
+    as it is, so validating it again (the model field's check) would pass too."""
+    return value in _VALIDATED_EMAILS
+
+
+# normalize_email's latest results (bounded; read by contacts/plain_fields.py).
+_VALIDATED_EMAILS: collections.OrderedDict[str, None] = collections.OrderedDict()
+_VALIDATED_EMAILS_KEPT = 4096
+
+
+def _remember_valid_email(email: str) -> None:
+    _VALIDATED_EMAILS[email] = None
+    if len(_VALIDATED_EMAILS) > _VALIDATED_EMAILS_KEPT:
+        with contextlib.suppress(KeyError):  # another thread removed the oldest first
+            _VALIDATED_EMAILS.popitem(last=False)
+
+
 # A bulk write normalises each row's e-mail twice (the page's taken e-mails, then the row);
 # refusals raise, so are not cached.
 @functools.lru_cache(maxsize=1024)
@@ -36,6 +56,7 @@ def _normalized_email(value: str) -> str:
         validate_email(email)
     except ValidationError as exc:
         raise ValidationError(INVALID_EMAIL, code="invalid_email") from exc
+    _remember_valid_email(email)
     return email
 
 

@@ -120,7 +120,9 @@ def mirror_bulk_create(
         results.append(instance)
     if not ready:
         return results
-    with transaction.atomic():
+    # All or nothing, with no savepoint of its own inside a caller's transaction (a backfill
+    # page's): nothing here is caught, so a failure undoes the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
         for instance, _changes in ready:
             instance.ensure_public_id()
         bulk_insert(model, [instance for instance, _changes in ready])

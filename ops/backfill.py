@@ -180,7 +180,7 @@ class Backfill:
     def _local_contacts(self, remote_ids: list[str]) -> dict[str, Contact]:
         ids = dict(
             Link.objects.filter(
-                connection=self.connection, object_type="contact", remote_id__in=remote_ids
+                connection=self.connection, object_type="contact", remote_id__any_of=remote_ids
             )
             .exclude(remote_id="")  # the partial unique index on remote_id
             .values_list("remote_id", "object_id")
@@ -192,12 +192,12 @@ class Backfill:
 
     def _commit(self, batch: Batch) -> None:
         if self.dry_run:
-            bulk_insert(DeliveryAttempt, batch.calls)  # the page is rolled back, not its calls
+            self._log_calls(batch)  # the page is rolled back, not its calls
         try:
             tally = self._write_page_or_retry(batch)
         except Exception:
             if not self.dry_run:
-                bulk_insert(DeliveryAttempt, batch.calls)  # rolled back with the page: kept
+                self._log_calls(batch)  # rolled back with the page: kept
             raise
         before = self.tally.created
         self.tally.add(tally)
@@ -232,7 +232,7 @@ class Backfill:
         """The page, its calls' log (the fetch thread's) and the checkpoint: one transaction."""
         with transaction.atomic():
             if not self.dry_run:
-                bulk_insert(DeliveryAttempt, batch.calls)
+                self._log_calls(batch)
             if self.run.propagate and not self.dry_run:
                 tally = write()
             else:
@@ -243,6 +243,11 @@ class Backfill:
             else:
                 self._save_checkpoint(tally, batch.position)
         return tally
+
+    def _log_calls(self, batch: Batch) -> None:
+        """The page's calls (DeliveryAttempt rows): a log nobody reads back, so no ids are
+        drawn for it (portal.bulk_insert's `numbered`)."""
+        bulk_insert(DeliveryAttempt, batch.calls, numbered=False)
 
     def _count(self, tally: Tally) -> None:
         tally.count_page_into(self.run, newest_first=False, kept=MAX_ERRORS_KEPT)

@@ -322,7 +322,7 @@ class Ingestor:
         links = {
             link.remote_id: link
             for link in Link.objects.filter(
-                connection=self.connection, object_type=object_type, remote_id__in=remote_ids
+                connection=self.connection, object_type=object_type, remote_id__any_of=remote_ids
             ).exclude(remote_id="")  # lets SQLite use the partial unique index on remote_id
         }
         rows = mirror_model(object_type).objects.in_bulk([lk.object_id for lk in links.values()])
@@ -345,7 +345,7 @@ class Ingestor:
             return {}
         candidates = list(
             Contact.objects.live().filter(
-                workspace=self.connection.workspace, email_key__in=list(wanted)
+                workspace=self.connection.workspace, email_key__any_of=list(wanted)
             )
         )
         if not candidates:

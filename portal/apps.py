@@ -17,6 +17,7 @@ class PortalConfig(AppConfig):
     def ready(self) -> None:
         # Every deploy runs `migrate`; nothing else should be needed for a working portal.
         post_migrate.connect(create_cache_table, sender=self)
+        from portal import lookups  # noqa: F401 - registers `__any_of` (portal/lookups.py)
 
 
 class PortalAdminConfig(admin_apps.AdminConfig):

@@ -1,6 +1,7 @@
 """Inserting many new rows at once: PostgreSQL's COPY, elsewhere the ORM's bulk_create.
 
     bulk_insert(model, instances) -> instances     (each saved: its pk set, no longer "adding")
+    bulk_insert(model, instances, numbered=False)  (a log's rows: numbered by the table)
     insert_rows(model, rows)                        (rows as {attname: value}: no instances)
 
 Why: the ORM's bulk_create compiles each value of each row (pre_save, get_db_prep_save, then,
@@ -65,7 +66,11 @@ def uses_copy(model: type[models.Model], using: str = "default") -> bool:
     return connections[using].vendor == "postgresql" and _copyable(model)
 
 
-def bulk_insert(model: type[M], instances: Sequence[M], *, using: str = "default") -> list[M]:
+def bulk_insert(
+    model: type[M], instances: Sequence[M], *, using: str = "default", numbered: bool = True
+) -> list[M]:
+    """`numbered=False`: for rows nobody reads back (a log), when none has an id: with COPY,
+    the table's own default numbers them and their instances keep no id (one query less)."""
     instances = list(instances)
     if not instances:
         return instances
@@ -73,14 +78,17 @@ def bulk_insert(model: type[M], instances: Sequence[M], *, using: str = "default
         return model.objects.using(using).bulk_create(instances)
     connection = connections[using]
     fields = model._meta.concrete_fields
+    unnumbered = [instance for instance in instances if instance.pk is None]
+    if not numbered and len(unnumbered) == len(instances):
+        fields, unnumbered = [field for field in fields if not field.primary_key], []
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-        _draw_ids(cursor, model, [i for i in instances if i.pk is None])
+        _draw_ids(cursor, model, unnumbered)
         plan = RowPlan(fields)
         rows = [plan.row(instance, connection) for instance in instances]
         with connection.wrap_database_errors:
             _copy(cursor.cursor, connection, model, fields, rows)
     for instance in instances:
-        instance._state.adding = False
+        instance._state.adding = instance.pk is None
         instance._state.db = using
     return instances
 

@@ -82,14 +82,25 @@ class NotYet(RemoteError):
         super().__init__(message, permanent=False, retry_after=retry_after)
 
 
+_UNPARSED = object()
+
+
 @dataclass
 class Response:
+    """`parsed`: the body already parsed (by HttpClient.request, for its excerpt): handed over
+    by the first json() call, so the body of a page of records is parsed once, not twice;
+    a later call parses again, as a caller may change what it got."""
+
     status: int
     headers: Mapping[str, str] = field(default_factory=dict)
     text: str = ""
     dry_run: bool = False
+    parsed: Any = field(default=_UNPARSED, repr=False, compare=False)
 
     def json(self) -> Any:
+        if self.parsed is not _UNPARSED:
+            value, self.parsed = self.parsed, _UNPARSED
+            return value
         try:
             return json.loads(self.text) if self.text else {}
         except ValueError as exc:
@@ -125,6 +136,16 @@ def excerpt(body: Any, mask: Callable[[str], str] = str) -> str:
             return mask(text)[:EXCERPT_LIMIT]
     text = json.dumps(_redacted_head(body, EXCERPT_BUDGET), default=str, ensure_ascii=False)
     return mask(text)[:EXCERPT_LIMIT]
+
+
+def _json_container(text: str) -> Any:
+    """The body's JSON object or array, else _UNPARSED (excerpt and json() treat the rest)."""
+    if not text or text.lstrip()[:1] not in ("{", "["):
+        return _UNPARSED
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _UNPARSED
 
 
 # How much of a body's JSON text an excerpt redacts: well past the cut, so that masking a few
@@ -249,7 +270,8 @@ class HttpClient:
         finally:
             if limiter is not None:
                 limiter.settle()
-        response = Response(raw.status_code, raw.headers, raw.text)
+        parsed = _json_container(raw.text)
+        response = Response(raw.status_code, raw.headers, raw.text, parsed=parsed)
         self._honour_limits(response, limiter or limiter_for(self.connection))
         # The error quotes the body: masked before its cut (the caller still gets the raw text).
         error = classify(Response(raw.status_code, raw.headers, self.mask(raw.text)))
@@ -261,7 +283,7 @@ class HttpClient:
             _ms(started),
             outcome,
             request_excerpt,
-            excerpt(raw.text, self.mask),
+            excerpt(raw.text if parsed is _UNPARSED else parsed, self.mask),
             error,
         )
         if error is not None:

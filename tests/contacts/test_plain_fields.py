@@ -60,3 +60,21 @@ def test_the_write_path_still_refuses_what_full_clean_refuses(workspace):
         services.contact_create(workspace=workspace, actor=TEST_ACTOR, data={"city": "c" * 101})
     assert "city" in single.value.message_dict
     assert list(Contact.objects.values_list("first_name", flat=True)) == ["Ada"]
+
+
+def test_an_email_is_skipped_only_as_normalize_email_returned_it(workspace):
+    from contacts.normalize import normalize_email
+
+    normalized = normalize_email("  Plain.Fields@Bücher.Example ")
+    assert normalized == "Plain.Fields@xn--bcher-kva.example"
+    for model in (Contact, CrmUser):
+        checked = model(workspace=workspace, email=normalized)
+        assert "email" in plainly_valid(checked)
+        assert checked._meta.get_field("email").clean(normalized, checked) == normalized
+        for raw in ("plain.fields@bücher.example", "not-an-email", "x" * 250 + "@a.b"):
+            assert "email" not in plainly_valid(model(workspace=workspace, email=raw))
+    assert "email" in plainly_valid(Contact(workspace=workspace, email=""))  # blank=True
+    assert "email" not in plainly_valid(CrmUser(workspace=workspace, email=""))
+    with pytest.raises(ValidationError) as refused:
+        row_values.validate(CrmUser(workspace=workspace, email="not-an-email", email_key="k"))
+    assert "email" in refused.value.message_dict

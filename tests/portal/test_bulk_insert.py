@@ -5,6 +5,7 @@ import datetime
 
 import pytest
 from django.db import IntegrityError, connection, models, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts.models import Contact, Task
@@ -12,7 +13,7 @@ from portal import bulk_insert as bulk_insert_module
 from portal.audit import audit_entry, audit_values
 from portal.bulk_insert import bulk_insert, insert_rows, uses_copy
 from portal.models import AuditEntry
-from sync.models import Link
+from sync.models import DeliveryAttempt, Link
 from tests.factories import TEST_ACTOR, ContactFactory
 from tests.sync.factories import ConnectionFactory
 
@@ -203,3 +204,21 @@ def test_rows_by_value_keep_a_given_id_and_the_others_are_numbered_by_the_table(
     ids = dict(Link.objects.values_list("object_id", "id"))
     assert ids[1] == 10**6 and len(set(ids.values())) == 5
     assert later.pk > max(ids[2], ids[3], ids[4])
+
+
+def test_rows_nobody_reads_back_are_numbered_by_the_table_without_drawing_ids(workspace):
+    conn = ConnectionFactory(workspace=workspace)
+    calls = [
+        DeliveryAttempt(connection=conn, method="GET", path=f"/contacts/{n}", outcome="ok")
+        for n in range(3)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        bulk_insert(DeliveryAttempt, calls, numbered=False)
+    saved = DeliveryAttempt.objects.filter(connection=conn).order_by("id")
+    assert [call.path for call in saved] == ["/contacts/0", "/contacts/1", "/contacts/2"]
+    assert len({call.pk for call in saved}) == 3 and all(call.created_at for call in saved)
+    assert not [q for q in queries.captured_queries if "nextval" in q["sql"]]
+    if uses_copy(DeliveryAttempt):
+        assert [call.pk for call in calls] == [None, None, None]  # no ids drawn for them
+    else:
+        assert all(call.pk for call in calls)  # bulk_create's own numbering

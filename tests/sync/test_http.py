@@ -219,3 +219,49 @@ def test_an_excerpt_of_a_long_page_redacts_only_its_head_and_reads_the_same():
     assert excerpt(records, mask) == whole(records)
     short = excerpt(page, mask)
     assert len(short) == EXCERPT_LIMIT and token not in short and "k0" not in short
+
+
+PAGE = '{"contacts": [{"id": "c1", "apiKey": "k-1"}], "meta": {"total": 1}}'
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (PAGE, "application/json"),
+        ('  [{"id": "c1"}, {"id": "c2"}]', "application/json"),
+        ('"just a string"', "application/json"),
+        ("null", "application/json"),
+        ("<html>Bad gateway</html>", "text/html"),
+        ("{not json", "application/json"),
+    ],
+)
+@responses.activate
+def test_the_response_excerpt_is_that_of_the_body_as_received(client, body, content_type):
+    from sync.transport.http import excerpt
+
+    responses.get(URL, body=body, content_type=content_type)
+    client.request("GET", "/contacts/abc")
+    assert DeliveryAttempt.objects.get().response_excerpt == excerpt(body, client.mask)
+
+
+@responses.activate
+def test_a_page_is_parsed_once_for_its_excerpt_and_its_caller(client, monkeypatch):
+    import json
+
+    from sync.transport import http
+
+    responses.get(URL, body=PAGE, content_type="application/json")
+    parses: list[str] = []
+    loads = json.loads
+
+    def counted(text, *args, **kwargs):
+        parses.append(text)
+        return loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(http.json, "loads", counted)
+    response = client.request("GET", "/contacts/abc")
+    first = response.json()
+    assert first == loads(PAGE) and parses.count(PAGE) == 1  # the excerpt's parse, handed over
+    first.clear()  # a caller may change what it got: a later call parses again
+    assert response.json() == loads(PAGE) and parses.count(PAGE) == 2
+    assert "k-1" not in DeliveryAttempt.objects.get().response_excerpt
