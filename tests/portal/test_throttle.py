@@ -60,8 +60,9 @@ def test_a_counter_lives_one_period_past_its_window_and_counts_from_one(db, pinn
         assert 0 < backend._cache.get_client(key).ttl(key) <= 61
 
 
-def test_on_redis_a_request_is_counted_in_one_round_trip(db, pinned_clock, monkeypatch):
-    """The cache API's incr is two (EXISTS, INCRBY), three or four in a window's first request."""
+@pytest.fixture
+def redis_commands(monkeypatch) -> list[str]:
+    """The commands sent to Redis from now on (the counter's script loaded first)."""
     import redis
 
     sent = []
@@ -73,6 +74,12 @@ def test_on_redis_a_request_is_counted_in_one_round_trip(db, pinned_clock, monke
 
     throttle.count("test:warm", "2/second")  # the server has the script from now on
     monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", counting)
+    return sent
+
+
+def test_on_redis_a_request_is_counted_in_one_round_trip(db, pinned_clock, redis_commands):
+    """The cache API's incr is two (EXISTS, INCRBY), three or four in a window's first request."""
+    sent = redis_commands
     windows = [throttle.count("test:e", "2/second") for _ in range(3)]
     assert [w.exceeded for w in windows] == [False, False, True]
     # Without Redis the database cache is used (its own statements; nothing goes to Redis).
@@ -147,21 +154,10 @@ def test_a_process_tells_the_shared_counter_a_tenth_of_the_limit_at_a_time(db, p
     assert shared_count("test:i") == 20
 
 
-def test_on_redis_a_batch_costs_one_round_trip(db, pinned_clock, monkeypatch):
-    import redis
-
-    sent = []
-    original = redis.connection.AbstractConnection.send_command
-
-    def counting(self, *args, **kwargs):
-        sent.append(args[0])
-        return original(self, *args, **kwargs)
-
-    throttle.count("test:warm", "2/second")  # the server has the script from now on
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", counting)
+def test_on_redis_a_batch_costs_one_round_trip(db, pinned_clock, redis_commands):
     for _ in range(30):
         throttle.hit_in_batches("test:j", "100/second")
-    assert sent == (["EVALSHA"] * 3 if ON_REDIS else [])
+    assert redis_commands == (["EVALSHA"] * 3 if ON_REDIS else [])
     assert shared_count("test:j") == 30
 
 
