@@ -225,7 +225,7 @@ def _linked(connection: Connection, object_type: str, remote_ids: list[str]) -> 
     """Which of these records we already have (their Links: one query)."""
     return set(
         Link.objects.filter(
-            connection=connection, object_type=object_type, remote_id__in=remote_ids
+            connection=connection, object_type=object_type, remote_id__any_of=remote_ids
         )
         .exclude(remote_id="")  # lets SQLite use the partial unique index on remote_id
         .values_list("remote_id", flat=True)

@@ -237,9 +237,10 @@ class RedisLimiter(Limiter):
         return [f"{prefix}:window", f"{prefix}:day:{day}", f"{prefix}:pause"]
 
     def try_acquire(self) -> float:
-        member = uuid.uuid4().hex
+        member, answered = uuid.uuid4().hex, ""
         deferred = _deferred.get()
-        _, answered = deferred.pop(self.key, (None, "")) if deferred is not None else (None, "")
+        if deferred and self.key in deferred:
+            answered = deferred.pop(self.key)[1]  # settled by this same script
         result = _run(
             _ACQUIRE, self._keys(), self.limit, self._interval_ms, self.daily, member, answered
         )
