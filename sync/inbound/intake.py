@@ -7,9 +7,9 @@ at the same moment store it once: the loser's insert fails and it answers 200 "d
 The insert is the request's only database statement (besides the rate-limit counter and the
 wake flag in the shared cache): outside a transaction it runs in autocommit, so it is committed
 (and durable: synchronous_commit stays on) before the answer, without the BEGIN and COMMIT
-round trips of a transaction block around it. Nothing is enqueued per event: the processing
-task is woken (at most one wake waiting, sync/engine/queue.py) and claims received events in
-fair batches (sync/inbound/processing.py).
+round trips of a transaction block around it, nor the SELECT 1 of Django's health check (`_save`).
+Nothing is enqueued per event: the processing task is woken (at most one wake waiting,
+sync/engine/queue.py) and claims received events in fair batches (sync/inbound/processing.py).
 """
 
 from collections.abc import Mapping
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 
 from portal.compiled_insert import CompiledInsert
 from sync.connectors import webhook_receiver
@@ -139,11 +139,23 @@ def _insert(event: InboundEvent) -> bool:
 
 
 def _save(event: InboundEvent) -> None:
-    # Inside a caller's transaction, a savepoint keeps it usable after a refusal.
-    if transaction.get_connection().in_atomic_block:
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:  # a caller's: a savepoint keeps it usable after a refusal
         with transaction.atomic():
             _INSERT.save(event)
-    else:  # autocommit: one statement, committed when it returns
+        return
+    # Autocommit: one statement, committed when it returns. It is the connection's health check
+    # too: Django's (CONN_HEALTH_CHECKS) would first send a SELECT 1, a round trip per delivery.
+    # A connection the server has dropped fails the INSERT; it is replaced and the INSERT sent
+    # once more (had the first been stored after all, the unique constraint refuses the second
+    # and the delivery is answered as a duplicate).
+    connection.health_check_done = True
+    try:
+        _INSERT.save(event)
+    except (InterfaceError, OperationalError):
+        if connection.is_usable():
+            raise  # the database refused it, not a lost connection
+        connection.close()
         _INSERT.save(event)
 
 

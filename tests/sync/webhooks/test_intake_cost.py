@@ -128,3 +128,52 @@ def test_the_webhook_urls_are_the_first_ones_tried():
         assert match.url_name.startswith("webhooks-")
         tried_first = [str(chain[1].pattern) if len(chain) > 1 else "" for chain in match.tried]
         assert set(tried_first) == {"webhooks/"}, tried_first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_health_check_round_trip_the_insert_is_the_check(crm_connection, monkeypatch, settings):
+    """Django's CONN_HEALTH_CHECKS (on for PostgreSQL) would send a SELECT 1 before each
+    request's first statement; a delivery's only statement is its INSERT."""
+    from django.db import connection
+
+    # The shared cache (Redis in production; the database's in tests without it) in memory:
+    # only the database statements of the intake itself are watched.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+    looks = []
+    is_usable = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: looks.append(1) or is_usable())
+    client = Client()
+    post_crm(client, example("ContactCreate"))  # the route is looked up, once per process
+    looks.clear()
+    for _ in range(2):
+        connection.health_check_done = False  # as each request starts (close_old_connections)
+        assert post_crm(client, example("ContactCreate")).json()["status"] == "accepted"
+    assert looks == [] and InboundEvent.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_dropped_is_replaced_and_the_delivery_stored(crm_connection):
+    from django.db import connection
+
+    client = Client()
+    assert post_crm(client, example("ContactCreate")).status_code == 200  # the connection is open
+    _drop(connection)
+    body = example("ContactCreate")
+    response = post_crm(client, body)
+    assert response.status_code == 200 and response.json()["status"] == "accepted"
+    assert InboundEvent.objects.filter(webhook_id=body["webhookId"]).count() == 1
+
+
+def _drop(connection) -> None:
+    """What a database restart or an idle timeout does to a kept connection: on PostgreSQL the
+    server ends its session; SQLite has no server, so Django's connection is closed."""
+    if connection.vendor != "postgresql":
+        connection.close()
+        return
+    backend = connection.connection.info.backend_pid
+    other = connection.get_new_connection(connection.get_connection_params())
+    try:
+        other.execute("SELECT pg_terminate_backend(%s)", [backend])
+    finally:
+        other.close()
