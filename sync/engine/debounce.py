@@ -2,8 +2,9 @@
 
 A burst of changes to one record (an import, a workflow touching several fields, a partner's
 PATCHes) should reach a remote as one call carrying the latest state. So a new outbox row is
-not released to the push workers at commit but SYNC_PUSH_DEBOUNCE_SECONDS later, by a timer
-thread of the process that wrote it (`push_soon`). Releasing (`release_pushes`) marks the rows
+not released to the push workers at commit but SYNC_PUSH_DEBOUNCE_SECONDS after its change
+reached the portal (the row's `changed_at`: sync/engine/outbox.py), by a timer thread of the
+process that wrote it (`push_soon`). Releasing (`release_pushes`) marks the rows
 `enqueued_at` (the push workers claim only released rows) and wakes the push task through the
 queue (sync/engine/queue.py). Before a worker claims a batch it asks `quiet_periods(ids)`: if
 the record changed again meanwhile, the row goes back to this process's timer (`hold_again`);
@@ -47,11 +48,11 @@ def quiet_periods(change_ids: list[int]) -> dict[int, float]:
     now = timezone.now()
     rows = OutboundChange.objects.filter(
         pk__in=change_ids, status__in=WAITING, operation=Operation.SYNC
-    ).values_list("pk", "connection_id", "object_type", "object_id", "created_at")
+    ).values_list("pk", "connection_id", "object_type", "object_id", "changed_at")
     longest = {
         (pk, (connection_id, object_type, object_id)): left
-        for pk, connection_id, object_type, object_id, created_at in rows
-        if (left := _seconds(created_at, now) + quiet * MAX_QUIET_PERIODS) > 0
+        for pk, connection_id, object_type, object_id, changed_at in rows
+        if (left := _seconds(changed_at, now) + quiet * MAX_QUIET_PERIODS) > 0
     }  # rows finished, carried by another push or rule actions: nothing to hold
     if not longest:
         return {}
@@ -72,7 +73,7 @@ def _newest_waiting(records: set[tuple[int, str, int]]) -> dict[tuple[int, str, 
         object_id__in={record[2] for record in records},
     )
     newest = waiting.values("connection_id", "object_type", "object_id").annotate(
-        newest=Max("created_at")
+        newest=Max("changed_at")
     )
     found = {(n["connection_id"], n["object_type"], n["object_id"]): n["newest"] for n in newest}
     return {record: found[record] for record in records}
@@ -97,13 +98,13 @@ _due: dict[int, list[int]] = {}  # tick number → rows released at its end
 _due_lock = threading.Lock()
 
 
-def push_soon(change_ids: list[int], created_at: datetime | None = None) -> None:
+def push_soon(change_ids: list[int], changed_at: datetime | None = None) -> None:
     """New outbox rows (after commit): released once the quiet period has passed — counted
-    from `created_at`, the rows' creation in the transaction, as the claim's check counts it —
-    at the end of the tick it ends in (at most RELEASE_TICK_SECONDS later)."""
+    from `changed_at`, their change's arrival, as the claim's check counts it — at the end of
+    the tick it ends in (at most RELEASE_TICK_SECONDS later)."""
     delay = settings.SYNC_PUSH_DEBOUNCE_SECONDS
-    if created_at is not None:
-        delay -= _age(created_at)
+    if changed_at is not None:
+        delay -= _age(changed_at)
     if delay <= 0:
         release_pushes(change_ids)
         return
@@ -116,9 +117,9 @@ def push_soon(change_ids: list[int], created_at: datetime | None = None) -> None
         _timer.call_later(tick * RELEASE_TICK_SECONDS - now, _release_tick, tick)
 
 
-def _age(created_at: datetime) -> float:
-    """Seconds since the rows were created (their transaction's time until its commit)."""
-    return max(_seconds(timezone.now(), created_at), 0.0)
+def _age(changed_at: datetime) -> float:
+    """Seconds since the rows' change arrived (its processing, its transaction until commit)."""
+    return max(_seconds(timezone.now(), changed_at), 0.0)
 
 
 def _release_tick(tick: int) -> None:

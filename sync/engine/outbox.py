@@ -9,15 +9,19 @@ the rows are released to the push workers once the record has been quiet for a m
 
     enqueue_pushes(ids)    release rows now (replays, repairs, erasure: no quiet period)
     written_together()     the rows of many writes (a bulk create) in one INSERT at its end
+    changes_arrived_at(t)  the writes inside apply changes that reached the portal at `t`
 """
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from contacts.models import MirrorModel
 from portal.actors import Actor
@@ -71,6 +75,33 @@ def written_together() -> Iterator[None]:
     _insert(rows)
 
 
+# --- When a change reached the portal --------------------------------------------------------
+# A push waits for its record to be quiet for a moment (sync/engine/debounce.py), counted from
+# when the change reached the portal: for one a webhook brought, from the delivery's receipt,
+# so the time a worker took to get to it is not added to the wait. Behind the inbound queue by
+# more than that moment, the wait counts from the row's creation, as for a change made here:
+# the record's changes still queued then have their time to join the push.
+_arrived: ContextVar[datetime | None] = ContextVar("sync_change_arrived", default=None)
+
+
+@contextmanager
+def changes_arrived_at(moment: datetime | None) -> Iterator[None]:
+    """The mirror writes inside this block apply changes that reached the portal at `moment`."""
+    token = _arrived.set(moment)
+    try:
+        yield
+    finally:
+        _arrived.reset(token)
+
+
+def _changed_at() -> datetime:
+    now = timezone.now()
+    arrived = _arrived.get()
+    if arrived is None or (now - arrived).total_seconds() > settings.SYNC_PUSH_DEBOUNCE_SECONDS:
+        return now
+    return arrived
+
+
 def target_connections(
     workspace_id: int, object_type: str, origin_connection_id: int | None
 ) -> list[Connection]:
@@ -112,6 +143,7 @@ def record_outbound_changes(
         "changed_fields": sorted(changes),
         "actor_label": actor.label[:200],
         "request_id": actor.request_id,
+        "changed_at": _changed_at(),
     }
     for connection in target_connections(
         instance.workspace_id, object_type, actor.origin_connection_id
@@ -139,8 +171,8 @@ def _insert(rows: list[OutboundChange]) -> None:
         return
     created = bulk_insert(OutboundChange, rows)  # COPY on PostgreSQL (portal/bulk_insert.py)
     ids = [row.pk for row in created]
-    created_at = created[0].created_at
-    transaction.on_commit(lambda: push_soon(ids, created_at))
+    changed_at = max(row.changed_at for row in created)  # the newest change counts
+    transaction.on_commit(lambda: push_soon(ids, changed_at))
 
 
 def enqueue_pushes(change_ids: list[int]) -> None:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from portal.batch_memo import batch_scope
 from sync.connectors import webhook_receiver
 from sync.engine import leases, queue
+from sync.engine.outbox import changes_arrived_at
 from sync.inbound import creates, outcomes
 from sync.inbound.delivery import apply_event
 from sync.inbound.events import ParsedEvent
@@ -81,7 +82,8 @@ def process_batch(batch: list[InboundEvent]) -> list[str]:
     ):
         for step in creates.steps(batch, parse_event):
             if isinstance(step, creates.Run):
-                done, one_by_one = creates.create_together(step)
+                with changes_arrived_at(max(event.received_at for event, _ in step.events)):
+                    done, one_by_one = creates.create_together(step)
                 results += done
             else:
                 one_by_one = [step]
@@ -140,7 +142,8 @@ def _process(event: InboundEvent, parsed: ParsedEvent | None = None) -> str:
     # Not in one transaction with its outcome: applying may read the record from the CRM
     # first, and no transaction (on SQLite: the write lock) is held across a remote call.
     try:
-        outcome = apply_event(parsed or parse_event(event), event.connection)
+        with changes_arrived_at(event.received_at):
+            outcome = apply_event(parsed or parse_event(event), event.connection)
     except Exception as exc:
         return outcomes.failure(event, exc)
     return outcomes.record(event, outcome)

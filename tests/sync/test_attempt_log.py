@@ -27,7 +27,7 @@ def test_a_pushs_call_row_and_its_outcome_are_stored_together(crm, workspace):
     crm.post(CRM + "/contacts/", json={"contact": {"id": "R1", "locationId": "x"}}, status=201)
     ContactFactory(workspace=workspace, email="one@example.com")
     OutboundChange.objects.update(
-        enqueued_at=timezone.now(), created_at=timezone.now() - timedelta(seconds=5)
+        enqueued_at=timezone.now(), changed_at=timezone.now() - timedelta(seconds=5)
     )
     outside = len(connection.atomic_blocks)
     writes = []

@@ -15,6 +15,7 @@ from django.utils import timezone
 from contacts.services import contact_update
 from sync.engine import debounce
 from sync.engine.debounce import PUSH_TASK, Timer, quiet_periods
+from sync.engine.outbox import changes_arrived_at
 from sync.engine.push import push_due, sweep
 from sync.models import ChangeStatus, OutboundChange
 from tests.factories import ContactFactory
@@ -31,8 +32,10 @@ def quiet_in(change_id: int) -> float:
 
 
 def age(row: OutboundChange, seconds: float) -> None:
+    """As if its change had reached the portal `seconds` earlier."""
     OutboundChange.objects.filter(pk=row.pk).update(
-        created_at=row.created_at - timedelta(seconds=seconds)
+        created_at=row.created_at - timedelta(seconds=seconds),
+        changed_at=row.changed_at - timedelta(seconds=seconds),
     )
 
 
@@ -67,6 +70,35 @@ def test_no_wait_for_a_backlog_row_a_finished_row_or_no_debounce(linked_contact,
     settings.SYNC_PUSH_DEBOUNCE_SECONDS = 2
     OutboundChange.objects.filter(pk=newest.pk).update(status=ChangeStatus.DONE)
     assert quiet_in(newest.pk) == 0.0
+
+
+@pytest.mark.django_db
+def test_a_change_that_arrived_earlier_waits_only_the_rest_of_its_quiet_period(
+    linked_contact, actor, settings
+):
+    """A webhook's change counts from the delivery's receipt (sync/inbound/processing.py): the
+    time a worker took to get to it is not added to the wait."""
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 2
+    arrived = timezone.now() - timedelta(seconds=0.5)
+    with changes_arrived_at(arrived):
+        contact_update(linked_contact, actor=actor, data={"last_name": "Delivered"})
+    row = OutboundChange.objects.get()
+    assert row.changed_at == arrived
+    assert 1.3 < quiet_in(row.pk) <= 1.5
+
+
+@pytest.mark.django_db
+def test_behind_by_more_than_a_quiet_period_the_wait_counts_from_the_rows_creation(
+    linked_contact, actor, settings
+):
+    """Behind the inbound queue, the record's changes still queued get their time to join."""
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 2
+    arrived = timezone.now() - timedelta(seconds=5)
+    with changes_arrived_at(arrived):
+        contact_update(linked_contact, actor=actor, data={"last_name": "Late"})
+    row = OutboundChange.objects.get()
+    assert row.changed_at > arrived + timedelta(seconds=4)
+    assert 1.5 < quiet_in(row.pk) <= 2
 
 
 @pytest.mark.django_db
@@ -147,7 +179,7 @@ def timer(monkeypatch) -> ManualTimer:
     monkeypatch.setattr(debounce, "_timer", manual)
     monkeypatch.setattr(debounce, "_clock", lambda: START)
     monkeypatch.setattr(debounce, "_due", {})  # no tick of an earlier test
-    monkeypatch.setattr(debounce, "_age", lambda created_at: 0.0)  # committed as created
+    monkeypatch.setattr(debounce, "_age", lambda changed_at: 0.0)  # committed as created
     return manual
 
 
@@ -194,8 +226,22 @@ def test_the_quiet_period_counts_from_the_rows_creation_not_from_the_commit(
     linked_contact, actor, settings, timer, monkeypatch
 ):
     settings.SYNC_PUSH_DEBOUNCE_SECONDS = 0.2
-    monkeypatch.setattr(debounce, "_age", lambda created_at: 0.05)  # a 50 ms transaction
+    monkeypatch.setattr(debounce, "_age", lambda changed_at: 0.05)  # a 50 ms transaction
     contact_update(linked_contact, actor=actor, data={"last_name": "Slow commit"})
+    assert timer.delays() == pytest.approx([released_after(START, quiet=0.15)])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_timer_waits_the_rest_of_the_quiet_period_from_the_changes_arrival(
+    linked_contact, actor, settings, timer, monkeypatch
+):
+    settings.SYNC_PUSH_DEBOUNCE_SECONDS = 0.2
+    ages = []
+    monkeypatch.setattr(debounce, "_age", lambda changed_at: ages.append(changed_at) or 0.05)
+    arrived = timezone.now() - timedelta(seconds=0.05)
+    with changes_arrived_at(arrived):
+        contact_update(linked_contact, actor=actor, data={"last_name": "Delivered"})
+    assert ages == [arrived]
     assert timer.delays() == pytest.approx([released_after(START, quiet=0.15)])
 
 

@@ -51,7 +51,7 @@ def test_a_batch_costs_one_engine_statement_per_push_and_a_few_per_batch(
         crm.post(CRM + "/contacts/", json=created(f"R{number}"), status=201)
         ContactFactory(workspace=workspace, email=f"batch{number}@example.com")
     released()
-    OutboundChange.objects.update(created_at=timezone.now() - timedelta(seconds=1))  # quiet
+    OutboundChange.objects.update(changed_at=timezone.now() - timedelta(seconds=1))  # quiet
     with CaptureQueriesContext(connection) as queries:
         assert push_due() == {"pushed": 12, "held": 0}
     batches = 3  # 10 (one connection's share), 2, and the empty claim that ends the task
