@@ -42,11 +42,28 @@ NOTHING_TO_POLL_RECHECK = timedelta(days=1)
 
 
 def poll_due(now: datetime | None = None) -> int:
-    """Every minute: claim the connections whose poll is due, one task each."""
+    """Every minute: claim the connections whose poll is due, one task each; the number queued.
+
+    A claimed connection with nothing to poll is looked at again a day later from here, not
+    queued: at an agency's scale (hundreds of webhook-only connections made at once) their
+    tasks, each only saying so, would queue ahead of the pushes of every workspace."""
+    now = now or timezone.now()
     claimed = claim_due(POLL, now)
+    pollable = _with_something_to_poll(claimed)
+    Connection.objects.filter(pk__in=set(claimed) - pollable).update(
+        poll_due_at=now + NOTHING_TO_POLL_RECHECK
+    )
     for connection_id in claimed:
-        queue.enqueue(POLL_TASK, connection_id, group="ops-poll")
-    return len(claimed)
+        if connection_id in pollable:
+            queue.enqueue(POLL_TASK, connection_id, group="ops-poll")
+    return len(pollable)
+
+
+def _with_something_to_poll(connection_ids: list[int]) -> set[int]:
+    if not connection_ids:
+        return set()
+    connections = Connection.objects.filter(pk__in=connection_ids).prefetch_related("mappings")
+    return {c.pk for c in connections if poll_types(connector_for(c))}
 
 
 def reconcile_due(now: datetime | None = None) -> int:

@@ -323,6 +323,23 @@ def test_a_connector_that_lists_nothing_by_time_is_looked_at_again_a_day_later(w
     assert webhook.poll_due_at > at(23 * 60)
 
 
+def test_a_connection_with_nothing_to_poll_is_not_queued_as_a_task_that_would_say_so(
+    workspace, queued
+):
+    """At an agency's scale, hundreds of such tasks would queue ahead of every push."""
+    webhooks = [
+        ConnectionFactory(workspace=workspace, provider="webhook", slug=f"hook-{n}")
+        for n in range(3)
+    ]
+    crm = ConnectionFactory(workspace=workspace)
+    assert tasks.poll_due(now=at(0)) == 1
+    assert queued == [(tasks.POLL_TASK, crm.pk)]
+    for webhook in webhooks:
+        webhook.refresh_from_db()
+        assert webhook.poll_due_at > at(23 * 60)  # looked at again a day later
+    assert tasks.poll_due(now=at(6)) == 1  # the CRM's next poll; the webhooks' are not due
+
+
 @pytest.mark.parametrize("idle", [10, 200])
 def test_finding_the_due_connections_costs_the_same_whatever_the_idle_ones(workspace, queued, idle):
     later = at(60)
@@ -334,8 +351,9 @@ def test_finding_the_due_connections_costs_the_same_whatever_the_idle_ones(works
     due = ConnectionFactory(workspace=workspace)
     with CaptureQueriesContext(db) as queries:
         assert tasks.poll_due(now=at(1)) == 1
-    # One SELECT of the due ones (through the partial index) and one claiming UPDATE.
-    assert len(queries) == 2, [q["sql"] for q in queries]
+    # One SELECT of the due ones (through the partial index), one claiming UPDATE, and the
+    # claimed ones read with their mappings (is there anything to poll?).
+    assert len(queries) == 4, [q["sql"] for q in queries]
     assert queued == [(tasks.POLL_TASK, due.pk)]
     assert due_connections(POLL, at(1)) == []
     # The SELECT reads the partial index of enabled connections by due time. (A table this
