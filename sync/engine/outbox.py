@@ -14,7 +14,7 @@ the rows are released to the push workers once the record has been quiet for a m
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
@@ -42,13 +42,18 @@ _suppressed: ContextVar[bool] = ContextVar("sync_outbound_suppressed", default=F
 
 
 @contextmanager
-def outbound_suppressed() -> Iterator[None]:
-    """Mirror writes inside this block (this thread/task only) queue no outbox rows at all."""
-    token = _suppressed.set(True)
+def _set_within(variable: ContextVar, value: Any) -> Iterator[None]:
+    """`variable` is `value` inside the block (this thread/task only)."""
+    token = variable.set(value)
     try:
         yield
     finally:
-        _suppressed.reset(token)
+        variable.reset(token)
+
+
+def outbound_suppressed() -> AbstractContextManager[None]:
+    """Mirror writes inside this block (this thread/task only) queue no outbox rows at all."""
+    return _set_within(_suppressed, True)
 
 
 def fan_out_suppressed() -> bool:
@@ -84,14 +89,9 @@ def written_together() -> Iterator[None]:
 _arrived: ContextVar[datetime | None] = ContextVar("sync_change_arrived", default=None)
 
 
-@contextmanager
-def changes_arrived_at(moment: datetime | None) -> Iterator[None]:
+def changes_arrived_at(moment: datetime | None) -> AbstractContextManager[None]:
     """The mirror writes inside this block apply changes that reached the portal at `moment`."""
-    token = _arrived.set(moment)
-    try:
-        yield
-    finally:
-        _arrived.reset(token)
+    return _set_within(_arrived, moment)
 
 
 def _changed_at() -> datetime:
