@@ -11,6 +11,7 @@ advances its due time by its interval, so of several schedulers (worker clusters
 machines) exactly one wins a connection's run; the others' UPDATE matches nothing.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -74,6 +75,6 @@ def claim_due(work: DueWork, now: datetime | None = None) -> list[int]:
     return claimed
 
 
-def set_due(work: DueWork, connection_id: int, when: datetime) -> None:
-    """Move a connection's next run (sooner: a sweep to finish; later: nothing to do)."""
-    Connection.objects.filter(pk=connection_id).update(**{work.due_field: when})
+def set_due(work: DueWork, connection_ids: Collection[int], when: datetime) -> None:
+    """Move these connections' next run (sooner: a sweep to finish; later: nothing to do)."""
+    Connection.objects.filter(pk__in=connection_ids).update(**{work.due_field: when})

@@ -50,9 +50,7 @@ def poll_due(now: datetime | None = None) -> int:
     now = now or timezone.now()
     claimed = claim_due(POLL, now)
     pollable = _with_something_to_poll(claimed)
-    Connection.objects.filter(pk__in=set(claimed) - pollable).update(
-        poll_due_at=now + NOTHING_TO_POLL_RECHECK
-    )
+    set_due(POLL, set(claimed) - pollable, now + NOTHING_TO_POLL_RECHECK)
     for connection_id in claimed:
         if connection_id in pollable:
             queue.enqueue(POLL_TASK, connection_id, group="ops-poll")
@@ -85,11 +83,11 @@ def poll_connection(connection_id: int) -> str:
         return f"connection {connection_id} is gone, inactive or a dry run: not polled"
     poller = Poller(connection)
     if not poll_types(poller.connector):
-        set_due(POLL, connection.pk, timezone.now() + NOTHING_TO_POLL_RECHECK)
+        set_due(POLL, [connection.pk], timezone.now() + NOTHING_TO_POLL_RECHECK)
         return f"{connection}: nothing to poll (nothing listed by change time is let in)"
     results = poller.run()
     if poller.unfinished:
-        set_due(POLL, connection.pk, timezone.now())
+        set_due(POLL, [connection.pk], timezone.now())
     return "; ".join(
         f"{object_type}s: {result.as_dict() if isinstance(result, Tally) else result}"
         for object_type, result in results.items()
