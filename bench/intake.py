@@ -3,7 +3,7 @@ at a fixed offered rate, and the ratio to a bare Django view inserting one row (
 same run). Not a test.
 
     python bench/intake.py [--rate 200] [--seconds 15] [--concurrency 8] [--web-workers 4]
-                           [--rounds 2] [--no-rate-limit]
+                           [--rounds 5] [--no-rate-limit]
 
 Requests are signed before the clock starts (Ed25519 over each body, as the CRM does), sent
 over fresh loopback connections (gunicorn's sync workers close each one), and timed from
@@ -11,14 +11,16 @@ their scheduled send time, so queueing at the offered rate counts (no coordinate
 
 Fair to both sides: the bare view stores the same bodies the webhooks carry (unsigned), through
 the same server, client and concurrency; the maximum rates are measured in `--rounds`
-alternating pairs (intake, then bare) so a neighbour's load on a shared machine falls on both,
-and the ratio is the median of the pairs' ratios (each pair in the same conditions). Each
-figure also gives the web workers' CPU per request (from /proc), less sensitive to such load
-than a rate. The per-source rate limit stays on as shipped (its counting is part of every
-delivery's cost), at a limit this one-address load never reaches; `--no-rate-limit` measures
-without the counter, as the figures before 2026-11-29 14:00 UTC did. Since round 6 each web
-process tells the shared counter a batch at a time (portal/throttle.py): at this limit one
-round trip per 100 deliveries per process, at the default 100/second one per 10.
+alternating pairs (intake then bare, then bare then intake, …) so a neighbour's load on a
+shared machine, or its drift, falls on both, and the ratio is the median of the pairs' ratios
+(each pair in the same conditions; on this machine one pair's ratio ranges over ±0.1, hence
+five pairs by default). Each figure also gives the web workers' CPU per request (from
+/proc), less sensitive to such load than a rate. The per-source rate limit stays on as
+shipped (its counting is part of every delivery's cost), at a limit this one-address load
+never reaches; `--no-rate-limit` measures without the counter, as the figures before
+2026-11-29 14:00 UTC did. Since round 6 each web process tells the shared counter a batch at
+a time (portal/throttle.py): at this limit one round trip per 100 deliveries per process, at
+the default 100/second one per 10.
 """
 
 from __future__ import annotations
@@ -181,7 +183,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=2, help="alternating max-rate pairs")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating max-rate pairs")
     parser.add_argument("--no-rate-limit", action="store_true", help="without its counter")
     args = parser.parse_args()
 
@@ -225,9 +227,11 @@ def main() -> None:
         intake_fixed = open_loop(port, webhook_requests(n_fixed, key), args.rate)
         bare_fixed = open_loop(port, bare_requests(n_fixed), args.rate)
         pairs = []
-        for _ in range(args.rounds):
-            intake_round = max_rate(port, web.popen.pid, webhook_requests(n_max, key), args)
-            pairs.append((intake_round, max_rate(port, web.popen.pid, bare_requests(n_max), args)))
+        for number in range(args.rounds):
+            kinds = ("intake", "bare") if number % 2 == 0 else ("bare", "intake")  # ABBA
+            requests = {"intake": webhook_requests(n_max, key), "bare": bare_requests(n_max)}
+            rounds = {kind: max_rate(port, web.popen.pid, requests[kind], args) for kind in kinds}
+            pairs.append((rounds["intake"], rounds["bare"]))
     finally:
         web.stop()
     stored = InboundEvent.objects.count()
@@ -242,6 +246,7 @@ def main() -> None:
         intake_max=max((i for i, _ in pairs), key=lambda r: r["per_second"]),
         bare_max=max((b for _, b in pairs), key=lambda r: r["per_second"]),
         ratio=round(statistics.median(ratios), 2),
+        pair_ratios=[round(ratio, 2) for ratio in ratios],
         rounds=[{"intake": i, "bare": b} for i, b in pairs],
         events_stored=stored,
         load_average=[round(x, 2) for x in os.getloadavg()],

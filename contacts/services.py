@@ -144,14 +144,17 @@ def mirror_update(
     data: Mapping[str, Any],
     source_updated_at: datetime | None = None,
     if_version: Collection[int] | None = None,
+    locked: bool = False,
 ) -> tuple[M, bool]:
     """Apply `data`; returns the current object and whether anything changed.
 
     `if_version`: the versions the caller read (HTTP If-Match); another current version raises
-    VersionMismatch, checked under the row lock so two writers cannot both pass."""
+    VersionMismatch, checked under the row lock so two writers cannot both pass.
+    `locked`: the caller read `instance` with `locked_for_update` in the transaction it has
+    open, so it is the current row and stays so: it is written as it is, not read again."""
     values = normalized(type(instance), data)
     with duplicate_email_refused(instance), transaction.atomic():
-        current = _locked(instance, if_version)
+        current = _checked(instance, if_version) if locked else _locked(instance, if_version)
         if current.is_deleted or _is_stale(current, source_updated_at):
             return current, False
         changes = _diff(current, values)
@@ -343,8 +346,18 @@ class VersionMismatch(Exception):
         self.current_version = current_version
 
 
+def locked_for_update(instance: M) -> M:
+    """`instance`'s current row, locked until the caller's transaction ends, with its
+    workspace (whose settings the write reads) joined in, not locked."""
+    rows = type(instance).objects.select_for_update(of=("self",)).select_related("workspace")
+    return rows.get(pk=instance.pk)
+
+
 def _locked(instance: M, if_version: Collection[int] | None = None) -> M:
-    current = type(instance).objects.select_for_update().get(pk=instance.pk)
+    return _checked(locked_for_update(instance), if_version)
+
+
+def _checked(current: M, if_version: Collection[int] | None) -> M:
     if if_version is not None and current.version not in if_version:
         raise VersionMismatch(current.version)
     return current

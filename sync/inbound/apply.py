@@ -18,7 +18,7 @@ from typing import Any
 from django.db import transaction
 
 from contacts.models import Contact, MirrorModel
-from contacts.services import mirror_create, mirror_delete, mirror_update
+from contacts.services import locked_for_update, mirror_create, mirror_delete, mirror_update
 from portal.actors import Actor
 from sync.inbound import policy
 from sync.inbound.snapshot import known_fields, new_link, with_fields
@@ -140,7 +140,7 @@ def _update(
         return Outcome(InboundStatus.ECHO, "the state we last sent")
     wins = connection.is_source_of_truth(change.object_type)
     with transaction.atomic():
-        current = type(obj).objects.select_for_update().get(pk=obj.pk)
+        current = locked_for_update(obj)
         decision = policy.merge(
             current, change.values, known_fields(link), change.changed_at, wins=wins
         )
@@ -163,7 +163,11 @@ def _write(
     # The record's time is its newest change, ours or theirs: the fields kept are not older.
     newest = max(filter(None, [change.changed_at, current.source_updated_at]), default=None)
     updated, changed = mirror_update(
-        current, actor=actor, data=decision.take, source_updated_at=None if wins else newest
+        current,
+        actor=actor,
+        data=decision.take,
+        source_updated_at=None if wins else newest,
+        locked=True,  # by _update, in its transaction
     )
     if not changed:
         return Outcome(InboundStatus.ECHO, "nothing changed")

@@ -1,4 +1,5 @@
-"""A worker's batch of inbound events reads each connection's configuration once."""
+"""A worker's batch of inbound events reads each connection's configuration once, and each
+record it updates once."""
 
 import pytest
 from django.db import connection
@@ -43,3 +44,19 @@ def test_the_next_batch_reads_the_configuration_again(client, crm_connection):
         with CaptureQueriesContext(connection) as queries:
             process_batch([event])
         assert statements_on(queries, "sync_fieldmapping") == 1
+
+
+def test_an_update_reads_its_record_once_under_its_lock_with_its_workspace(client, crm_connection):
+    deliver_creates(client, 1)
+    process_batch(claim_batch())
+    body = example("ContactUpdate", id="batch0", email="b0@example.com", firstName="Ada")
+    assert post_crm(client, body).status_code == 200
+    batch = claim_batch()
+    with CaptureQueriesContext(connection) as queries:
+        [result] = process_batch(batch)
+    assert result.startswith(InboundStatus.PROCESSED)
+    assert Contact.objects.get().first_name == "Ada"
+    # The batch's lookup, then the row under its lock (workspace joined): not read again by
+    # the write, nor its workspace on its own.
+    assert statements_on(queries, "contacts_contact") == 2
+    assert statements_on(queries, "portal_workspace") == 0
