@@ -40,14 +40,26 @@ def duplicate_email_refused(instance: MirrorModel) -> Iterator[None]:
     except IntegrityError as exc:
         if not isinstance(instance, Contact) or "unique_email" not in str(exc):
             raise
-        holder = (
-            Contact.objects.filter(
-                workspace_id=instance.workspace_id, unique_email_key=email_key(instance.email)
-            )
-            .values_list("public_id", flat=True)
-            .first()
-        )
-        raise DuplicateEmail(holder) from exc
+        if transaction.get_connection().needs_rollback:
+            # Refused in a caller's transaction, without a savepoint to roll back to: nothing
+            # more can be asked in it (`refuse_taken_email` asked first; a writer just won).
+            raise DuplicateEmail() from exc
+        raise DuplicateEmail(_holder(instance, email_key(instance.email))) from exc
+
+
+def refuse_taken_email(contact: MirrorModel, *, held: str | None) -> None:
+    """For a write without a savepoint (in a caller's transaction): whether the e-mail the
+    contact is about to take, if it is not the one it `held`, is another contact's — asked
+    before the unique index refuses it, since afterwards the transaction answers nothing."""
+    key = getattr(contact, "unique_email_key", None)
+    if key and key != held and (holder := _holder(contact, key)):
+        raise DuplicateEmail(holder)
+
+
+def _holder(contact: MirrorModel, key: str) -> str | None:
+    """The public id of the other contact of the workspace holding the e-mail key."""
+    others = Contact.objects.filter(workspace_id=contact.workspace_id, unique_email_key=key)
+    return others.exclude(pk=contact.pk).values_list("public_id", flat=True).first()
 
 
 def taken_email_keys(model: type[MirrorModel], workspace: Workspace, rows: Sequence) -> set[str]:

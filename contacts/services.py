@@ -23,6 +23,7 @@ from contacts.email_uniqueness import (  # noqa: F401 - DuplicateEmail, … are 
     DuplicateEmail,
     claim_email_key,
     duplicate_email_refused,
+    refuse_taken_email,
     taken_email_keys,
     unique_email_key,
     workspace_set_allow_duplicate_contacts,
@@ -151,19 +152,25 @@ def mirror_update(
     `if_version`: the versions the caller read (HTTP If-Match); another current version raises
     VersionMismatch, checked under the row lock so two writers cannot both pass.
     `locked`: the caller read `instance` with `locked_for_update` in the transaction it has
-    open, so it is the current row and stays so: it is written as it is, not read again."""
+    open, so it is the current row and stays so: it is written as it is, not read again, and
+    in that transaction itself. A savepoint there would make PostgreSQL keep the row's lock
+    and its update together for every write (a multixact); the one reason for it, asking who
+    holds an e-mail once the unique index has refused it, is asked before the write instead."""
     values = normalized(type(instance), data)
-    with duplicate_email_refused(instance), transaction.atomic():
+    with duplicate_email_refused(instance), transaction.atomic(savepoint=not locked):
         current = _checked(instance, if_version) if locked else _locked(instance, if_version)
         if current.is_deleted or _is_stale(current, source_updated_at):
             return current, False
         changes = _diff(current, values)
         if not changes:
             return current, False
+        held = getattr(current, "unique_email_key", None)
         for name, (_before, after) in changes.items():
             setattr(current, name, after)
         derive(current)
         validate(current)
+        if locked:
+            refuse_taken_email(current, held=held)
         current.version += 1
         current.source_updated_at = source_updated_at or timezone.now()
         current.save()

@@ -131,15 +131,16 @@ def claim_batch(ids: list[int]) -> list[OutboundChange]:
         "lease_until": leases.lease_until(now),
         "updated_at": now,
     }
-    with transaction.atomic():
-        free = queue.unlocked(claimable)
-        try:
-            with transaction.atomic():
-                free.update(**claimed)
-        except IntegrityError:  # a record already in flight: claim row by row, skip it
-            for change_id in list(free.order_by("pk").values_list("pk", flat=True)):
-                with contextlib.suppress(IntegrityError), transaction.atomic():
-                    free.filter(pk=change_id).update(**claimed)
+    # No savepoint around the UPDATE: updating rows this transaction locked from inside one
+    # makes PostgreSQL record the lock and the update together (a multixact) for every row.
+    # A refusal rolls the whole claim back instead, and the rows are then claimed one by one.
+    try:
+        with transaction.atomic():
+            queue.unlocked(claimable).update(**claimed)
+    except IntegrityError:  # a record already in flight: claim row by row, skip it
+        for change_id in sorted(ids):
+            with contextlib.suppress(IntegrityError), transaction.atomic():
+                queue.unlocked(claimable.filter(pk=change_id)).update(**claimed)
     changes = queue.claimed(OutboundChange, ids, token)
     coalesce([change for change in changes if change.operation == Operation.SYNC], now)
     OutboundChange.preload_mirror_objects(changes)

@@ -46,6 +46,7 @@ def test_the_next_batch_reads_the_configuration_again(client, crm_connection):
         assert statements_on(queries, "sync_fieldmapping") == 1
 
 
+@pytest.mark.django_db(transaction=True)  # autocommit, as a worker runs: no test transaction
 def test_an_update_reads_its_record_once_under_its_lock_with_its_workspace(client, crm_connection):
     deliver_creates(client, 1)
     process_batch(claim_batch())
@@ -60,3 +61,6 @@ def test_an_update_reads_its_record_once_under_its_lock_with_its_workspace(clien
     # the write, nor its workspace on its own.
     assert statements_on(queries, "contacts_contact") == 2
     assert statements_on(queries, "portal_workspace") == 0
+    # Written in the transaction that locked it: no savepoint, which would make PostgreSQL
+    # keep the row's lock and its update as a multixact.
+    assert not [q["sql"] for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]
