@@ -57,9 +57,9 @@ def refuse_taken_email(contact: MirrorModel, *, held: str | None) -> None:
 
 
 def _holder(contact: MirrorModel, key: str) -> str | None:
-    """The public id of the other contact of the workspace holding the e-mail key."""
-    others = Contact.objects.filter(workspace_id=contact.workspace_id, unique_email_key=key)
-    return others.exclude(pk=contact.pk).values_list("public_id", flat=True).first()
+    """The public id of the contact of `contact`'s workspace holding the e-mail key."""
+    holders = Contact.objects.filter(workspace_id=contact.workspace_id, unique_email_key=key)
+    return holders.values_list("public_id", flat=True).first()
 
 
 def taken_email_keys(model: type[MirrorModel], workspace: Workspace, rows: Sequence) -> set[str]:
