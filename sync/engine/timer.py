@@ -3,7 +3,7 @@
 The push debounce holds rows here until their record is quiet (sync/engine/debounce.py); the
 queue defers wake-ups of a busy intake here (sync/engine/queue.py: wake_soon). A timer dies with
 its process: what it held is picked up by the sweepers; a process that exits normally runs
-what is still waiting (atexit).
+what is still waiting (atexit, and for a task worker multiprocessing's own exit: `_start`).
 """
 
 import atexit
@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.util import Finalize
 from typing import Any
 
 from django.db import close_old_connections, connections
@@ -37,9 +38,17 @@ class Timer:
             entry = (time.monotonic() + delay, next(self._order), callback, args)
             heapq.heappush(self._heap, entry)
             if self._thread is None or not self._thread.is_alive():  # none yet, or forked
-                self._thread = threading.Thread(target=self._run, name="sync-timer", daemon=True)
-                self._thread.start()
+                self._start()
             self._wakeup.notify()
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sync-timer", daemon=True)
+        self._thread.start()
+        # A task worker is a multiprocessing child, and django-q2 ends each one normally after a
+        # number of tasks (its recycle setting): the child leaves through os._exit, which skips
+        # atexit, but runs multiprocessing's finalizers first. Without this, what its timer held
+        # (pushes waiting for their quiet period) waited for the sweeper, up to a minute.
+        Finalize(None, self.flush, exitpriority=0)
 
     def flush(self) -> None:
         """Run everything still waiting, now (the process is exiting)."""

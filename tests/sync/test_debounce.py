@@ -4,6 +4,7 @@ changes becomes one call carrying the latest state."""
 import heapq
 import json
 import math
+import multiprocessing
 import threading
 from datetime import timedelta
 
@@ -296,3 +297,19 @@ def test_an_exiting_process_enqueues_what_it_still_holds():
     timer.call_later(60, ran.append, "held")
     timer.flush()
     assert ran == ["held"] and timer.pending() == 0
+
+
+def test_a_task_worker_that_ends_normally_enqueues_what_its_timer_still_holds(tmp_path):
+    """django-q2 ends each worker process after a number of tasks: it returns from its target
+    and leaves through os._exit, which runs no atexit handler. What its timer held must not wait
+    for the sweeper."""
+    released = tmp_path / "released"
+
+    def worker() -> None:
+        Timer().call_later(3600, released.write_text, "held, then released at exit")
+
+    process = multiprocessing.get_context("fork").Process(target=worker)
+    process.start()
+    process.join(10)
+    assert process.exitcode == 0
+    assert released.read_text() == "held, then released at exit"
