@@ -35,15 +35,30 @@ def configure() -> None:
         sys.exit("Set DATABASE_URL to a scratch PostgreSQL database (see the docstring).")
 
 
-def _copy(table: str, columns: list[str], rows) -> int:
-    """COPY rows (tuples; dicts/lists become JSON) into a table, in chunks of 50,000."""
+def _copy(model, columns: list[str], rows) -> int:
+    """COPY rows (tuples; dicts/lists become JSON) into a model's table.
+
+    COPY applies no Django default: every other required column gets its field's default, so
+    a field added to the model later does not break this fixture; one without a default must be
+    listed (an error names it before anything is loaded)."""
     from django.db import connection
 
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    filled = [
+        field
+        for field in model._meta.concrete_fields
+        if field.column not in columns and not field.primary_key and not field.null
+    ]
+    defaults = [field.get_default() for field in filled]
+    missing = [field.column for field, value in zip(filled, defaults, strict=True) if value is None]
+    if missing:
+        raise SystemExit(f"bench/console.py: give {model._meta.db_table} a value for {missing}")
+    columns = [*columns, *(field.column for field in filled)]
+    sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
     count = 0
     with connection.cursor() as cursor, cursor.connection.cursor().copy(sql) as copy:
         for row in rows:
-            copy.write_row([json.dumps(v) if isinstance(v, dict | list) else v for v in row])
+            values = (*row, *defaults)
+            copy.write_row([json.dumps(v) if isinstance(v, dict | list) else v for v in values])
             count += 1
     return count
 
@@ -57,6 +72,7 @@ def load(contacts: int, attempts: int) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
+    from contacts.models import Contact
     from portal.models import Workspace
     from sync.models import Connection
 
@@ -90,7 +106,7 @@ def load(contacts: int, attempts: int) -> None:
         get_user_model().objects.create_superuser("bench", "bench@example.com", "bench")
     started = time.monotonic()
     _copy(
-        "contacts_contact",
+        Contact,
         [
             "workspace_id",
             "public_id",
@@ -163,12 +179,15 @@ def _min_id(table: str) -> int:
 
 
 def _load_sync(conns, contacts, first_contact, attempts, now) -> None:
+    from portal.models import AuditEntry
+    from sync.models import DeliveryAttempt, InboundEvent, OutboundChange
+
     rng = random.Random(8)
     changes = attempts // 2
     statuses = ["done"] * 90 + ["coalesced"] * 5 + ["failed"] * 2 + ["dead"] + ["retrying"] * 2
     started = time.monotonic()
     _copy(
-        "sync_outboundchange",
+        OutboundChange,
         [
             "connection_id",
             "object_type",
@@ -186,6 +205,7 @@ def _load_sync(conns, contacts, first_contact, attempts, now) -> None:
             "last_error",
             "created_at",
             "updated_at",
+            "changed_at",
         ],
         (
             (
@@ -205,6 +225,7 @@ def _load_sync(conns, contacts, first_contact, attempts, now) -> None:
                 "HTTP 500" if s in ("failed", "dead", "retrying") else "",
                 _when(i, changes, now),
                 _when(i, changes, now),
+                _when(i, changes, now),
             )
             for i in range(changes)
         ),
@@ -212,7 +233,7 @@ def _load_sync(conns, contacts, first_contact, attempts, now) -> None:
     first_change = _min_id("sync_outboundchange")
     outcomes = ["ok"] * 93 + ["retryable"] * 5 + ["permanent"] * 2
     _copy(
-        "sync_deliveryattempt",
+        DeliveryAttempt,
         [
             "connection_id",
             "change_id",
@@ -245,7 +266,7 @@ def _load_sync(conns, contacts, first_contact, attempts, now) -> None:
     )
     events = max(attempts // 5, 1)
     _copy(
-        "sync_inboundevent",
+        InboundEvent,
         [
             "source",
             "source_key",
@@ -289,7 +310,7 @@ def _load_sync(conns, contacts, first_contact, attempts, now) -> None:
         ),
     )
     _copy(
-        "portal_auditentry",
+        AuditEntry,
         [
             "created_at",
             "actor_kind",
@@ -343,7 +364,7 @@ PAGES = [
     ("audit", "/admin/portal/auditentry/"),
     ("audit by source", "/admin/portal/auditentry/?source=bench"),
     ("links", "/admin/sync/link/"),
-    ("timeline of a contact", "/admin/sync/outboundchange/timeline/contact/{contact}/"),
+    ("timeline of a contact", "/admin/contacts/contact/{contact}/timeline/"),
 ]
 
 
