@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from sync.connectors import connector_for
@@ -201,6 +202,8 @@ class Prefetcher:
         self._finish = threading.Event()
         self._auth: dict[str, str] = {}
         self._ahead = 1  # permits granted ahead: as many as the last page used
+        self._wanted_since: float | None = None  # the thread waits for a permit (monotonic)
+        self._retry_at = 0.0  # when the limiter may grant it
         self._thread: threading.Thread | None = None
         self.database_used_by_thread = False
 
@@ -228,7 +231,11 @@ class Prefetcher:
 
     def _batches(self) -> Iterator[Batch]:
         while True:
-            kind, value = self._inbox.get()
+            try:
+                kind, value = self._inbox.get(timeout=self._until_retry())
+            except queue.Empty:  # the limiter's wait for the thread's permit is over
+                self._grant_wanted()
+                continue
             if kind == "batch":
                 # The next page of the same phase makes about as many calls as this one; a new
                 # phase or the end needs few (unused permits still count in the window).
@@ -240,7 +247,7 @@ class Prefetcher:
                 self._auth = self.main_connector.auth_headers()  # refreshed here if due
                 self._slot.release()
             elif kind == "permit":
-                self._grant(wait=True)
+                self._want_permit()
             elif kind == "settle":
                 value.settle()
             elif kind == "honour":
@@ -254,23 +261,51 @@ class Prefetcher:
 
     def _grant_ahead(self) -> None:
         """Permits for the next page's calls, as far as the limiter allows them now."""
-        while self._permits.qsize() < self._ahead and self._grant(wait=False):
+        while self._permits.qsize() < self._ahead and self._grant_now():
             pass
+        if not self._permits.empty():
+            self._wanted_since = None  # the thread, if it waits, takes one of these
 
-    def _grant(self, *, wait: bool) -> bool:
+    def _grant_now(self) -> bool:
         limiter = limiter_for(self.connection)
-        if not wait:
-            if limiter.try_acquire() > 0:
-                return False
-            self._permits.put(limiter)
-            return True
-        try:
-            limiter.acquire()
-        except RateLimited as exc:
-            self._permits.put(exc)
+        if limiter.try_acquire() > 0:
             return False
         self._permits.put(limiter)
         return True
+
+    def _want_permit(self) -> None:
+        """The thread waits for a permit: granted once the limiter allows it. Meanwhile this
+        thread goes on reading the inbox: a call answered before is settled now, not after the
+        wait (a settle counts its call from the moment it is handled, so one handled a whole
+        interval late held the next interval's calls back: a page fetched at a third of the
+        rate), and a permit granted ahead since the thread asked is the one it takes."""
+        if not self._permits.empty():
+            return
+        self._wanted_since = time.monotonic()
+        self._grant_wanted()
+
+    def _grant_wanted(self) -> None:
+        """Grant the thread's permit if the limiter allows it now; past SYNC_RATE_LIMIT_WAIT_SECONDS
+        of waiting, hand it RateLimited instead (its call fails as retryable, as acquire's)."""
+        if self._wanted_since is None:
+            return
+        limiter = limiter_for(self.connection)
+        wait = limiter.try_acquire()
+        if wait <= 0:
+            self._permits.put(limiter)
+        elif time.monotonic() + wait - self._wanted_since > settings.SYNC_RATE_LIMIT_WAIT_SECONDS:
+            self._permits.put(RateLimited(wait))
+        else:
+            self._retry_at = time.monotonic() + wait
+            return
+        self._wanted_since = None
+
+    def _until_retry(self) -> float | None:
+        """How long the inbox may be waited on: until the limiter's wait is over, if the
+        thread waits for a permit; else until the next message."""
+        if self._wanted_since is None:
+            return None
+        return max(self._retry_at - time.monotonic(), 0.0)
 
     # --- fetch thread ------------------------------------------------------------------
 
