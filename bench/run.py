@@ -239,11 +239,15 @@ def round2_rows(r: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]
 
     for backend, floor in (("postgres", 250), ("embedded", 100)):
         if f := r.get(f"fullpath_{backend}"):
+            # Sustained = the target rate offered for the whole window is all delivered with
+            # no growing backlog (lag p99 < 2 s). The measured in / out rates sit a little
+            # under the offered rate by construction (their spans include the first request's
+            # start and the last delivery's lag), so they are shown, not compared.
             row(
                 f"full path, {backend}: records/s in / out (offered {f['offered_per_s']:.0f}/s)",
                 f"{f['in_per_s']} / {f['out_per_s_overall']}",
-                f"out ≥ {floor}",
-                f["out_per_s_overall"] >= floor and not f["missing"],
+                f"keeps up with {floor}/s",
+                f["offered_per_s"] >= floor and not f["missing"] and f["lag_p99_ms"] < 2000,
             )
             at_least = "≥ " if f["lag_is_lower_bound"] else ""
             row(
