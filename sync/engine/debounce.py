@@ -12,8 +12,9 @@ otherwise it pushes, and the push carries every waiting change of the record (co
 Sleeping in tasks instead would cost a worker for every fresh change.
 
 A timer dies with its process. A process that exits normally releases what it still holds
-(a task worker that django-q2 recycles too: sync/engine/timer.py); after a crash the held rows — never released — are released by the outbox sweeper
-within SYNC_SWEEP_MINUTES. Nothing is lost, a push is only later.
+(a task worker that django-q2 recycles too: sync/engine/timer.py); after a crash the held
+rows — never released — are released by the outbox sweeper within SYNC_SWEEP_MINUTES. Nothing
+is lost, a push is only later.
 """
 
 import logging
