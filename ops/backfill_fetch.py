@@ -277,8 +277,8 @@ class Prefetcher:
         """The thread waits for a permit: granted once the limiter allows it. Meanwhile this
         thread goes on reading the inbox: a call answered before is settled now, not after the
         wait (a settle counts its call from the moment it is handled, so one handled a whole
-        interval late held the next interval's calls back: a page fetched at a third of the
-        rate), and a permit granted ahead since the thread asked is the one it takes."""
+        interval late held the next interval's calls back: one interval in four or five went
+        idle), and a permit granted ahead since the thread asked is the one it takes."""
         if not self._permits.empty():
             return
         self._wanted_since = time.monotonic()
