@@ -261,17 +261,18 @@ class Prefetcher:
 
     def _grant_ahead(self) -> None:
         """Permits for the next page's calls, as far as the limiter allows them now."""
-        while self._permits.qsize() < self._ahead and self._grant_now():
+        while self._permits.qsize() < self._ahead and self._grant_now() <= 0:
             pass
         if not self._permits.empty():
             self._wanted_since = None  # the thread, if it waits, takes one of these
 
-    def _grant_now(self) -> bool:
+    def _grant_now(self) -> float:
+        """A permit for the thread if the limiter allows one now; else the seconds to wait."""
         limiter = limiter_for(self.connection)
-        if limiter.try_acquire() > 0:
-            return False
-        self._permits.put(limiter)
-        return True
+        wait = limiter.try_acquire()
+        if wait <= 0:
+            self._permits.put(limiter)
+        return wait
 
     def _want_permit(self) -> None:
         """The thread waits for a permit: granted once the limiter allows it. Meanwhile this
@@ -289,16 +290,14 @@ class Prefetcher:
         of waiting, hand it RateLimited instead (its call fails as retryable, as acquire's)."""
         if self._wanted_since is None:
             return
-        limiter = limiter_for(self.connection)
-        wait = limiter.try_acquire()
-        if wait <= 0:
-            self._permits.put(limiter)
-        elif time.monotonic() + wait - self._wanted_since > settings.SYNC_RATE_LIMIT_WAIT_SECONDS:
+        wait = self._grant_now()
+        if wait > 0:
+            retry_at = time.monotonic() + wait
+            if retry_at - self._wanted_since <= settings.SYNC_RATE_LIMIT_WAIT_SECONDS:
+                self._retry_at = retry_at
+                return
             self._permits.put(RateLimited(wait))
-        else:
-            self._retry_at = time.monotonic() + wait
-            return
-        self._wanted_since = None
+        self._wanted_since = None  # granted, or told it will not be
 
     def _until_retry(self) -> float | None:
         """How long the inbox may be waited on: until the limiter's wait is over, if the
