@@ -3,10 +3,9 @@
 The push debounce holds rows here until their record is quiet (sync/engine/debounce.py); the
 queue defers wake-ups of a busy intake here (sync/engine/queue.py: wake_soon). A timer dies with
 its process: what it held is picked up by the sweepers; a process that exits normally runs
-what is still waiting (atexit, and for a task worker multiprocessing's own exit: `_start`).
+what is still waiting (`_start`).
 """
 
-import atexit
 import heapq
 import itertools
 import logging
@@ -44,10 +43,12 @@ class Timer:
     def _start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sync-timer", daemon=True)
         self._thread.start()
-        # A task worker is a multiprocessing child, and django-q2 ends each one normally after a
-        # number of tasks (its recycle setting): the child leaves through os._exit, which skips
-        # atexit, but runs multiprocessing's finalizers first. Without this, what its timer held
-        # (pushes waiting for their quiet period) waited for the sweeper, up to a minute.
+        # Whatever is still waiting runs when this process exits normally. A multiprocessing
+        # finalizer, not atexit: multiprocessing runs its finalizers at a normal interpreter exit
+        # (from atexit) and also in a multiprocessing child, which leaves through os._exit and
+        # skips atexit — a task worker that django-q2 ends after a number of tasks (its recycle
+        # setting). With atexit alone, what such a worker's timer held (pushes waiting for their
+        # quiet period) waited for the sweeper, up to a minute.
         Finalize(None, self.flush, exitpriority=0)
 
     def flush(self) -> None:
@@ -86,4 +87,3 @@ class Timer:
 
 
 shared_timer = Timer()
-atexit.register(lambda: shared_timer.flush())
