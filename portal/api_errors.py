@@ -135,8 +135,9 @@ def _describe(exc: exceptions.APIException) -> tuple[str, str, Any]:
 
 @csrf_exempt  # a program's request: never a CSRF refusal, whatever the method
 def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
-    """Unknown paths under /api/ answer in the API's shape, not with an HTML page; a path that
-    only lacks its trailing slash names the right URL (a redirect would turn a POST into GET)."""
+    """Unknown paths under /api/ and /webhooks/ answer in the API's shape, not with an HTML
+    page; a path that only lacks its trailing slash names the right URL (a redirect would turn
+    a POST into GET)."""
     with_slash = request.path + "/"
     if not request.path.endswith("/") and _is_endpoint(with_slash):
         message = f"No such endpoint; did you mean {with_slash}?"

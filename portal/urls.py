@@ -22,7 +22,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^api/", api_not_found),
+    re_path(r"^(?:api|webhooks)/", api_not_found),
     # The portal has no public site: its front door is the operator console.
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
