@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a webhook delivery takes WEBHOOK_MIDDLEWARE instead of the rest of this list.
+    "portal.webhook_middleware.WebhookPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -76,6 +78,16 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a locked-out login into the lockout response.
     "axes.middleware.AxesMiddleware",
+]
+
+# What a webhook delivery needs of the above (portal/webhook_middleware.py): no session, user,
+# CSRF, messages, lockout or page policy, as it is a program's POST proven by its signature.
+WEBHOOK_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.RequestIdMiddleware",
+    "portal.chunked.LengthRequiredMiddleware",
+    "portal.middleware.ApiResponseMiddleware",
+    "django.middleware.common.CommonMiddleware",  # Content-Length, disallowed user agents
 ]
 
 ROOT_URLCONF = "portal.urls"
