@@ -11,16 +11,19 @@ their scheduled send time, so queueing at the offered rate counts (no coordinate
 
 Fair to both sides: the bare view stores the same bodies the webhooks carry (unsigned), through
 the same server, client and concurrency; the maximum rates are measured in `--rounds`
-alternating pairs (intake then bare, then bare then intake, …) so a neighbour's load on a
-shared machine, or its drift, falls on both, and the ratio is the median of the pairs' ratios
-(each pair in the same conditions; on this machine one pair's ratio ranges over ±0.1, hence
-five pairs by default). Each figure also gives the web workers' CPU per request (from
-/proc), less sensitive to such load than a rate. The per-source rate limit stays on as
-shipped (its counting is part of every delivery's cost), at a limit this one-address load
-never reaches; `--no-rate-limit` measures without the counter, as the figures before
-2026-11-29 14:00 UTC did. Since round 6 each web process tells the shared counter a batch at
-a time (portal/throttle.py): at this limit one round trip per 100 deliveries per process, at
-the default 100/second one per 10.
+alternating rounds (intake then the bare views, then the bare views then intake, …) so a
+neighbour's load on a shared machine, or its drift, falls on all, and the ratio is the median
+of the rounds' ratios (each round in the same conditions; on this machine one round's ratio
+ranges over ±0.1, hence five rounds by default). The ratio is to the bare view as every page
+and API view runs it (MIDDLEWARE); since Round 10 the deliveries skip the pages' middleware
+(portal/webhook_middleware.py), so `ratio_same_stack` is also given: to the same bare view
+behind the deliveries' own WEBHOOK_MIDDLEWARE, i.e. what the intake's own work costs. Each
+figure also gives the web workers' CPU per request (from /proc), less sensitive to such load
+than a rate. The per-source rate limit stays on as shipped (its counting is part of every
+delivery's cost), at a limit this one-address load never reaches; `--no-rate-limit` measures
+without the counter, as the figures before 2026-11-29 14:00 UTC did. Since round 6 each web
+process tells the shared counter a batch at a time (portal/throttle.py): at this limit one
+round trip per 100 deliveries per process, at the default 100/second one per 10.
 """
 
 from __future__ import annotations
@@ -79,14 +82,17 @@ def webhook_requests(n: int, key) -> list[bytes]:
     return requests
 
 
-def bare_requests(n: int) -> list[bytes]:
+BARE_PATHS = {"bare": "/bench/bare-insert/", "bare_webhook_stack": "/webhooks/bench-bare-insert/"}
+
+
+def bare_requests(n: int, kind: str = "bare") -> list[bytes]:
     """The same bodies as webhook_requests (the same bytes to store), without a signature."""
     body = json.loads(_example_body()) | {"type": "ContactUpdate", "locationId": LOCATION}
     requests = []
     for _ in range(n):
         delivery = body | {"id": uuid.uuid4().hex[:20], "webhookId": str(uuid.uuid4())}
         delivery["timestamp"] = datetime.now(UTC).isoformat()
-        requests.append(raw_request("/bench/bare-insert/", json.dumps(delivery).encode(), {}))
+        requests.append(raw_request(BARE_PATHS[kind], json.dumps(delivery).encode(), {}))
     return requests
 
 
@@ -183,7 +189,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=5, help="alternating max-rate pairs")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating max-rate rounds")
     parser.add_argument("--no-rate-limit", action="store_true", help="without its counter")
     args = parser.parse_args()
 
@@ -222,20 +228,27 @@ def main() -> None:
     try:
         n_fixed = int(args.rate * args.seconds)
         n_max = int(args.seconds * 3000)
-        for requests in (webhook_requests(200, key), bare_requests(200)):
+        warm_up = [webhook_requests(200, key), *(bare_requests(200, kind) for kind in BARE_PATHS)]
+        for requests in warm_up:
             closed_loop(port, requests, args.concurrency, 10)  # warm-up: imports, connections
         intake_fixed = open_loop(port, webhook_requests(n_fixed, key), args.rate)
         bare_fixed = open_loop(port, bare_requests(n_fixed), args.rate)
-        pairs = []
+        rounds = []
         for number in range(args.rounds):
-            kinds = ("intake", "bare") if number % 2 == 0 else ("bare", "intake")  # ABBA
-            requests = {"intake": webhook_requests(n_max, key), "bare": bare_requests(n_max)}
-            rounds = {kind: max_rate(port, web.popen.pid, requests[kind], args) for kind in kinds}
-            pairs.append((rounds["intake"], rounds["bare"]))
+            kinds = ["intake", *BARE_PATHS]
+            kinds = kinds if number % 2 == 0 else kinds[::-1]  # ABBA
+            requests = {kind: bare_requests(n_max, kind) for kind in BARE_PATHS}
+            requests["intake"] = webhook_requests(n_max, key)
+            rounds.append(
+                {kind: max_rate(port, web.popen.pid, requests[kind], args) for kind in kinds}
+            )
     finally:
         web.stop()
     stored = InboundEvent.objects.count()
-    ratios = [i["per_second"] / max(b["per_second"], 0.1) for i, b in pairs]
+
+    def ratio(baseline: str) -> list[float]:
+        return [r["intake"]["per_second"] / max(r[baseline]["per_second"], 0.1) for r in rounds]
+
     harness.report(
         "intake",
         offered_rate=args.rate,
@@ -243,11 +256,13 @@ def main() -> None:
         rate_limit=limit or "off",
         intake_at_rate=intake_fixed,
         bare_at_rate=bare_fixed,
-        intake_max=max((i for i, _ in pairs), key=lambda r: r["per_second"]),
-        bare_max=max((b for _, b in pairs), key=lambda r: r["per_second"]),
-        ratio=round(statistics.median(ratios), 2),
-        pair_ratios=[round(ratio, 2) for ratio in ratios],
-        rounds=[{"intake": i, "bare": b} for i, b in pairs],
+        intake_max=max((r["intake"] for r in rounds), key=lambda r: r["per_second"]),
+        bare_max=max((r["bare"] for r in rounds), key=lambda r: r["per_second"]),
+        ratio=round(statistics.median(ratio("bare")), 2),
+        pair_ratios=[round(value, 2) for value in ratio("bare")],
+        ratio_same_stack=round(statistics.median(ratio("bare_webhook_stack")), 2),
+        same_stack_ratios=[round(value, 2) for value in ratio("bare_webhook_stack")],
+        rounds=rounds,
         events_stored=stored,
         load_average=[round(x, 2) for x in os.getloadavg()],
     )

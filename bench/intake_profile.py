@@ -6,12 +6,14 @@ Redis as bench/intake.py sets them up. Not a test.
     valgrind --tool=callgrind --instr-atstart=no python bench/intake_profile.py --instructions
         # then: grep -H totals callgrind.out.*.*  (dumps "intake" and "bare", one batch each)
 
-Batches of intake and bare requests alternate, so a neighbour's load falls on both; each
-figure is the median over the batches of this process's CPU time (`time.process_time`) per
-request. The intake's stages are timed by wrapping the functions that do them (their CPU,
-blocking waits for PostgreSQL or Redis included: a round trip costs its system calls and its
-context switches); the rest of the request (Django's handler, middleware, DRF's dispatch) is
-"outside the stages". Stages nest: `insert` is part of `store`.
+Batches of intake and bare requests alternate, so a neighbour's load falls on both (the bare
+view at its two paths: behind MIDDLEWARE, as pages run it, and behind the deliveries'
+WEBHOOK_MIDDLEWARE, bench/urls.py); each figure is the median over the batches of this
+process's CPU time (`time.process_time`) per request. The intake's stages are timed by
+wrapping the functions that do them (their CPU, blocking waits for PostgreSQL or Redis
+included: a round trip costs its system calls and its context switches); the rest of the
+request (Django's handler, the deliveries' middleware, DRF's dispatch) is "outside the stages".
+Stages nest: `insert` is part of `store`.
 
 `--instructions` counts instead of timing: under callgrind, instrumentation is switched on for
 one batch of each kind and dumped under its name; the instructions a request executes in this
@@ -179,19 +181,23 @@ def main() -> None:
     app = get_wsgi_application()
     serve(app, bench_intake.webhook_requests(200, key))  # warm-up: imports, connections
     serve(app, bench_intake.bare_requests(200))
+    serve(app, bench_intake.bare_requests(200, "bare_webhook_stack"))
     if args.instructions:
         count_instructions(app, key, args.batch)
         return
     spent = timed_stages()
     spent.clear()
-    intake_cpu, bare_cpu = [], []
+    intake_cpu, bare_cpu, same_stack_cpu = [], [], []
     for _ in range(args.batches):
         intake_cpu.append(serve(app, bench_intake.webhook_requests(args.batch, key)))
         bare_cpu.append(serve(app, bench_intake.bare_requests(args.batch)))
+        same_stack_requests = bench_intake.bare_requests(args.batch, "bare_webhook_stack")
+        same_stack_cpu.append(serve(app, same_stack_requests))
     per_request = 1e6 / args.batch
     served = args.batches * args.batch
     intake_us = statistics.median(intake_cpu) * per_request
     bare_us = statistics.median(bare_cpu) * per_request
+    same_stack_us = statistics.median(same_stack_cpu) * per_request
     stages = {label: round(seconds * 1e6 / served, 1) for label, seconds in spent.items()}
     stages["outside the stages (handler, middleware, DRF)"] = round(
         sum(intake_cpu) * 1e6 / served - stages["view's post()"], 1
@@ -201,6 +207,8 @@ def main() -> None:
         intake_cpu_us=round(intake_us, 1),
         bare_cpu_us=round(bare_us, 1),
         intake_over_bare=round(intake_us / bare_us, 2),
+        bare_webhook_stack_cpu_us=round(same_stack_us, 1),
+        intake_over_bare_same_stack=round(intake_us / same_stack_us, 2),
         intake_stages_us=stages,
         requests_each=served,
         load_average=[round(x, 2) for x in os.getloadavg()],

@@ -158,6 +158,13 @@ def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]
             "≥ 0.7",
             i["ratio"] >= 0.7,
         )
+        if "ratio_same_stack" in i:  # the intake's own work: its bare view skips the pages' too
+            row(
+                "intake ÷ bare insert, both on the webhook middleware",
+                i["ratio_same_stack"],
+                "-",
+                None,
+            )
     if e := r.get("e2e"):
         row(
             "end to end p50 / p99 at 10/s (ms)",

@@ -1,7 +1,11 @@
-"""The product's URLs plus `POST /bench/bare-insert/`: a Django view that inserts one row.
+"""The product's URLs plus a Django view that inserts one row, at two paths:
+
+    POST /bench/bare-insert/             through MIDDLEWARE, as every page and API view
+    POST /webhooks/bench-bare-insert/    through WEBHOOK_MIDDLEWARE, as the deliveries
 
 It is the intake benchmark's baseline (what any Django view writing one row costs on this
-server), so the intake figure can be read as a ratio. The table is created by the harness.
+server), so the intake figure can be read as a ratio; the second path says how much of that
+ratio is the deliveries' leaner middleware. The table is created by the harness.
 """
 
 from django.db import connection
@@ -22,5 +26,6 @@ def bare_insert(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     path("bench/bare-insert/", bare_insert),
+    path("webhooks/bench-bare-insert/", bare_insert),
     path("", include("portal.urls")),
 ]
