@@ -5,7 +5,7 @@ login lockout, CSRF, messages, the pages' Content-Security-Policy and static fil
 it, yet they ran on every delivery: about 240 µs of the 850 µs a delivery cost its web process
 (BENCHMARKS.md, "Round 10"). The first entry of MIDDLEWARE hands every request under /webhooks/
 to a chain of WEBHOOK_MIDDLEWARE instead (security headers, request ids, the length check, JSON
-errors); every other request goes on through MIDDLEWARE as before.
+errors, Content-Length); every other request goes on through MIDDLEWARE as before.
 """
 
 from collections.abc import Callable
