@@ -38,8 +38,10 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
-# Paths whose callers are programs: every answer there is JSON, a crash included.
-JSON_PATH_PREFIXES = ("/api/", "/webhooks/")
+# Paths whose callers are programs: every answer there is JSON, a crash included. Deliveries
+# also run their own middleware (portal/webhook_middleware.py).
+WEBHOOK_PREFIX = "/webhooks/"
+JSON_PATH_PREFIXES = ("/api/", WEBHOOK_PREFIX)
 
 
 class ApiResponseMiddleware:

@@ -16,7 +16,7 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
-WEBHOOK_PREFIX = "/webhooks/"
+from portal.middleware import WEBHOOK_PREFIX
 
 
 class WebhookPathMiddleware:
