@@ -259,7 +259,7 @@ def main() -> None:
         intake_max=max((r["intake"] for r in rounds), key=lambda r: r["per_second"]),
         bare_max=max((r["bare"] for r in rounds), key=lambda r: r["per_second"]),
         ratio=round(statistics.median(ratio("bare")), 2),
-        pair_ratios=[round(value, 2) for value in ratio("bare")],
+        round_ratios=[round(value, 2) for value in ratio("bare")],
         ratio_same_stack=round(statistics.median(ratio("bare_webhook_stack")), 2),
         same_stack_ratios=[round(value, 2) for value in ratio("bare_webhook_stack")],
         rounds=rounds,
